@@ -1,0 +1,51 @@
+"""The reference metric: the mean absolute difference of 16x16 RGB thumbnails.
+
+Each photo is shrunk to 16x16 pixels with Pillow's default `resize` filter; the
+distance of two photos is the mean of |a - b| over the 16x16x3 values, divided by 255,
+so 0 is identical and 1 is black against white. Below 0.07 they are near-duplicates.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+from PIL import Image
+
+from simplugin import Metric, hookimpl
+
+SIDE = 16
+VALUES = SIDE * SIDE * 3
+# Distances are computed from integer sums of differences, so that the bulk search and
+# the pairwise `distance` agree to the last bit.
+SCALE = VALUES * 255
+
+
+class AverageDifference(Metric):
+    name = "avgdiff"
+    description = "mean absolute difference of 16x16 RGB thumbnails (the reference metric)"
+    default_threshold = 0.07
+    signature_shape = (SIDE, SIDE, 3)
+    signature_dtype = "uint8"
+
+    def signature(self, image: Image.Image) -> np.ndarray:
+        return np.asarray(image.resize((SIDE, SIDE)), dtype=np.uint8)
+
+    def distance(self, a: np.ndarray, b: np.ndarray) -> float:
+        total = np.abs(a.astype(np.int32) - b.astype(np.int32)).sum()
+        return float(total) / SCALE
+
+    def pairs_within(
+        self, signatures: np.ndarray, threshold: float
+    ) -> Iterator[tuple[int, int, float]]:
+        rows = signatures.reshape(len(signatures), VALUES).astype(np.int16)
+        for i in range(len(rows) - 1):
+            totals = np.abs(rows[i + 1 :] - rows[i]).sum(axis=1, dtype=np.int32)
+            distances = totals / SCALE
+            for offset in np.flatnonzero(distances < threshold):
+                yield i, i + 1 + int(offset), float(distances[offset])
+
+
+@hookimpl
+def register_metrics(register):
+    register(AverageDifference())

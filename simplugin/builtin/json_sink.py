@@ -1,0 +1,87 @@
+"""The machine-readable result, for scripts: `simplugin scan --json FILE` (or `-`).
+
+The schema (version 1) is documented in the README. Paths are strings exactly as the
+scan saw them; a file name that is not valid UTF-8 keeps its raw bytes as `\\udcXX`
+escapes (Python's surrogateescape convention), so `os.fsencode(json.load(f)[...])`
+gives back the original name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+
+from simplugin import Option, ScanResult, Sink, hookimpl
+
+SCHEMA_VERSION = 1
+
+
+def as_document(result: ScanResult) -> dict:
+    settings = result.settings
+    return {
+        "version": SCHEMA_VERSION,
+        "metric": settings.metric,
+        "threshold": settings.threshold,
+        "bucketer": settings.bucketer,
+        "roots": list(settings.roots),
+        "photos": len(result.photos),
+        "skipped": [{"path": s.path, "reason": s.reason} for s in result.skipped],
+        "pairs": [
+            {"a": p.a.path, "b": p.b.path, "distance": round(p.distance, 6)}
+            for p in result.pairs
+        ],
+        "groups": [
+            {
+                "keep": g.keep.path,
+                "duplicates": [d.photo.path for d in g.duplicates],
+                "distances": [round(d.distance, 6) for d in g.duplicates],
+            }
+            for g in result.groups
+        ],
+    }
+
+
+def encode(document: dict) -> bytes:
+    # Lone surrogates (undecodable bytes in a file name) cannot be written as UTF-8;
+    # "backslashreplace" turns each into the JSON escape \udcXX, which reads back as-is.
+    text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    return text.encode("utf-8", "backslashreplace")
+
+
+class JsonSink(Sink):
+    name = "json"
+    description = "write the result as JSON to a file, or to stdout with path '-'"
+    options = {"path": Option(str, "file to write, or '-' for stdout", required=True)}
+
+    def write(self, result: ScanResult, options) -> None:
+        data = encode(as_document(result))
+        path = options["path"]
+        if path == "-":
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+            return
+        # Written beside the target, then renamed over it: a reader never sees half a file.
+        folder = os.path.dirname(os.path.abspath(path))
+        handle, temporary = tempfile.mkstemp(prefix=".simplugin-", suffix=".json", dir=folder)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+            os.chmod(temporary, 0o666 & ~_umask())  # as an ordinary new file, not mkstemp's 0600
+            os.replace(temporary, path)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@hookimpl
+def register_sinks(register):
+    register(JsonSink())

@@ -1,0 +1,45 @@
+"""The default report: each group of near-duplicates on stdout, most similar first.
+
+    Group 1: 2 photos, closest 0.0159
+      keep    photos/seagull_6.jpeg  768x1024  137.8 KiB
+      0.0159  photos/seagull_5.jpeg  768x1024  137.5 KiB
+
+The keeper comes first, then each duplicate with its distance to the keeper. Nothing
+is printed when there are no groups, so `[ -z "$(simplugin scan ...)" ]` works.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from simplugin import ScanResult, Sink, hookimpl
+from simplugin.text import human_size, printable
+
+
+class StdoutSink(Sink):
+    name = "stdout"
+    description = "print the groups of near-duplicates for a person to read"
+
+    def write(self, result: ScanResult, options) -> None:
+        out = sys.stdout
+        for number, group in enumerate(result.groups, start=1):
+            closest = min(d.distance for d in group.duplicates)
+            out.write(
+                f"Group {number}: {len(group.photos)} photos, closest {closest:.4f}\n"
+            )
+            rows = [("keep", group.keep)] + [
+                (f"{d.distance:.4f}", d.photo) for d in group.duplicates
+            ]
+            width = max(len(printable(photo.path)) for _, photo in rows)
+            for label, photo in rows:
+                out.write(
+                    f"  {label:<6}  {printable(photo.path):<{width}}"
+                    f"  {photo.width}x{photo.height}  {human_size(photo.size)}\n"
+                )
+            out.write("\n")
+        out.flush()
+
+
+@hookimpl
+def register_sinks(register):
+    register(StdoutSink())

@@ -1,0 +1,321 @@
+"""The `simplugin` command.
+
+Data (the report, JSON with `--json -`) goes to stdout; progress, warnings and the
+closing summary go to stderr, so the output pipes cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Sequence
+
+from . import __version__
+from .engine import SinkRequest, deliver, prepare_sinks, scan
+from .errors import SimpluginError, UsageError
+from .hookspecs import hookimpl
+from .plugins import BLOCK_ENV, DISABLE_AUTOLOAD_ENV, KINDS, PluginHost, load_plugins
+from .text import printable
+from .types import ScanResult, Skipped
+
+EXIT_OK = 0
+EXIT_DUPLICATES = 1
+EXIT_USAGE = 2
+EXIT_FAILED = 3
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES = f"""\
+exit codes:
+  {EXIT_OK}    the scan ran (whether or not it found near-duplicates)
+  {EXIT_DUPLICATES}    near-duplicates were found and --fail-on-duplicates was given
+  {EXIT_USAGE}    usage error: bad option, missing path, unknown or conflicting plugin name
+  {EXIT_FAILED}    the scan ran but a plugin or an output failed (see stderr)
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
+"""
+
+ENVIRONMENT = f"""\
+environment:
+  {DISABLE_AUTOLOAD_ENV}=1   load only simplugin's built-in plugins
+  {BLOCK_ENV}=a,b            do not load the plugins (entry points) named a and b
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="simplugin",
+        description="Find near-duplicate photos in folders of photos.",
+        epilog=EXIT_CODES + "\n" + ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"simplugin {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    scan_parser = commands.add_parser(
+        "scan",
+        help="find near-duplicate photos under folders",
+        description=(
+            "Walk the folders recursively, read every photo (any format Pillow can open,"
+            " recognised by content), compare them and print each group of near-duplicates,"
+            " the photo to keep first, then the others with their distance to it."
+            " Files that cannot be read are reported on stderr and the scan goes on."
+        ),
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    scan_parser.add_argument("paths", nargs="+", metavar="PATH", help="folders or photos")
+    scan_parser.add_argument(
+        "--metric",
+        default="avgdiff",
+        metavar="NAME",
+        help="how photos are compared (default: avgdiff; see 'simplugin plugins')",
+    )
+    scan_parser.add_argument(
+        "--threshold",
+        type=float,
+        metavar="T",
+        help="a pair is a near-duplicate when its distance is below T"
+        " (default: the metric's own, 0.07 for avgdiff)",
+    )
+    scan_parser.add_argument(
+        "--bucket",
+        metavar="NAME",
+        help="compare only photos that this bucketer puts together (default: compare all)",
+    )
+    scan_parser.add_argument(
+        "--bucket-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option for the bucketer (repeatable)",
+    )
+    scan_parser.add_argument(
+        "--json",
+        metavar="FILE",
+        help="also write the result as JSON to FILE; '-' writes it to stdout instead of the report",
+    )
+    scan_parser.add_argument(
+        "--sink",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also send the result to this sink (repeatable; see 'simplugin plugins')",
+    )
+    scan_parser.add_argument(
+        "--sink-option",
+        action="append",
+        default=[],
+        metavar="NAME.KEY=VALUE",
+        help="an option for a sink given with --sink, e.g. csv.path=dupes.csv (repeatable)",
+    )
+    scan_parser.add_argument(
+        "--fail-on-duplicates",
+        action="store_true",
+        help=f"exit with {EXIT_DUPLICATES} when near-duplicates are found (for CI and git hooks)",
+    )
+    scan_parser.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="follow symbolic links (the same file reached twice is still read once)",
+    )
+    scan_parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress and no summary on stderr; skipped files are still reported",
+    )
+    scan_parser.set_defaults(run=run_scan)
+
+    plugins_parser = commands.add_parser(
+        "plugins",
+        help="list the loaded plugins and what they provide",
+        description="List every loaded plugin: its name, distribution and version, the"
+        " metrics, bucketers and sinks it registers, and the hooks it implements.",
+        epilog=ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    plugins_parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    plugins_parser.set_defaults(run=run_plugins)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    try:
+        return arguments.run(arguments)
+    except SimpluginError as error:
+        warn(f"error: {error}")
+        return error.exit_code
+    except KeyboardInterrupt:
+        warn("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `simplugin scan ... | head`: the reader has gone, quietly
+        sys.stderr.close()
+        return EXIT_OK
+
+
+def warn(message: str) -> None:
+    print(f"simplugin: {message}", file=sys.stderr, flush=True)
+
+
+# --- scan --------------------------------------------------------------------------------
+
+
+def run_scan(arguments: argparse.Namespace) -> int:
+    reporter = TerminalReporter(show_progress=not arguments.quiet and sys.stderr.isatty())
+    host = load_plugins(extra={"terminal-reporter": reporter})
+    report_problems(host, since=0)
+    reported = len(host.problems)
+
+    requests = [] if arguments.json == "-" else [SinkRequest("stdout")]
+    if arguments.json is not None:
+        requests.append(SinkRequest("json", {"path": arguments.json}))
+    requests += sink_requests(arguments.sink, arguments.sink_option)
+    sinks = prepare_sinks(host, requests)
+
+    started = time.monotonic()
+    result = scan(
+        arguments.paths,
+        metric=arguments.metric,
+        threshold=arguments.threshold,
+        bucketer=arguments.bucket,
+        bucketer_options=key_values(arguments.bucket_option, "--bucket-option"),
+        follow_symlinks=arguments.follow_symlinks,
+        plugins=host,
+        progress=reporter,
+    )
+    reporter.finish()
+    failures = deliver(host, result, sinks)
+    report_problems(host, since=reported)
+    for failure in failures:
+        warn(f"error: {failure}")
+    if not arguments.quiet:
+        warn(summary(result, time.monotonic() - started))
+    if failures or len(host.problems) > reported:
+        return EXIT_FAILED
+    if arguments.fail_on_duplicates and result.groups:
+        return EXIT_DUPLICATES
+    return EXIT_OK
+
+
+def key_values(items: Sequence[str], flag: str) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        key, equals, value = item.partition("=")
+        if not equals or not key:
+            raise UsageError(f"{flag} expects KEY=VALUE, not {item!r}")
+        pairs[key.strip()] = value
+    return pairs
+
+
+def sink_requests(names: Sequence[str], options: Sequence[str]) -> list[SinkRequest]:
+    by_sink: dict[str, dict[str, str]] = {name: {} for name in names}
+    for qualified, value in key_values(options, "--sink-option").items():
+        sink, dot, key = qualified.partition(".")
+        if not dot or sink not in by_sink:
+            raise UsageError(
+                f"--sink-option {qualified}=...: name a sink given with --sink, as NAME.KEY=VALUE"
+            )
+        by_sink[sink][key] = value
+    return [SinkRequest(name, values) for name, values in by_sink.items()]
+
+
+def summary(result: ScanResult, seconds: float) -> str:
+    duplicates = len(result.duplicates)
+    return (
+        f"scanned {len(result.photos)} photos in {seconds:.1f} s:"
+        f" {len(result.groups)} groups of near-duplicates, {duplicates} duplicates,"
+        f" {len(result.skipped)} skipped"
+    )
+
+
+def report_problems(host: PluginHost, since: int) -> None:
+    for problem in host.problems[since:]:
+        warn(f"warning: {problem}")
+
+
+class TerminalReporter:
+    """Progress and skipped files on stderr. Progress is drawn only on a terminal."""
+
+    def __init__(self, show_progress: bool):
+        self.show_progress = show_progress
+        self.name = ""
+        self.total: int | None = None
+        self.done = 0
+        self.started = 0.0
+        self.drawn = 0.0
+
+    @hookimpl
+    def photo_skipped(self, skipped: Skipped) -> None:
+        self._clear()
+        warn(f"skipped {printable(skipped.path)}: {skipped.reason}")
+
+    def stage(self, name: str, total: int | None) -> None:
+        self.name, self.total, self.done = name, total, 0
+        self.started = time.monotonic()
+        self._draw(force=True)
+
+    def advance(self, count: int = 1) -> None:
+        self.done += count
+        self._draw(force=self.done == self.total)
+
+    def finish(self) -> None:
+        self._clear()
+
+    def _draw(self, force: bool) -> None:
+        now = time.monotonic()
+        if not self.show_progress or (not force and now - self.drawn < 0.1):
+            return
+        self.drawn = now
+        elapsed = now - self.started
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        line = f"{self.name}: {self.done}"
+        if self.total:
+            line += f"/{self.total}"
+            if rate > 0 and self.done < self.total:
+                line += f", {rate:.0f}/s, about {(self.total - self.done) / rate:.0f} s left"
+        sys.stderr.write(f"\r\033[K{line}")
+        sys.stderr.flush()
+
+    def _clear(self) -> None:
+        if self.show_progress:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+# --- plugins -----------------------------------------------------------------------------
+
+
+def run_plugins(arguments: argparse.Namespace) -> int:
+    host = load_plugins()
+    report_problems(host, since=0)
+    for conflict in host.conflicts:
+        warn(f"error: {conflict}")
+    listing = []
+    for info in host.infos.values():
+        entry = {
+            "name": info.name,
+            "distribution": info.distribution,
+            "version": info.version,
+            "hooks": list(info.hooks),
+        }
+        for kind in KINDS:
+            entry[kind + "s"] = sorted(
+                name for (k, name), plugin in host.providers.items() if k == kind and plugin == info.name
+            )
+        listing.append(entry)
+    if arguments.json:
+        print(json.dumps(listing, indent=2))
+    else:
+        for entry in listing:
+            provided = [
+                f"{kind}s: {', '.join(entry[kind + 's'])}" for kind in KINDS if entry[kind + "s"]
+            ]
+            print(
+                f"{entry['name']}  ({entry['distribution'] or 'registered directly'}"
+                f" {entry['version'] or ''}".rstrip() + ")"
+            )
+            print(f"    {'; '.join(provided) or 'provides no metric, bucketer or sink'}")
+            print(f"    hooks: {', '.join(entry['hooks'])}")
+    return EXIT_USAGE if host.conflicts else EXIT_OK

@@ -1,0 +1,355 @@
+"""The scan: find the files, summarise each photo, compare within buckets, group, deliver.
+
+    walk -> summarise -> bucket -> compare -> group -> sinks
+
+Each stage is one function below. Plugins contribute the objects the stages call (the
+metric, the bucketer, the sinks); the stages call those objects directly, and call
+hooks only once per scan, per group or per skipped file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Protocol, Sequence
+
+import numpy as np
+
+from .discover import Candidate, walk
+from .errors import PluginError, UsageError, describe
+from .imaging import Unreadable, open_displayed
+from .plugins import PluginHost, load_plugins, resolve_options
+from .types import (
+    Bucketer,
+    Duplicate,
+    Group,
+    Metric,
+    Pair,
+    Photo,
+    ScanResult,
+    ScanSettings,
+    Sink,
+    Skipped,
+)
+
+
+class Progress(Protocol):
+    """Where the engine reports how far it is; the command line draws it on stderr."""
+
+    def stage(self, name: str, total: int | None) -> None: ...
+
+    def advance(self, count: int = 1) -> None: ...
+
+
+class _Silent:
+    def stage(self, name: str, total: int | None) -> None:
+        pass
+
+    def advance(self, count: int = 1) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class SinkRequest:
+    """A sink to run after the scan, by name, with its options as given by the user."""
+
+    name: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Summaries:
+    """What the summarise stage found: photos, their signatures and bucketing keys."""
+
+    photos: list[Photo]
+    signatures: np.ndarray
+    keys: list[Any]
+    skipped: list[Skipped]
+
+
+_default_host: PluginHost | None = None
+
+
+def default_host() -> PluginHost:
+    """The installed plugins, loaded once per process."""
+    global _default_host
+    if _default_host is None:
+        _default_host = load_plugins()
+    return _default_host
+
+
+def scan(
+    paths: str | os.PathLike | Iterable[str | os.PathLike],
+    *,
+    metric: str = "avgdiff",
+    threshold: float | None = None,
+    bucketer: str | None = None,
+    bucketer_options: Mapping[str, Any] | None = None,
+    follow_symlinks: bool = False,
+    plugins: PluginHost | None = None,
+    progress: Progress | None = None,
+) -> ScanResult:
+    """Scan folders (recursively) and files for near-duplicate photos.
+
+    `paths` may use `~`. `threshold` defaults to the metric's own default (0.07 for
+    `avgdiff`). Nothing is written and no file is touched: hand the result to sinks
+    (`deliver`) for that. Raises `UsageError` for a missing path or an unknown name,
+    and `PluginError` when a plugin fails in a way the scan cannot go on from.
+    """
+    host = plugins or default_host()
+    progress = progress or _Silent()
+    host.check_conflicts()
+    chosen_metric = host.get("metric", metric)
+    chosen_bucketer = host.get("bucketer", bucketer) if bucketer else None
+    settings = ScanSettings(
+        roots=_roots(paths),
+        metric=metric,
+        threshold=_threshold(chosen_metric, threshold),
+        bucketer=bucketer,
+        bucketer_options=(
+            resolve_options("bucketer", chosen_bucketer, bucketer_options or {})
+            if chosen_bucketer
+            else {}
+        ),
+        follow_symlinks=follow_symlinks,
+    )
+    host.notify("scan_started", settings=settings)
+
+    summaries = summarise(host, settings, chosen_metric, chosen_bucketer, progress)
+    buckets = bucket(host, settings, chosen_bucketer, summaries)
+    pairs = compare(host, settings, chosen_metric, summaries, buckets, progress)
+    groups = group(host, settings, chosen_metric, summaries, pairs)
+    result = ScanResult(
+        settings=settings,
+        photos=tuple(summaries.photos),
+        skipped=tuple(summaries.skipped),
+        pairs=tuple(
+            Pair(summaries.photos[i], summaries.photos[j], d) for i, j, d in pairs
+        ),
+        groups=groups,
+    )
+    host.notify("scan_finished", result=result)
+    return result
+
+
+def _roots(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> tuple[str, ...]:
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    roots = tuple(os.path.expanduser(os.fspath(p)) for p in paths)
+    if not roots:
+        raise UsageError("nothing to scan: give at least one folder or photo")
+    for root in roots:
+        if not os.path.lexists(root):
+            raise UsageError(f"{root}: no such file or folder")
+    return roots
+
+
+def _threshold(metric: Metric, threshold: float | None) -> float:
+    value = metric.default_threshold if threshold is None else float(threshold)
+    if not math.isfinite(value) or value < 0:
+        raise UsageError(f"threshold must be a number of 0 or more, not {threshold!r}")
+    return value
+
+
+# --- stages ------------------------------------------------------------------------------
+
+
+def summarise(
+    host: PluginHost,
+    settings: ScanSettings,
+    metric: Metric,
+    bucketer: Bucketer | None,
+    progress: Progress,
+) -> Summaries:
+    """Read every candidate photo once: its facts, its signature and its bucketing key."""
+    progress.stage("finding photos", None)
+    candidates: list[Candidate] = []
+    skipped: list[Skipped] = []
+
+    def skip(item: Skipped) -> None:
+        skipped.append(item)
+        host.notify("photo_skipped", skipped=item)
+
+    for found in walk(settings.roots, settings.follow_symlinks):
+        if isinstance(found, Skipped):
+            skip(found)
+        else:
+            candidates.append(found)
+            progress.advance()
+
+    metric_plugin = host.provider("metric", metric.name)
+    bucketer_plugin = host.provider("bucketer", bucketer.name) if bucketer else None
+    shape = tuple(metric.signature_shape)
+    dtype = np.dtype(metric.signature_dtype)
+    photos: list[Photo] = []
+    signatures: list[np.ndarray] = []
+    keys: list[Any] = []
+    progress.stage("reading photos", len(candidates))
+    for candidate in candidates:
+        progress.advance()
+        try:
+            if candidate.size == 0:
+                raise Unreadable("empty file")
+            image, image_format = open_displayed(candidate.path)
+        except Unreadable as reason:
+            if candidate.named_like_photo:
+                skip(Skipped(candidate.path, str(reason)))
+            continue
+        try:
+            signature = np.asarray(metric.signature(image))
+        except Exception as error:
+            skip(Skipped(candidate.path, f"{PluginError(metric_plugin, 'signature', error)}"))
+            continue
+        if signature.shape != shape or signature.dtype != dtype:
+            raise PluginError(
+                metric_plugin,
+                "signature",
+                ValueError(
+                    f"metric {metric.name!r} returned a {signature.dtype} array of shape"
+                    f" {signature.shape}, but declares {dtype} of shape {shape}"
+                ),
+            )
+        key = None
+        if bucketer is not None:
+            try:
+                key = bucketer.key(candidate.path)
+            except Exception as error:
+                skip(Skipped(candidate.path, f"{PluginError(bucketer_plugin, 'key', error)}"))
+                continue
+        photos.append(
+            Photo(
+                path=candidate.path,
+                size=candidate.size,
+                mtime_ns=candidate.mtime_ns,
+                width=image.width,
+                height=image.height,
+                format=image_format,
+            )
+        )
+        signatures.append(signature)
+        keys.append(key)
+    stacked = np.stack(signatures) if signatures else np.empty((0, *shape), dtype)
+    return Summaries(photos, stacked, keys, skipped)
+
+
+def bucket(
+    host: PluginHost, settings: ScanSettings, bucketer: Bucketer | None, summaries: Summaries
+) -> list[Sequence[int]]:
+    """The groups of photo indices worth comparing: all photos at once without a bucketer."""
+    everything = [range(len(summaries.photos))]
+    if bucketer is None:
+        return everything
+    try:
+        buckets = [
+            list(b)
+            for b in bucketer.buckets(summaries.photos, summaries.keys, settings.bucketer_options)
+        ]
+    except Exception as error:
+        raise PluginError(host.provider("bucketer", bucketer.name), "buckets", error) from error
+    return buckets
+
+
+def compare(
+    host: PluginHost,
+    settings: ScanSettings,
+    metric: Metric,
+    summaries: Summaries,
+    buckets: list[Sequence[int]],
+    progress: Progress,
+) -> list[tuple[int, int, float]]:
+    """Every near-duplicate pair `(i, j, distance)`, `i < j`, most similar first."""
+    found: dict[tuple[int, int], float] = {}
+    progress.stage("comparing", len(buckets))
+    for members in buckets:
+        progress.advance()
+        if len(members) < 2:
+            continue
+        index = np.asarray(members, dtype=np.intp)
+        try:
+            for i, j, distance in metric.pairs_within(summaries.signatures[index], settings.threshold):
+                a, b = sorted((int(index[i]), int(index[j])))
+                if a != b:
+                    found[(a, b)] = float(distance)
+        except Exception as error:
+            plugin = host.provider("metric", metric.name)
+            raise PluginError(plugin, "pairs_within", error) from error
+    paths = [p.path for p in summaries.photos]
+    return sorted(
+        ((a, b, d) for (a, b), d in found.items()),
+        key=lambda pair: (pair[2], paths[pair[0]], paths[pair[1]]),
+    )
+
+
+def group(
+    host: PluginHost,
+    settings: ScanSettings,
+    metric: Metric,
+    summaries: Summaries,
+    pairs: list[tuple[int, int, float]],
+) -> tuple[Group, ...]:
+    """Connected components of the pairs, each with its keeper; most similar first."""
+    parent = list(range(len(summaries.photos)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j, _ in pairs:
+        parent[root(i)] = root(j)
+    components: dict[int, list[int]] = {}
+    closest: dict[int, float] = {}
+    for i, j, distance in pairs:  # sorted: the first pair seen is each group's closest
+        closest.setdefault(root(i), distance)
+    for i in sorted({i for pair in pairs for i in pair[:2]}):
+        components.setdefault(root(i), []).append(i)
+
+    photos, signatures = summaries.photos, summaries.signatures
+    plugin = host.provider("metric", metric.name)
+    groups = []
+    for component, members in components.items():
+        by_path = tuple(sorted((photos[i] for i in members), key=lambda p: p.path))
+        keep = host.choose_keeper(by_path)
+        keeper = members[next(n for n, i in enumerate(members) if photos[i] is keep)]
+        try:
+            duplicates = [
+                Duplicate(photos[i], float(metric.distance(signatures[keeper], signatures[i])))
+                for i in members
+                if i != keeper
+            ]
+        except Exception as error:
+            raise PluginError(plugin, "distance", error) from error
+        duplicates.sort(key=lambda d: (d.distance, d.photo.path))
+        groups.append((closest[component], keep.path, Group(keep, tuple(duplicates))))
+    groups.sort(key=lambda entry: entry[:2])
+    return tuple(g for _, _, g in groups)
+
+
+# --- sinks -------------------------------------------------------------------------------
+
+
+def prepare_sinks(
+    host: PluginHost, requests: Sequence[SinkRequest]
+) -> list[tuple[Sink, dict[str, Any]]]:
+    """Look up each requested sink and check its options, before any photo is read."""
+    prepared = []
+    for request in requests:
+        sink = host.get("sink", request.name)
+        prepared.append((sink, resolve_options("sink", sink, request.options)))
+    return prepared
+
+
+def deliver(
+    host: PluginHost, result: ScanResult, sinks: Sequence[tuple[Sink, dict[str, Any]]]
+) -> list[PluginError]:
+    """Hand the result to each sink; one that fails does not stop the others."""
+    failures = []
+    for sink, options in sinks:
+        try:
+            sink.write(result, options)
+        except Exception as error:
+            plugin = host.provider("sink", sink.name)
+            failures.append(PluginError(plugin, f"sink {sink.name!r}", error))
+    return failures

@@ -1,0 +1,242 @@
+"""Finding, loading and asking the plugins.
+
+Every plugin, built-in or not, comes from the `simplugin` entry-point group. Entry
+points are loaded one at a time so that a broken third-party plugin is reported and
+skipped while the others, and the built-ins, keep working. Two environment variables
+switch plugins off, for debugging a broken install:
+
+* `SIMPLUGIN_DISABLE_PLUGIN_AUTOLOAD=1` loads only simplugin's own built-ins;
+* `SIMPLUGIN_BLOCK_PLUGINS=name,other` skips the named entry points.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError, UsageError, describe
+from .types import Bucketer, Contribution, Metric, Photo, Sink
+
+ENTRY_POINT_GROUP = "simplugin"
+BUILTIN_DISTRIBUTION = "simplugin"
+DISABLE_AUTOLOAD_ENV = "SIMPLUGIN_DISABLE_PLUGIN_AUTOLOAD"
+BLOCK_ENV = "SIMPLUGIN_BLOCK_PLUGINS"
+
+# What each registration hook collects, by the name users select it with.
+KINDS: dict[str, tuple[str, type[Contribution]]] = {
+    "metric": ("register_metrics", Metric),
+    "bucketer": ("register_bucketers", Bucketer),
+    "sink": ("register_sinks", Sink),
+}
+_VALID_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*\Z")
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """A loaded plugin, as `simplugin plugins` lists it."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    hooks: tuple[str, ...]
+
+
+class PluginHost:
+    """The loaded plugins and everything they registered.
+
+    Hooks are called one implementation at a time, in pluggy's order, rather than
+    through `manager.hook`: so every metric, bucketer and sink is attributed to the
+    plugin that offered it (for conflicts and `simplugin plugins`), and a plugin that
+    raises is named in the error and, where the scan can go on, skipped on its own.
+    (Hook wrappers are therefore not supported.)
+    """
+
+    def __init__(self, manager: pluggy.PluginManager, infos: Mapping[str, PluginInfo]):
+        self.manager = manager
+        self.infos = dict(infos)
+        self.problems: list[str] = []  # one line per plugin that could not be used
+        self.conflicts: list[str] = []  # one line per name offered twice
+        self.registered: dict[str, dict[str, Contribution]] = {kind: {} for kind in KINDS}
+        self.providers: dict[tuple[str, str], str] = {}  # (kind, name) -> plugin name
+
+    # --- asking the plugins ------------------------------------------------------------
+
+    def _implementations(self, hook_name: str) -> list[pluggy.HookImpl]:
+        """A hook's implementations in pluggy's call order (tryfirst first)."""
+        return list(reversed(getattr(self.manager.hook, hook_name).get_hookimpls()))
+
+    @staticmethod
+    def _call(impl: pluggy.HookImpl, hook_name: str, kwargs: Mapping[str, Any]) -> Any:
+        """One implementation, given the arguments it asks for; errors name its plugin."""
+        try:
+            return impl.function(**{name: kwargs[name] for name in impl.argnames})
+        except Exception as error:
+            raise PluginError(impl.plugin_name, hook_name, error) from error
+
+    def notify(self, hook_name: str, **kwargs: Any) -> None:
+        """Tell every observer; one that raises is reported in `problems`, not fatal."""
+        for impl in self._implementations(hook_name):
+            try:
+                self._call(impl, hook_name, kwargs)
+            except PluginError as error:
+                self.problems.append(str(error))
+
+    def choose_keeper(self, photos: tuple[Photo, ...]) -> Photo:
+        for impl in self._implementations("choose_keeper"):
+            choice = self._call(impl, "choose_keeper", {"photos": photos})
+            if choice is None:
+                continue
+            if choice not in photos:
+                error = ValueError("returned a photo that is not in the group")
+                raise PluginError(impl.plugin_name, "choose_keeper", error)
+            return choice
+        raise UsageError("no plugin chose a keeper: the built-in 'keeper' plugin is blocked")
+
+    # --- what they registered ----------------------------------------------------------
+
+    def collect_registrations(self) -> None:
+        for kind, (hook_name, base) in KINDS.items():
+            for impl in self._implementations(hook_name):
+                offered: list[Any] = []
+                try:
+                    self._call(impl, hook_name, {"register": offered.append})
+                except PluginError as error:
+                    self.problems.append(str(error))
+                    continue
+                for item in offered:
+                    self._add(kind, base, impl.plugin_name, item)
+
+    def _add(self, kind: str, base: type[Contribution], plugin: str, item: Any) -> None:
+        name = getattr(item, "name", None)
+        if not isinstance(item, base) or not isinstance(name, str):
+            self.problems.append(
+                f"plugin {plugin!r} registered {item!r}, which is not a simplugin.{base.__name__}"
+            )
+            return
+        if not _VALID_NAME.match(name):
+            self.problems.append(
+                f"plugin {plugin!r} registered the {kind} name {name!r}: names are lower-case"
+                " letters, digits, '-', '_' and '.'"
+            )
+            return
+        other = self.providers.get((kind, name))
+        if other is not None:
+            self.conflicts.append(
+                f"the {kind} {name!r} is offered by two plugins: {self.describe(other)} and"
+                f" {self.describe(plugin)}; uninstall one, or set {BLOCK_ENV}={plugin}"
+            )
+            return
+        self.registered[kind][name] = item
+        self.providers[(kind, name)] = plugin
+
+    def get(self, kind: str, name: str) -> Contribution:
+        """The registered contribution, or a `UsageError` listing what there is."""
+        found = self.registered[kind].get(name)
+        if found is None:
+            available = ", ".join(sorted(self.registered[kind])) or "none"
+            raise UsageError(f"unknown {kind} {name!r} (available: {available})")
+        return found
+
+    def provider(self, kind: str, name: str) -> str:
+        return self.providers[(kind, name)]
+
+    def describe(self, plugin: str) -> str:
+        info = self.infos.get(plugin)
+        if info is None or info.distribution is None:
+            return repr(plugin)
+        return f"{plugin!r} ({info.distribution} {info.version})"
+
+    def check_conflicts(self) -> None:
+        if self.conflicts:
+            raise UsageError("; ".join(self.conflicts))
+
+
+def resolve_options(kind: str, contribution: Contribution, given: Mapping[str, Any]) -> dict:
+    """Check `given` against the options `contribution` declares and convert the values."""
+    declared = contribution.options
+    label = f"{kind} {contribution.name!r}"
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        known = ", ".join(sorted(declared)) or "none"
+        raise UsageError(f"{label} has no option {unknown[0]!r} (its options: {known})")
+    resolved = {}
+    for key, option in declared.items():
+        if key not in given:
+            if option.required:
+                raise UsageError(f"{label} needs the option {key!r}: {option.help}")
+            resolved[key] = option.default
+            continue
+        try:
+            resolved[key] = option.convert(given[key])
+        except (TypeError, ValueError) as error:
+            raise UsageError(
+                f"{label} option {key!r} expects {option.type.__name__}: {describe(error)}"
+            ) from error
+    return resolved
+
+
+def _entry_points(autoload: bool, blocked: Iterable[str]) -> Iterator[metadata.EntryPoint]:
+    blocked = set(blocked)
+    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        distribution = entry_point.dist.name if entry_point.dist else None
+        if entry_point.name in blocked:
+            continue
+        if not autoload and distribution != BUILTIN_DISTRIBUTION:
+            continue
+        yield entry_point
+
+
+def load_plugins(
+    *,
+    autoload: bool | None = None,
+    blocked: Iterable[str] | None = None,
+    extra: Mapping[str, object] | None = None,
+) -> PluginHost:
+    """Load the built-ins and, unless `autoload` is False, every installed plugin.
+
+    `autoload` and `blocked` default to the environment variables above. `extra` maps
+    names to plugin objects registered directly, as a script or test would do.
+    """
+    if autoload is None:
+        autoload = os.environ.get(DISABLE_AUTOLOAD_ENV, "") in ("", "0")
+    if blocked is None:
+        blocked = [n.strip() for n in os.environ.get(BLOCK_ENV, "").split(",") if n.strip()]
+    manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
+    manager.add_hookspecs(hookspecs)
+    infos: dict[str, PluginInfo] = {}
+    problems: list[str] = []
+    candidates: list[tuple[str, Callable[[], object], str | None, str | None]] = [
+        (
+            entry_point.name,
+            entry_point.load,
+            entry_point.dist.name if entry_point.dist else None,
+            entry_point.dist.version if entry_point.dist else None,
+        )
+        for entry_point in _entry_points(autoload, blocked)
+    ]
+    candidates += [(name, lambda p=plugin: p, None, None) for name, plugin in (extra or {}).items()]
+    for name, load, distribution, version in candidates:
+        where = f" ({distribution} {version})" if distribution else ""
+        try:
+            plugin = load()
+            manager.register(plugin, name=name)
+        except Exception as error:
+            problems.append(f"plugin {name!r}{where} could not be loaded: {describe(error)}")
+            continue
+        hooks = tuple(sorted(caller.name for caller in manager.get_hookcallers(plugin) or ()))
+        infos[name] = PluginInfo(name, distribution, version, hooks)
+    host = PluginHost(manager, infos)
+    host.problems.extend(problems)
+    host.collect_registrations()
+    if not host.registered["metric"]:
+        host.problems.append(
+            "no metric is registered: is simplugin installed (pip install .)? Its built-ins"
+            f" come from the {ENTRY_POINT_GROUP!r} entry points"
+        )
+    return host

@@ -1,0 +1,26 @@
+"""Showing paths and sizes to a person, one line each."""
+
+from __future__ import annotations
+
+
+def printable(path: str) -> str:
+    """`path` as it can be shown on one terminal line.
+
+    A name with a newline, another control character, or bytes that are not valid
+    UTF-8 (which Python holds as lone surrogates) is shown quoted with Python's
+    escapes, like `'bad\\nname.jpg'`, so that one photo is always one line and nothing
+    is sent raw to the terminal.
+    """
+    return path if path.isprintable() else repr(path)
+
+
+def human_size(size: int) -> str:
+    """Bytes for a person: `512 B`, `135.7 KiB`, `2.4 MiB`."""
+    if size < 1024:
+        return f"{size} B"
+    value = size / 1024
+    for unit in ("KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            break
+        value /= 1024
+    return f"{value:.1f} {unit}"

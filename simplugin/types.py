@@ -1,0 +1,224 @@
+"""The data that flows between the stages of a scan, and the interfaces plugins implement.
+
+Two families live here:
+
+* Results (frozen dataclasses): a `Photo` that was summarised, a `Skipped` file and
+  why, a near-duplicate `Pair`, a `Group` with its keeper, and the whole `ScanResult`
+  that sinks receive and the Python API returns.
+* Plugin contributions (abstract base classes): a `Metric`, a `Bucketer` and a `Sink`.
+  A plugin subclasses one, gives it a `name`, and hands an instance to the matching
+  `register_*` hook (see `simplugin.hookspecs`). The engine then calls the object
+  directly, so no hook runs per photo or per pair.
+"""
+
+from __future__ import annotations
+
+import abc
+import itertools
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Mapping, Sequence
+
+if TYPE_CHECKING:  # imported for annotations only: keeps `import simplugin` light
+    import numpy as np
+    from PIL import Image
+
+
+# --- results -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Photo:
+    """One photo that was read and summarised.
+
+    `path` is written the way the user would type it: relative when the scanned folder
+    was given relative. Width and height are as displayed, after EXIF orientation.
+    """
+
+    path: str
+    size: int  # bytes on disk
+    mtime_ns: int
+    width: int
+    height: int
+    format: str  # Pillow's name for the file format: "JPEG", "PNG", ...
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A file that looked like a photo but could not be used, with a one-line reason."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """Two photos whose distance is below the threshold."""
+
+    a: Photo
+    b: Photo
+    distance: float
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """A member of a group other than its keeper, with its distance to the keeper."""
+
+    photo: Photo
+    distance: float
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A set of near-duplicates: the connected photos of the near-duplicate pairs.
+
+    `keep` is the photo to keep (chosen by the `choose_keeper` hook); `duplicates` are
+    the others, most similar to the keeper first.
+    """
+
+    keep: Photo
+    duplicates: tuple[Duplicate, ...]
+
+    @property
+    def photos(self) -> tuple[Photo, ...]:
+        return (self.keep, *(d.photo for d in self.duplicates))
+
+
+@dataclass(frozen=True, slots=True)
+class ScanSettings:
+    """What a scan was asked to do, as the `scan_started` hook sees it."""
+
+    roots: tuple[str, ...]
+    metric: str
+    threshold: float
+    bucketer: str | None = None
+    bucketer_options: Mapping[str, Any] = field(default_factory=dict)
+    follow_symlinks: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """Everything a scan found. Sinks receive it; `simplugin.scan()` returns it."""
+
+    settings: ScanSettings
+    photos: tuple[Photo, ...]
+    skipped: tuple[Skipped, ...]
+    pairs: tuple[Pair, ...]  # most similar first
+    groups: tuple[Group, ...]  # most similar first
+
+    @property
+    def duplicates(self) -> tuple[Photo, ...]:
+        """Every photo that a group does not keep."""
+        return tuple(d.photo for g in self.groups for d in g.duplicates)
+
+
+# --- plugin contributions ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """An option a bucketer or sink accepts, e.g. the JSON sink's `path`.
+
+    The host checks names and converts values (command-line text included) to `type`
+    before the plugin sees them, so a plugin never parses its own options.
+    """
+
+    type: type
+    help: str
+    default: Any = None
+    required: bool = False
+
+    def convert(self, value: Any) -> Any:
+        if isinstance(value, self.type):
+            return value
+        if self.type is bool and isinstance(value, str):
+            lowered = value.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(f"expected true or false, got {value!r}")
+        return self.type(value)
+
+
+class Contribution(abc.ABC):
+    """What metrics, bucketers and sinks share: a unique name and a one-line description."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    options: ClassVar[Mapping[str, Option]] = {}
+
+
+class Metric(Contribution):
+    """How alike two photos are.
+
+    A metric turns each photo into a fixed-size signature (a numpy array of
+    `signature_shape` and `signature_dtype`), then measures the distance between two
+    signatures: 0 is identical, and a pair is a near-duplicate when its distance is
+    strictly below the threshold. The engine stacks all signatures in one array and asks
+    `pairs_within` for the near-duplicate pairs, so a metric can do that bulk work in
+    vectorised code; the default implementation calls `distance` for every pair.
+    """
+
+    default_threshold: ClassVar[float]
+    signature_shape: ClassVar[tuple[int, ...]]
+    signature_dtype: ClassVar[str] = "uint8"
+    # Bump when signatures computed by an older version are no longer valid.
+    version: ClassVar[str] = "1"
+
+    @abc.abstractmethod
+    def signature(self, image: Image.Image) -> np.ndarray:
+        """Summarise a photo, given as displayed: EXIF orientation applied, mode RGB."""
+
+    @abc.abstractmethod
+    def distance(self, a: np.ndarray, b: np.ndarray) -> float:
+        """The distance between two signatures: 0.0 when identical."""
+
+    def pairs_within(
+        self, signatures: np.ndarray, threshold: float
+    ) -> Iterable[tuple[int, int, float]]:
+        """Every `(i, j, distance)` with `i < j` and `distance < threshold`.
+
+        `signatures` has one row per photo (shape `(n, *signature_shape)`). Override
+        this with a vectorised or indexed search; the result must be the same as this
+        pairwise reference.
+        """
+        for i, j in itertools.combinations(range(len(signatures)), 2):
+            d = self.distance(signatures[i], signatures[j])
+            if d < threshold:
+                yield i, j, d
+
+
+class Bucketer(Contribution):
+    """Splits the photos into buckets; only photos in the same bucket are compared.
+
+    `key` runs once per photo while it is summarised and returns something small and
+    picklable (a capture time, a camera serial...) or None when the photo has none.
+    `buckets` then receives every photo with its key and returns the buckets as lists
+    of indices into `photos`. A photo may appear in several buckets.
+    """
+
+    @abc.abstractmethod
+    def key(self, path: str) -> Any:
+        """The bucketing key of one photo, or None when it has none."""
+
+    @abc.abstractmethod
+    def buckets(
+        self, photos: Sequence[Photo], keys: Sequence[Any], options: Mapping[str, Any]
+    ) -> Iterable[Sequence[int]]:
+        """Group photo indices into buckets of photos worth comparing."""
+
+
+class Sink(Contribution):
+    """Where a scan result goes: a report on stdout, a JSON file, a folder to move to.
+
+    Sinks are the only parts of simplugin that write output or touch the user's files.
+    """
+
+    @abc.abstractmethod
+    def write(self, result: ScanResult, options: Mapping[str, Any]) -> None:
+        """Deliver `result`. `options` are this sink's declared options, converted."""
+
