@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from . import __version__
 from .engine import SinkRequest, deliver, prepare_sinks, scan
@@ -25,6 +26,7 @@ EXIT_DUPLICATES = 1
 EXIT_USAGE = 2
 EXIT_FAILED = 3
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as for any command whose reader stopped early
 
 EXIT_CODES = f"""\
 exit codes:
@@ -33,6 +35,7 @@ exit codes:
   {EXIT_USAGE}    usage error: bad option, missing path, unknown or conflicting plugin name
   {EXIT_FAILED}    the scan ran but a plugin or an output failed (see stderr)
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
+  {EXIT_BROKEN_PIPE}  stdout was closed early (e.g. piped into head)
 """
 
 ENVIRONMENT = f"""\
@@ -150,9 +153,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         warn("interrupted")
         return EXIT_INTERRUPTED
-    except BrokenPipeError:  # `simplugin scan ... | head`: the reader has gone, quietly
-        sys.stderr.close()
-        return EXIT_OK
+    except BrokenPipeError:
+        # `simplugin scan ... | head`: the reader has gone. Stop quietly, as `cat` does,
+        # and keep Python from failing again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 def warn(message: str) -> None:
@@ -222,12 +227,15 @@ def sink_requests(names: Sequence[str], options: Sequence[str]) -> list[SinkRequ
 
 
 def summary(result: ScanResult, seconds: float) -> str:
-    duplicates = len(result.duplicates)
     return (
-        f"scanned {len(result.photos)} photos in {seconds:.1f} s:"
-        f" {len(result.groups)} groups of near-duplicates, {duplicates} duplicates,"
-        f" {len(result.skipped)} skipped"
+        f"scanned {counted(len(result.photos), 'photo')} in {seconds:.1f} s:"
+        f" {counted(len(result.groups), 'group')} of near-duplicates,"
+        f" {counted(len(result.duplicates), 'duplicate')}, {len(result.skipped)} skipped"
     )
+
+
+def counted(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def report_problems(host: PluginHost, since: int) -> None:
@@ -302,7 +310,9 @@ def run_plugins(arguments: argparse.Namespace) -> int:
         }
         for kind in KINDS:
             entry[kind + "s"] = sorted(
-                name for (k, name), plugin in host.providers.items() if k == kind and plugin == info.name
+                name
+                for (k, name), plugin in host.providers.items()
+                if k == kind and plugin == info.name
             )
         listing.append(entry)
     if arguments.json:
@@ -314,7 +324,8 @@ def run_plugins(arguments: argparse.Namespace) -> int:
             ]
             print(
                 f"{entry['name']}  ({entry['distribution'] or 'registered directly'}"
-                f" {entry['version'] or ''}".rstrip() + ")"
+                f" {entry['version'] or ''}".rstrip()
+                + ")"
             )
             print(f"    {'; '.join(provided) or 'provides no metric, bucketer or sink'}")
             print(f"    hooks: {', '.join(entry['hooks'])}")

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
 from .discover import Candidate, walk
-from .errors import PluginError, UsageError, describe
+from .errors import PluginError, UsageError
 from .imaging import Unreadable, open_displayed
 from .plugins import PluginHost, load_plugins, resolve_options
 from .types import (
@@ -124,9 +125,7 @@ def scan(
         settings=settings,
         photos=tuple(summaries.photos),
         skipped=tuple(summaries.skipped),
-        pairs=tuple(
-            Pair(summaries.photos[i], summaries.photos[j], d) for i, j, d in pairs
-        ),
+        pairs=tuple(Pair(summaries.photos[i], summaries.photos[j], d) for i, j, d in pairs),
         groups=groups,
     )
     host.notify("scan_finished", result=result)
@@ -267,7 +266,9 @@ def compare(
             continue
         index = np.asarray(members, dtype=np.intp)
         try:
-            for i, j, distance in metric.pairs_within(summaries.signatures[index], settings.threshold):
+            for i, j, distance in metric.pairs_within(
+                summaries.signatures[index], settings.threshold
+            ):
                 a, b = sorted((int(index[i]), int(index[j])))
                 if a != b:
                     found[(a, b)] = float(distance)
@@ -301,7 +302,7 @@ def group(
         parent[root(i)] = root(j)
     components: dict[int, list[int]] = {}
     closest: dict[int, float] = {}
-    for i, j, distance in pairs:  # sorted: the first pair seen is each group's closest
+    for i, _, distance in pairs:  # sorted: the first pair seen is each group's closest
         closest.setdefault(root(i), distance)
     for i in sorted({i for pair in pairs for i in pair[:2]}):
         components.setdefault(root(i), []).append(i)
@@ -349,6 +350,8 @@ def deliver(
     for sink, options in sinks:
         try:
             sink.write(result, options)
+        except BrokenPipeError:  # the reader of stdout has gone: not the sink's fault
+            raise
         except Exception as error:
             plugin = host.provider("sink", sink.name)
             failures.append(PluginError(plugin, f"sink {sink.name!r}", error))

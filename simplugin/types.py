@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import abc
 import itertools
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:  # imported for annotations only: keeps `import simplugin` light
     import numpy as np
@@ -221,4 +222,3 @@ class Sink(Contribution):
     @abc.abstractmethod
     def write(self, result: ScanResult, options: Mapping[str, Any]) -> None:
         """Deliver `result`. `options` are this sink's declared options, converted."""
-

@@ -7,7 +7,7 @@ so 0 is identical and 1 is black against white. Below 0.07 they are near-duplica
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 from PIL import Image

@@ -29,8 +29,7 @@ def as_document(result: ScanResult) -> dict:
         "photos": len(result.photos),
         "skipped": [{"path": s.path, "reason": s.reason} for s in result.skipped],
         "pairs": [
-            {"a": p.a.path, "b": p.b.path, "distance": round(p.distance, 6)}
-            for p in result.pairs
+            {"a": p.a.path, "b": p.b.path, "distance": round(p.distance, 6)} for p in result.pairs
         ],
         "groups": [
             {

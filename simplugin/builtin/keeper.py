@@ -7,7 +7,7 @@ to run. It answers last, so any other plugin's `choose_keeper` takes precedence.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from simplugin import Photo, hookimpl
 

@@ -24,9 +24,7 @@ class StdoutSink(Sink):
         out = sys.stdout
         for number, group in enumerate(result.groups, start=1):
             closest = min(d.distance for d in group.duplicates)
-            out.write(
-                f"Group {number}: {len(group.photos)} photos, closest {closest:.4f}\n"
-            )
+            out.write(f"Group {number}: {len(group.photos)} photos, closest {closest:.4f}\n")
             rows = [("keep", group.keep)] + [
                 (f"{d.distance:.4f}", d.photo) for d in group.duplicates
             ]

@@ -1,0 +1,70 @@
+"""The JSON result is a stable, documented format that scripts can rely on."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+from conftest import SEAGULLS, run_simplugin
+
+
+def test_the_document_has_the_documented_fields(library):
+    document = json.loads(run_simplugin("scan", str(library), "--json", "-").stdout)
+
+    assert document["version"] == 1
+    assert document["metric"] == "avgdiff"
+    assert document["threshold"] == 0.07
+    assert document["photos"] == 6
+    assert document["skipped"] == []
+    assert {"a", "b", "distance"} == set(document["pairs"][0])
+    assert document["pairs"][0]["distance"] == 0.015901  # the closest pair comes first
+    assert document["groups"][0] == {
+        "keep": f"{library}/seagull_6.jpeg",
+        "duplicates": [f"{library}/seagull_5.jpeg"],
+        "distances": [0.015901],
+    }
+
+
+def test_skipped_files_are_listed_with_their_reason(library):
+    (library / "empty.jpg").write_bytes(b"")
+
+    document = json.loads(run_simplugin("scan", str(library), "--json", "-").stdout)
+
+    assert document["skipped"] == [{"path": f"{library}/empty.jpg", "reason": "empty file"}]
+
+
+def test_file_names_that_are_not_utf8_or_contain_newlines_survive_the_round_trip(tmp_path):
+    folder = os.fsencode(tmp_path)
+    odd_names = [b"caf\xe9 latin-1.jpg", b"two\nlines.jpg"]
+    for name in odd_names:
+        shutil.copy(SEAGULLS / "seagull_1.jpeg", os.path.join(folder, name))
+
+    run = run_simplugin("scan", str(tmp_path), "--json", "-")
+
+    document = json.loads(run.stdout)
+    written = [document["groups"][0]["keep"], *document["groups"][0]["duplicates"]]
+    assert sorted(os.fsencode(path) for path in written) == sorted(
+        os.path.join(folder, name) for name in odd_names
+    )
+    assert all(os.path.exists(path) for path in written)
+
+
+def test_the_file_is_valid_utf8_even_for_undecodable_names(tmp_path):
+    shutil.copy(SEAGULLS / "seagull_1.jpeg", os.path.join(os.fsencode(tmp_path), b"\xff.jpg"))
+    shutil.copy(SEAGULLS / "seagull_1.jpeg", tmp_path / "copy.jpg")
+
+    run_simplugin("scan", str(tmp_path), "--json", str(tmp_path / "out.json"))
+
+    text = (tmp_path / "out.json").read_bytes().decode("utf-8")  # strict: raises if invalid
+    assert "\\udcff.jpg" in text
+
+
+def test_an_existing_result_file_is_replaced_whole(library, tmp_path):
+    target = tmp_path / "result.json"
+    target.write_text("x" * 100_000)  # longer than the new result: no tail may remain
+
+    run_simplugin("scan", str(library), "--json", str(target))
+
+    assert json.loads(target.read_text())["photos"] == 6
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".simplugin-")] == []

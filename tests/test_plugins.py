@@ -1,0 +1,394 @@
+"""Third-party plugins, installed as pip installs them (a module and a dist-info with a
+`simplugin` entry point) or registered on the plugin manager, extend every stage."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from conftest import SEAGULLS, run_simplugin
+from simplugin import Bucketer, UsageError, hookimpl, load_plugins, scan
+
+# A complete third-party metric: mean brightness, a deliberately coarse measure that
+# pairs any two photos of similar overall exposure.
+BRIGHTNESS_PLUGIN = """
+    import numpy as np
+    from simplugin import Metric, hookimpl
+
+    class Brightness(Metric):
+        name = "brightness"
+        description = "difference of mean brightness"
+        default_threshold = 0.01
+        signature_shape = (1,)
+        signature_dtype = "float64"
+
+        def signature(self, image):
+            return np.array([np.asarray(image.convert("L"), dtype=np.float64).mean() / 255])
+
+        def distance(self, a, b):
+            return float(abs(a[0] - b[0]))
+
+    @hookimpl
+    def register_metrics(register):
+        register(Brightness())
+"""
+
+
+def install_brightness(distributions, name="simplugin-brightness"):
+    distributions.install(name, BRIGHTNESS_PLUGIN, {"brightness": f"{name.replace('-', '_')}"})
+
+
+def test_an_installed_metric_is_selected_by_name(distributions, library):
+    install_brightness(distributions)
+
+    run = run_simplugin(
+        "scan", str(library), "--metric", "brightness", "--json", "-", env=distributions.env
+    )
+
+    document = json.loads(run.stdout)
+    assert document["metric"] == "brightness"
+    assert document["threshold"] == 0.01  # the metric's own default
+    reference = {("seagull_1.jpeg", "seagull_3.jpeg"), ("seagull_3.jpeg", "seagull_4.jpeg")}
+    found = {tuple(sorted((p["a"][-14:], p["b"][-14:]))) for p in document["pairs"]}
+    assert found and found != reference  # its own judgement, not the reference metric's
+
+
+def test_plugins_lists_an_installed_plugin_with_its_distribution(distributions):
+    install_brightness(distributions)
+
+    run = run_simplugin("plugins", "--json", env=distributions.env)
+
+    listing = {entry["name"]: entry for entry in json.loads(run.stdout)}
+    assert listing["brightness"]["distribution"] == "simplugin-brightness"
+    assert listing["brightness"]["version"] == "1.0"
+    assert listing["brightness"]["metrics"] == ["brightness"]
+    assert listing["avgdiff"]["distribution"] == "simplugin"
+    assert listing["json"]["sinks"] == ["json"]
+
+
+def test_two_plugins_offering_the_same_name_is_an_error_naming_both(distributions, library):
+    distributions.install(
+        "impostor",
+        BRIGHTNESS_PLUGIN.replace('name = "brightness"', 'name = "avgdiff"'),
+        {"impostor": "impostor"},
+        version="2.5",
+    )
+
+    run = run_simplugin("scan", str(library), env=distributions.env)
+
+    assert run.returncode == 2
+    assert "'avgdiff' (simplugin " in run.stderr
+    assert "'impostor' (impostor 2.5)" in run.stderr
+    assert run.stderr.count("\n") == 1
+
+
+def test_a_plugin_that_fails_to_import_is_reported_and_skipped(distributions, library):
+    distributions.install("broken", "import no_such_module_anywhere\n", {"broken": "broken"})
+
+    run = run_simplugin("scan", str(library), env=distributions.env)
+
+    assert run.returncode == 0
+    assert (
+        "simplugin: warning: plugin 'broken' (broken 1.0) could not be loaded:"
+        " ModuleNotFoundError: No module named 'no_such_module_anywhere'\n"
+    ) in run.stderr
+    assert "Traceback" not in run.stderr
+    assert run.stdout.count("Group ") == 2
+
+
+def test_disabling_autoload_keeps_only_the_built_ins(distributions):
+    install_brightness(distributions)
+
+    run = run_simplugin(
+        "plugins", "--json", env={**distributions.env, "SIMPLUGIN_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    )
+
+    names = {entry["name"] for entry in json.loads(run.stdout)}
+    assert names == {"avgdiff", "keeper", "stdout", "json"}
+
+
+def test_a_blocked_plugin_is_not_loaded(distributions):
+    distributions.install("broken", "raise RuntimeError('boom')\n", {"broken": "broken"})
+
+    run = run_simplugin("plugins", env={**distributions.env, "SIMPLUGIN_BLOCK_PLUGINS": "broken"})
+
+    assert run.returncode == 0
+    assert run.stderr == ""
+
+
+def test_a_metric_that_fails_on_one_photo_skips_that_photo_and_names_the_plugin(
+    distributions, library
+):
+    distributions.install(
+        "picky",
+        BRIGHTNESS_PLUGIN.replace(
+            "def signature(self, image):",
+            "def signature(self, image):\n"
+            "            if image.size != (768, 1024):\n"
+            "                raise ValueError('only portrait phone photos')",
+        ),
+        {"picky": "picky"},
+    )
+    Image.open(SEAGULLS / "seagull_1.jpeg").resize((100, 100)).save(library / "small.jpeg")
+
+    run = run_simplugin("scan", str(library), "--metric", "brightness", env=distributions.env)
+
+    assert run.returncode == 0
+    assert (
+        f"simplugin: skipped {library}/small.jpeg: plugin 'picky' failed in signature:"
+        " ValueError: only portrait phone photos\n"
+    ) in run.stderr
+
+
+def test_a_metric_that_fails_while_comparing_is_one_line_and_exit_3(distributions, library):
+    distributions.install(
+        "crashy",
+        BRIGHTNESS_PLUGIN.replace(
+            "def distance(self, a, b):", "def distance(self, a, b):\n            1 / 0"
+        ),
+        {"crashy": "crashy"},
+    )
+
+    run = run_simplugin("scan", str(library), "--metric", "brightness", env=distributions.env)
+
+    assert run.returncode == 3
+    assert run.stderr == (
+        "simplugin: error: plugin 'crashy' failed in pairs_within:"
+        " ZeroDivisionError: division by zero\n"
+    )
+
+
+def test_a_metric_returning_the_wrong_signature_shape_is_reported(distributions, library):
+    distributions.install(
+        "sloppy",
+        BRIGHTNESS_PLUGIN.replace("signature_shape = (1,)", "signature_shape = (2,)"),
+        {"sloppy": "sloppy"},
+    )
+
+    run = run_simplugin("scan", str(library), "--metric", "brightness", env=distributions.env)
+
+    assert run.returncode == 3
+    assert "plugin 'sloppy' failed in signature" in run.stderr
+    assert "declares float64 of shape (2,)" in run.stderr
+
+
+# --- plugins registered on the plugin manager, as a script or a test would -------------
+
+
+class SmallestFileKeeper:
+    @hookimpl(tryfirst=True)
+    def choose_keeper(self, photos):
+        return min(photos, key=lambda p: p.size)
+
+
+def test_a_plugin_can_choose_which_photo_to_keep(library):
+    host = load_plugins(extra={"smallest": SmallestFileKeeper()})
+
+    result = scan(library, plugins=host)
+
+    assert sorted(g.keep.path[-14:] for g in result.groups) == ["seagull_4.jpeg", "seagull_5.jpeg"]
+
+
+def test_without_a_plugin_the_keeper_is_the_largest_photo(tmp_path):
+    Image.open(SEAGULLS / "seagull_1.jpeg").save(tmp_path / "a_original.png")
+    Image.open(SEAGULLS / "seagull_1.jpeg").resize((384, 512)).save(tmp_path / "b_smaller.png")
+
+    result = scan(tmp_path)
+
+    assert result.groups[0].keep.path.endswith("a_original.png")
+
+
+class Recorder:
+    def __init__(self):
+        self.events = []
+
+    @hookimpl
+    def scan_started(self, settings):
+        self.events.append(("started", settings.metric))
+
+    @hookimpl
+    def photo_skipped(self, skipped):
+        self.events.append(("skipped", Path(skipped.path).name))
+
+    @hookimpl
+    def scan_finished(self, result):
+        self.events.append(("finished", len(result.groups)))
+
+
+def test_observers_see_the_scan_start_each_skipped_file_and_the_end(library):
+    (library / "broken.jpg").write_bytes(b"nope")
+    recorder = Recorder()
+
+    scan(library, plugins=load_plugins(extra={"recorder": recorder}))
+
+    assert recorder.events == [("started", "avgdiff"), ("skipped", "broken.jpg"), ("finished", 2)]
+
+
+class ByFolder(Bucketer):
+    """Compares photos only with others in the same folder."""
+
+    name = "by-folder"
+
+    def key(self, path):
+        return str(Path(path).parent)
+
+    def buckets(self, photos, keys, options):
+        folders = {}
+        for index, key in enumerate(keys):
+            folders.setdefault(key, []).append(index)
+        return list(folders.values())
+
+
+class ByFolderPlugin:
+    @hookimpl
+    def register_bucketers(self, register):
+        register(ByFolder())
+
+
+def test_a_bucketer_limits_comparisons_to_photos_in_the_same_bucket(tmp_path):
+    for folder, photo in [
+        ("a", "seagull_1.jpeg"),
+        ("a", "seagull_3.jpeg"),
+        ("b", "seagull_4.jpeg"),
+    ]:
+        (tmp_path / folder).mkdir(exist_ok=True)
+        shutil.copy(SEAGULLS / photo, tmp_path / folder / photo)
+    host = load_plugins(extra={"by-folder": ByFolderPlugin()})
+
+    everything = scan(tmp_path, plugins=host)
+    bucketed = scan(tmp_path, plugins=host, bucketer="by-folder")
+
+    assert len(everything.pairs) == 3
+    assert [(p.a.path[-16:], p.b.path[-16:]) for p in bucketed.pairs] == [
+        ("a/seagull_1.jpeg", "a/seagull_3.jpeg")
+    ]
+
+
+CSV_SINK_PLUGIN = """
+    import csv
+    from simplugin import Option, Sink, hookimpl
+
+    class CsvSink(Sink):
+        name = "csv"
+        description = "one row per duplicate: keep, duplicate, distance"
+        options = {"path": Option(str, "file to write", required=True)}
+
+        def write(self, result, options):
+            with open(options["path"], "w", newline="") as out:
+                rows = csv.writer(out)
+                for group in result.groups:
+                    for duplicate in group.duplicates:
+                        rows.writerow([group.keep.path, duplicate.photo.path, duplicate.distance])
+
+    @hookimpl
+    def register_sinks(register):
+        register(CsvSink())
+"""
+
+
+def test_an_installed_sink_runs_with_its_options_from_the_command_line(
+    distributions, library, tmp_path
+):
+    distributions.install("simplugin-csv", CSV_SINK_PLUGIN, {"csv": "simplugin_csv"})
+    target = tmp_path / "dupes.csv"
+
+    run = run_simplugin(
+        "scan",
+        str(library),
+        "--sink",
+        "csv",
+        "--sink-option",
+        f"csv.path={target}",
+        env=distributions.env,
+    )
+
+    assert run.returncode == 0
+    assert len(target.read_text().splitlines()) == 3
+    assert run.stdout.count("Group ") == 2  # the report is still printed
+
+
+def test_a_sink_missing_a_required_option_is_a_usage_error_before_scanning(distributions, library):
+    distributions.install("simplugin-csv", CSV_SINK_PLUGIN, {"csv": "simplugin_csv"})
+
+    run = run_simplugin("scan", str(library), "--sink", "csv", env=distributions.env)
+
+    assert run.returncode == 2
+    assert run.stderr == "simplugin: error: sink 'csv' needs the option 'path': file to write\n"
+
+
+def test_an_unknown_sink_option_names_the_options_there_are(distributions, library):
+    distributions.install("simplugin-csv", CSV_SINK_PLUGIN, {"csv": "simplugin_csv"})
+
+    run = run_simplugin(
+        "scan",
+        str(library),
+        "--sink",
+        "csv",
+        "--sink-option",
+        "csv.file=x.csv",
+        env=distributions.env,
+    )
+
+    assert run.returncode == 2
+    assert "sink 'csv' has no option 'file' (its options: path)" in run.stderr
+
+
+def test_a_failing_sink_does_not_stop_the_other_sinks(distributions, library, tmp_path):
+    distributions.install("simplugin-csv", CSV_SINK_PLUGIN, {"csv": "simplugin_csv"})
+
+    run = run_simplugin(
+        "scan",
+        str(library),
+        "--sink",
+        "csv",
+        "--sink-option",
+        f"csv.path={tmp_path}/no/such/folder/x.csv",
+        "--json",
+        str(tmp_path / "result.json"),
+        env=distributions.env,
+    )
+
+    assert run.returncode == 3
+    assert "simplugin: error: plugin 'csv' failed in sink 'csv': FileNotFoundError:" in run.stderr
+    assert json.loads((tmp_path / "result.json").read_text())["photos"] == 6
+
+
+class NotASink:
+    name = "fake"
+
+
+class RegistersNonsense:
+    @hookimpl
+    def register_sinks(self, register):
+        register(NotASink())
+
+
+def test_registering_something_that_is_not_a_sink_is_reported_and_ignored():
+    host = load_plugins(extra={"nonsense": RegistersNonsense()})
+
+    assert "fake" not in host.registered["sink"]
+    assert any("plugin 'nonsense' registered" in p and "simplugin.Sink" in p for p in host.problems)
+
+
+def test_an_unknown_bucketer_is_a_usage_error(library):
+    with pytest.raises(UsageError, match="unknown bucketer 'nope'"):
+        scan(library, bucketer="nope")
+
+
+def test_every_built_in_is_registered_through_an_entry_point():
+    entry_points = metadata.distribution("simplugin").entry_points
+    declared = {ep.value for ep in entry_points if ep.group == "simplugin"}
+    modules = {
+        f"simplugin.builtin.{path.stem}"
+        for path in (Path(__file__).parents[1] / "simplugin" / "builtin").glob("*.py")
+        if path.stem != "__init__"
+    }
+    assert declared == modules
+    assert {info.distribution for info in load_plugins(autoload=False).infos.values()} == {
+        "simplugin"
+    }
