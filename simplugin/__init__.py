@@ -14,7 +14,7 @@ Writing a plugin: subclass `Metric`, `Bucketer` or `Sink`, register an instance 
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .engine import SinkRequest, deliver, prepare_sinks, scan
+from .engine import SinkRequest, deliver, prepare_sinks, scan, write
 from .errors import PluginError, SimpluginError, UsageError
 from .hookspecs import hookimpl
 from .plugins import load_plugins
@@ -58,4 +58,5 @@ __all__ = [
     "load_plugins",
     "prepare_sinks",
     "scan",
+    "write",
 ]

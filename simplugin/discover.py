@@ -64,7 +64,9 @@ def walk(roots: tuple[str, ...], follow_symlinks: bool = False) -> Iterator[Cand
         seen.add(identity)
         try:
             with os.scandir(path) as listing:
-                entries = sorted(listing, key=lambda e: e.name)
+                # Links last: a file reached both directly and through a link is
+                # then listed under its real path.
+                entries = sorted(listing, key=lambda e: (e.is_symlink(), e.name))
         except OSError as error:
             yield Skipped(path, f"cannot open folder: {error.strerror or error}")
             return

@@ -356,3 +356,13 @@ def deliver(
             plugin = host.provider("sink", sink.name)
             failures.append(PluginError(plugin, f"sink {sink.name!r}", error))
     return failures
+
+
+def write(result: ScanResult, sink: str, plugins: PluginHost | None = None, **options: Any) -> None:
+    """Send a result to one sink from a script: `write(result, "json", path="out.json")`.
+
+    Raises `UsageError` for an unknown sink or option and `PluginError` if it fails.
+    """
+    host = plugins or default_host()
+    for failure in deliver(host, result, prepare_sinks(host, [SinkRequest(sink, options)])):
+        raise failure

@@ -43,7 +43,8 @@ def open_displayed(path: str) -> tuple[Image.Image, str]:
     except OSError as error:
         if error.strerror:  # from the operating system: permission denied, no such file...
             raise Unreadable(error.strerror) from error
-        raise Unreadable(f"broken image data: {describe(error)}") from error
+        message = " ".join(str(error).split()) or describe(error)
+        raise Unreadable(f"broken image data: {message}") from error
     except Exception as error:  # Pillow reports some corrupt files as SyntaxError, ValueError...
         raise Unreadable(f"broken image data: {describe(error)}") from error
     return displayed, image_format

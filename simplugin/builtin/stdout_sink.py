@@ -23,6 +23,8 @@ class StdoutSink(Sink):
     def write(self, result: ScanResult, options) -> None:
         out = sys.stdout
         for number, group in enumerate(result.groups, start=1):
+            if number > 1:
+                out.write("\n")
             closest = min(d.distance for d in group.duplicates)
             out.write(f"Group {number}: {len(group.photos)} photos, closest {closest:.4f}\n")
             rows = [("keep", group.keep)] + [
@@ -34,7 +36,6 @@ class StdoutSink(Sink):
                     f"  {label:<6}  {printable(photo.path):<{width}}"
                     f"  {photo.width}x{photo.height}  {human_size(photo.size)}\n"
                 )
-            out.write("\n")
         out.flush()
 
 
