@@ -313,7 +313,7 @@ def group(
     for component, members in components.items():
         by_path = tuple(sorted((photos[i] for i in members), key=lambda p: p.path))
         keep = host.choose_keeper(by_path)
-        keeper = members[next(n for n, i in enumerate(members) if photos[i] is keep)]
+        keeper = next(i for i in members if photos[i] is keep)
         try:
             duplicates = [
                 Duplicate(photos[i], float(metric.distance(signatures[keeper], signatures[i])))

@@ -4,6 +4,8 @@ stderr, and the exit codes."""
 from __future__ import annotations
 
 import json
+import os
+import pty
 import shutil
 import subprocess
 import sys
@@ -149,3 +151,35 @@ def test_no_command_is_a_usage_error():
 
     assert run.returncode == 2
     assert "usage: simplugin" in run.stderr
+
+
+def test_progress_is_drawn_on_a_terminal(library):
+    terminal, stderr_end = pty.openpty()
+    run = subprocess.run(
+        [sys.executable, "-m", "simplugin", "scan", str(library)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=stderr_end,
+        timeout=120,
+    )
+    os.close(stderr_end)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(terminal, 4096)
+        except OSError:  # EIO: the process has closed its end
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(terminal)
+
+    assert run.returncode == 0
+    assert b"reading photos: 6/6" in drawn
+    assert b"Group" not in drawn  # the data still goes to stdout only
+
+
+def test_no_progress_is_drawn_when_stderr_is_not_a_terminal(library):
+    run = run_simplugin("scan", str(library))
+
+    assert "\r" not in run.stderr

@@ -291,21 +291,18 @@ CSV_SINK_PLUGIN = """
 """
 
 
+def scan_with_csv_sink(distributions, library, *arguments):
+    """Install the CSV sink plugin, then scan `library` with `--sink csv ARGUMENTS`."""
+    distributions.install("simplugin-csv", CSV_SINK_PLUGIN, {"csv": "simplugin_csv"})
+    return run_simplugin("scan", str(library), "--sink", "csv", *arguments, env=distributions.env)
+
+
 def test_an_installed_sink_runs_with_its_options_from_the_command_line(
     distributions, library, tmp_path
 ):
-    distributions.install("simplugin-csv", CSV_SINK_PLUGIN, {"csv": "simplugin_csv"})
     target = tmp_path / "dupes.csv"
 
-    run = run_simplugin(
-        "scan",
-        str(library),
-        "--sink",
-        "csv",
-        "--sink-option",
-        f"csv.path={target}",
-        env=distributions.env,
-    )
+    run = scan_with_csv_sink(distributions, library, "--sink-option", f"csv.path={target}")
 
     assert run.returncode == 0
     assert len(target.read_text().splitlines()) == 3
@@ -313,44 +310,27 @@ def test_an_installed_sink_runs_with_its_options_from_the_command_line(
 
 
 def test_a_sink_missing_a_required_option_is_a_usage_error_before_scanning(distributions, library):
-    distributions.install("simplugin-csv", CSV_SINK_PLUGIN, {"csv": "simplugin_csv"})
-
-    run = run_simplugin("scan", str(library), "--sink", "csv", env=distributions.env)
+    run = scan_with_csv_sink(distributions, library)
 
     assert run.returncode == 2
     assert run.stderr == "simplugin: error: sink 'csv' needs the option 'path': file to write\n"
 
 
 def test_an_unknown_sink_option_names_the_options_there_are(distributions, library):
-    distributions.install("simplugin-csv", CSV_SINK_PLUGIN, {"csv": "simplugin_csv"})
-
-    run = run_simplugin(
-        "scan",
-        str(library),
-        "--sink",
-        "csv",
-        "--sink-option",
-        "csv.file=x.csv",
-        env=distributions.env,
-    )
+    run = scan_with_csv_sink(distributions, library, "--sink-option", "csv.file=x.csv")
 
     assert run.returncode == 2
     assert "sink 'csv' has no option 'file' (its options: path)" in run.stderr
 
 
 def test_a_failing_sink_does_not_stop_the_other_sinks(distributions, library, tmp_path):
-    distributions.install("simplugin-csv", CSV_SINK_PLUGIN, {"csv": "simplugin_csv"})
-
-    run = run_simplugin(
-        "scan",
-        str(library),
-        "--sink",
-        "csv",
+    run = scan_with_csv_sink(
+        distributions,
+        library,
         "--sink-option",
         f"csv.path={tmp_path}/no/such/folder/x.csv",
         "--json",
         str(tmp_path / "result.json"),
-        env=distributions.env,
     )
 
     assert run.returncode == 3

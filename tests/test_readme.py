@@ -42,7 +42,9 @@ def test_every_exit_code_is_documented():
 
 
 def test_every_hook_is_documented():
-    hooks = {name for name in vars(hookspecs) if hasattr(getattr(hookspecs, name), "simplugin_spec")}
+    hooks = {
+        name for name in vars(hookspecs) if hasattr(getattr(hookspecs, name), "simplugin_spec")
+    }
     assert hooks  # the markers are found
     for hook in hooks:
         assert f"| `{hook}(" in README, hook
