@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 
 from . import __version__
-from .engine import SinkRequest, deliver, prepare_sinks, scan
+from .engine import DEFAULT_BUCKETER, UNDATED_CHOICES, SinkRequest, deliver, prepare_sinks, scan
 from .errors import SimpluginError, UsageError
 from .hookspecs import hookimpl
 from .plugins import BLOCK_ENV, DISABLE_AUTOLOAD_ENV, KINDS, PluginHost, load_plugins
@@ -83,15 +83,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scan_parser.add_argument(
         "--bucket",
+        default=DEFAULT_BUCKETER,
         metavar="NAME",
-        help="compare only photos that this bucketer puts together (default: compare all)",
+        help=f"compare only photos that this bucketer puts together (default: {DEFAULT_BUCKETER},"
+        " photos taken close together; 'none' compares every photo with every other)",
+    )
+    scan_parser.add_argument(
+        "--window",
+        metavar="DURATION",
+        help="exif-time: the longest gap within one burst, e.g. 90s, 5m, 2h (default: 60s)",
+    )
+    scan_parser.add_argument(
+        "--undated",
+        choices=UNDATED_CHOICES,
+        default="compare-all",
+        help="photos without a capture time: compare them with every photo (default),"
+        " or only with each other",
     )
     scan_parser.add_argument(
         "--bucket-option",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="an option for the bucketer (repeatable)",
+        help="another option for the bucketer (repeatable)",
     )
     scan_parser.add_argument(
         "--json",
@@ -185,7 +199,8 @@ def run_scan(arguments: argparse.Namespace) -> int:
         metric=arguments.metric,
         threshold=arguments.threshold,
         bucketer=arguments.bucket,
-        bucketer_options=key_values(arguments.bucket_option, "--bucket-option"),
+        bucketer_options=bucketer_options(arguments),
+        undated=arguments.undated,
         follow_symlinks=arguments.follow_symlinks,
         plugins=host,
         progress=reporter,
@@ -212,6 +227,13 @@ def key_values(items: Sequence[str], flag: str) -> dict[str, str]:
             raise UsageError(f"{flag} expects KEY=VALUE, not {item!r}")
         pairs[key.strip()] = value
     return pairs
+
+
+def bucketer_options(arguments: argparse.Namespace) -> dict[str, str]:
+    options = key_values(arguments.bucket_option, "--bucket-option")
+    if arguments.window is not None:
+        options["window"] = arguments.window
+    return options
 
 
 def sink_requests(names: Sequence[str], options: Sequence[str]) -> list[SinkRequest]:

@@ -59,6 +59,15 @@ class SinkRequest:
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """Compare every pair within `left`, or, when `right` is given, each photo of
+    `left` with each of `right`. Indices are into the scan's photos."""
+
+    left: Sequence[int]
+    right: Sequence[int] | None = None
+
+
 @dataclass
 class Summaries:
     """What the summarise stage found: photos, their signatures and bucketing keys."""
@@ -68,6 +77,9 @@ class Summaries:
     keys: list[Any]
     skipped: list[Skipped]
 
+
+DEFAULT_BUCKETER = "exif-time"
+UNDATED_CHOICES = ("compare-all", "separate")
 
 _default_host: PluginHost | None = None
 
@@ -85,8 +97,9 @@ def scan(
     *,
     metric: str = "avgdiff",
     threshold: float | None = None,
-    bucketer: str | None = None,
+    bucketer: str | None = DEFAULT_BUCKETER,
     bucketer_options: Mapping[str, Any] | None = None,
+    undated: str = "compare-all",
     follow_symlinks: bool = False,
     plugins: PluginHost | None = None,
     progress: Progress | None = None,
@@ -94,15 +107,26 @@ def scan(
     """Scan folders (recursively) and files for near-duplicate photos.
 
     `paths` may use `~`. `threshold` defaults to the metric's own default (0.07 for
-    `avgdiff`). Nothing is written and no file is touched: hand the result to sinks
-    (`deliver`) for that. Raises `UsageError` for a missing path or an unknown name,
-    and `PluginError` when a plugin fails in a way the scan cannot go on from.
+    `avgdiff`). By default only photos taken close together are compared (the
+    `exif-time` bucketer); `bucketer=None` compares every photo with every other.
+    Photos the bucketer has no key for (no capture time) are compared with every photo
+    (`undated="compare-all"`) or only with each other (`"separate"`).
+
+    Nothing is written and no file is touched: hand the result to a sink (`write`)
+    for that. Raises `UsageError` for a missing path or an unknown name, and
+    `PluginError` when a plugin fails in a way the scan cannot go on from.
     """
     host = plugins or default_host()
     progress = progress or _Silent()
     host.check_conflicts()
     chosen_metric = host.get("metric", metric)
+    if bucketer == "none":
+        bucketer = None
     chosen_bucketer = host.get("bucketer", bucketer) if bucketer else None
+    if bucketer_options and chosen_bucketer is None:
+        raise UsageError(f"bucketer options ({', '.join(bucketer_options)}) need a bucketer")
+    if undated not in UNDATED_CHOICES:
+        raise UsageError(f"undated must be one of {', '.join(UNDATED_CHOICES)}, not {undated!r}")
     settings = ScanSettings(
         roots=_roots(paths),
         metric=metric,
@@ -113,13 +137,14 @@ def scan(
             if chosen_bucketer
             else {}
         ),
+        undated=undated,
         follow_symlinks=follow_symlinks,
     )
     host.notify("scan_started", settings=settings)
 
     summaries = summarise(host, settings, chosen_metric, chosen_bucketer, progress)
-    buckets = bucket(host, settings, chosen_bucketer, summaries)
-    pairs = compare(host, settings, chosen_metric, summaries, buckets, progress)
+    comparisons = bucket(host, settings, chosen_bucketer, summaries)
+    pairs = compare(host, settings, chosen_metric, summaries, comparisons, progress)
     groups = group(host, settings, chosen_metric, summaries, pairs)
     result = ScanResult(
         settings=settings,
@@ -127,6 +152,7 @@ def scan(
         skipped=tuple(summaries.skipped),
         pairs=tuple(Pair(summaries.photos[i], summaries.photos[j], d) for i, j, d in pairs),
         groups=groups,
+        undated=summaries.keys.count(None) if chosen_bucketer else None,
     )
     host.notify("scan_finished", result=result)
     return result
@@ -234,19 +260,23 @@ def summarise(
 
 def bucket(
     host: PluginHost, settings: ScanSettings, bucketer: Bucketer | None, summaries: Summaries
-) -> list[Sequence[int]]:
-    """The groups of photo indices worth comparing: all photos at once without a bucketer."""
-    everything = [range(len(summaries.photos))]
+) -> list[Comparison]:
+    """Which photos to compare with which: everything at once without a bucketer;
+    otherwise each bucket, and the photos without a key as `settings.undated` says."""
     if bucketer is None:
-        return everything
+        return [Comparison(range(len(summaries.photos)))]
     try:
-        buckets = [
-            list(b)
-            for b in bucketer.buckets(summaries.photos, summaries.keys, settings.bucketer_options)
-        ]
+        buckets = bucketer.buckets(summaries.photos, summaries.keys, settings.bucketer_options)
+        comparisons = [Comparison(list(members)) for members in buckets]
     except Exception as error:
         raise PluginError(host.provider("bucketer", bucketer.name), "buckets", error) from error
-    return buckets
+    undated = [i for i, key in enumerate(summaries.keys) if key is None]
+    dated = [i for i, key in enumerate(summaries.keys) if key is not None]
+    if undated:
+        comparisons.append(Comparison(undated))
+        if settings.undated == "compare-all" and dated:
+            comparisons.append(Comparison(undated, dated))
+    return comparisons
 
 
 def compare(
@@ -254,27 +284,31 @@ def compare(
     settings: ScanSettings,
     metric: Metric,
     summaries: Summaries,
-    buckets: list[Sequence[int]],
+    comparisons: list[Comparison],
     progress: Progress,
 ) -> list[tuple[int, int, float]]:
     """Every near-duplicate pair `(i, j, distance)`, `i < j`, most similar first."""
     found: dict[tuple[int, int], float] = {}
-    progress.stage("comparing", len(buckets))
-    for members in buckets:
+    signatures = summaries.signatures
+    progress.stage("comparing", len(comparisons))
+    for comparison in comparisons:
         progress.advance()
-        if len(members) < 2:
-            continue
-        index = np.asarray(members, dtype=np.intp)
+        left = np.asarray(comparison.left, dtype=np.intp)
+        right = None if comparison.right is None else np.asarray(comparison.right, np.intp)
         try:
-            for i, j, distance in metric.pairs_within(
-                summaries.signatures[index], settings.threshold
-            ):
-                a, b = sorted((int(index[i]), int(index[j])))
+            if right is None:
+                method = "pairs_within"
+                right = left
+                near = metric.pairs_within(signatures[left], settings.threshold)
+            else:
+                method = "pairs_between"
+                near = metric.pairs_between(signatures[left], signatures[right], settings.threshold)
+            for i, j, distance in near:
+                a, b = sorted((int(left[i]), int(right[j])))
                 if a != b:
                     found[(a, b)] = float(distance)
         except Exception as error:
-            plugin = host.provider("metric", metric.name)
-            raise PluginError(plugin, "pairs_within", error) from error
+            raise PluginError(host.provider("metric", metric.name), method, error) from error
     paths = [p.path for p in summaries.photos]
     return sorted(
         ((a, b, d) for (a, b), d in found.items()),

@@ -29,6 +29,9 @@ def open_displayed(path: str) -> tuple[Image.Image, str]:
     """
     try:
         with warnings.catch_warnings():
+            # Pillow warns about what it works around ("Corrupt EXIF data"...): the
+            # photo is still read, and a user should not see library noise.
+            warnings.simplefilter("ignore")
             # A photo above MAX_IMAGE_PIXELS but below twice that only warns in Pillow;
             # refuse it like the larger ones rather than spend the memory.
             warnings.simplefilter("error", Image.DecompressionBombWarning)

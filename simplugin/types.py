@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import abc
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -97,6 +97,7 @@ class ScanSettings:
     threshold: float
     bucketer: str | None = None
     bucketer_options: Mapping[str, Any] = field(default_factory=dict)
+    undated: str = "compare-all"  # photos without a bucket key: "compare-all" or "separate"
     follow_symlinks: bool = False
 
 
@@ -109,6 +110,7 @@ class ScanResult:
     skipped: tuple[Skipped, ...]
     pairs: tuple[Pair, ...]  # most similar first
     groups: tuple[Group, ...]  # most similar first
+    undated: int | None = None  # photos the bucketer found no key for; None without one
 
     @property
     def duplicates(self) -> tuple[Photo, ...]:
@@ -123,17 +125,19 @@ class ScanResult:
 class Option:
     """An option a bucketer or sink accepts, e.g. the JSON sink's `path`.
 
-    The host checks names and converts values (command-line text included) to `type`
-    before the plugin sees them, so a plugin never parses its own options.
+    The host checks names and converts values (command-line text included) with
+    `type` before the plugin sees them, so a plugin never parses its own options.
+    `type` is a type (`str`, `int`, `float`, `bool`) or, as for argparse, a function
+    that converts a value or raises ValueError.
     """
 
-    type: type
+    type: Callable[[Any], Any]
     help: str
     default: Any = None
     required: bool = False
 
     def convert(self, value: Any) -> Any:
-        if isinstance(value, self.type):
+        if isinstance(self.type, type) and isinstance(value, self.type):
             return value
         if self.type is bool and isinstance(value, str):
             lowered = value.strip().lower()
@@ -192,14 +196,29 @@ class Metric(Contribution):
             if d < threshold:
                 yield i, j, d
 
+    def pairs_between(
+        self, left: np.ndarray, right: np.ndarray, threshold: float
+    ) -> Iterable[tuple[int, int, float]]:
+        """Every `(i, j, distance)` with `distance(left[i], right[j]) < threshold`.
+
+        Used to compare photos without a bucket key with all the others. The default
+        calls `distance` for every pair; override it as you would `pairs_within`.
+        """
+        for i, j in itertools.product(range(len(left)), range(len(right))):
+            d = self.distance(left[i], right[j])
+            if d < threshold:
+                yield i, j, d
+
 
 class Bucketer(Contribution):
     """Splits the photos into buckets; only photos in the same bucket are compared.
 
     `key` runs once per photo while it is summarised and returns something small and
     picklable (a capture time, a camera serial...) or None when the photo has none.
-    `buckets` then receives every photo with its key and returns the buckets as lists
-    of indices into `photos`. A photo may appear in several buckets.
+    `buckets` then receives every photo with its key and returns the buckets of the
+    photos that have a key, as lists of indices into `photos`; a photo may be in
+    several buckets. The photos without a key are left to the engine, which compares
+    them with every photo or only with each other, as the user chose (`--undated`).
     """
 
     @abc.abstractmethod
@@ -210,7 +229,7 @@ class Bucketer(Contribution):
     def buckets(
         self, photos: Sequence[Photo], keys: Sequence[Any], options: Mapping[str, Any]
     ) -> Iterable[Sequence[int]]:
-        """Group photo indices into buckets of photos worth comparing."""
+        """Group the indices of photos with a key into buckets worth comparing."""
 
 
 class Sink(Contribution):

@@ -109,7 +109,7 @@ def test_disabling_autoload_keeps_only_the_built_ins(distributions):
     )
 
     names = {entry["name"] for entry in json.loads(run.stdout)}
-    assert names == {"avgdiff", "keeper", "stdout", "json"}
+    assert names == {"avgdiff", "exif-time", "keeper", "stdout", "json"}
 
 
 def test_a_blocked_plugin_is_not_loaded(distributions):

@@ -38,12 +38,30 @@ class AverageDifference(Metric):
     def pairs_within(
         self, signatures: np.ndarray, threshold: float
     ) -> Iterator[tuple[int, int, float]]:
-        rows = signatures.reshape(len(signatures), VALUES).astype(np.int16)
+        rows = _as_rows(signatures)
         for i in range(len(rows) - 1):
-            totals = np.abs(rows[i + 1 :] - rows[i]).sum(axis=1, dtype=np.int32)
-            distances = totals / SCALE
-            for offset in np.flatnonzero(distances < threshold):
-                yield i, i + 1 + int(offset), float(distances[offset])
+            yield from _near(i, rows[i], rows[i + 1 :], threshold, first=i + 1)
+
+    def pairs_between(
+        self, left: np.ndarray, right: np.ndarray, threshold: float
+    ) -> Iterator[tuple[int, int, float]]:
+        others = _as_rows(right)
+        for i, row in enumerate(_as_rows(left)):
+            yield from _near(i, row, others, threshold, first=0)
+
+
+def _as_rows(signatures: np.ndarray) -> np.ndarray:
+    # int16 holds every difference of two uint8 values.
+    return signatures.reshape(len(signatures), VALUES).astype(np.int16)
+
+
+def _near(
+    i: int, row: np.ndarray, others: np.ndarray, threshold: float, first: int
+) -> Iterator[tuple[int, int, float]]:
+    """`(i, first + k, distance)` for each row k of `others` nearer to `row` than threshold."""
+    distances = np.abs(others - row).sum(axis=1, dtype=np.int32) / SCALE
+    for k in np.flatnonzero(distances < threshold):
+        yield i, first + int(k), float(distances[k])
 
 
 @hookimpl

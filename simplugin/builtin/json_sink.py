@@ -27,6 +27,7 @@ def as_document(result: ScanResult) -> dict:
         "bucketer": settings.bucketer,
         "roots": list(settings.roots),
         "photos": len(result.photos),
+        "undated": result.undated,
         "skipped": [{"path": s.path, "reason": s.reason} for s in result.skipped],
         "pairs": [
             {"a": p.a.path, "b": p.b.path, "distance": round(p.distance, 6)} for p in result.pairs
