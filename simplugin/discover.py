@@ -1,9 +1,10 @@
 """Walking the scanned folders: which files might be photos, and which cannot be reached.
 
 Photos are recognised by content, not by name, so every regular file is a candidate
-except sidecars (.xmp, .aae, .thm, Google Takeout .json), which belong to a photo and
-are never photos themselves. The same file reached twice (a hard link, or a followed
-symlink) is listed once.
+except sidecars (.xmp, .aae, .thm, Google Takeout .json), which are never photos
+themselves: each is attached to the photo it belongs to (`IMG_1.xmp` and
+`IMG_1.jpg.xmp` to `IMG_1.jpg`), so that an action on the photo can take it along.
+The same file reached twice (a hard link, or a followed symlink) is listed once.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from .imaging import HEIF_EXTENSIONS, RAW_EXTENSIONS
 from .types import Skipped
 
-SIDECAR_EXTENSIONS = frozenset({".xmp", ".aae", ".thm", ".json"})
-# Formats people keep photos in that Pillow may lack a decoder for: a file with one of
+# Longest first: "IMG_1.jpg.supplemental-metadata.json" belongs to "IMG_1.jpg".
+SIDECAR_SUFFIXES = (".supplemental-metadata.json", ".xmp", ".aae", ".thm", ".json")
+# Formats people keep photos in that Pillow alone cannot read: a file with one of
 # these names that cannot be read is reported, where an unknown .txt is simply ignored.
-EXTRA_PHOTO_EXTENSIONS = frozenset(
-    {".heic", ".heif", ".avif", ".cr2", ".cr3", ".nef", ".arw", ".dng", ".raf", ".orf", ".rw2"}
-)
+EXTRA_PHOTO_EXTENSIONS = HEIF_EXTENSIONS | RAW_EXTENSIONS | {".avif"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,34 @@ class Candidate:
     size: int
     mtime_ns: int
     named_like_photo: bool  # when unreadable: skipped with a reason, rather than ignored
+    sidecars: tuple[str, ...] = ()
+
+
+def sidecar_owner(name: str) -> str | None:
+    """The name of the photo a sidecar file belongs to, or None if it is not a sidecar:
+    `IMG_1.jpg.xmp` -> `IMG_1.jpg`, `IMG_1.XMP` -> `IMG_1`."""
+    lowered = name.lower()
+    for suffix in SIDECAR_SUFFIXES:
+        if lowered.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return None
+
+
+def sidecar_index(folder: str, names: list[str]) -> dict[str, list[str]]:
+    """The sidecars among `names`, by the lower-case name of the photo they belong to."""
+    index: dict[str, list[str]] = {}
+    for name in names:
+        owner = sidecar_owner(name)
+        if owner is not None:
+            index.setdefault(owner.lower(), []).append(os.path.join(folder, name))
+    return index
+
+
+def sidecars_of(path: str, index: dict[str, list[str]]) -> tuple[str, ...]:
+    """The sidecars of the photo at `path`: named after the whole name or the stem."""
+    name = os.path.basename(path).lower()
+    stem = os.path.splitext(name)[0]
+    return tuple(sorted(set(index.get(name, []) + index.get(stem, []))))
 
 
 def photo_extensions() -> frozenset[str]:
@@ -46,15 +75,23 @@ def walk(roots: tuple[str, ...], follow_symlinks: bool = False) -> Iterator[Cand
     extensions = photo_extensions()
     seen: set[tuple[int, int]] = set()
 
-    def candidate(path: str, info: os.stat_result, explicit: bool) -> Iterator[Candidate]:
+    def candidate(
+        path: str, info: os.stat_result, explicit: bool, sidecars: dict[str, list[str]]
+    ) -> Iterator[Candidate]:
         identity = (info.st_dev, info.st_ino)
         if identity in seen:
             return
         seen.add(identity)
-        extension = os.path.splitext(path)[1].lower()
-        if extension in SIDECAR_EXTENSIONS and not explicit:
+        if sidecar_owner(os.path.basename(path)) is not None and not explicit:
             return
-        yield Candidate(path, info.st_size, info.st_mtime_ns, explicit or extension in extensions)
+        extension = os.path.splitext(path)[1].lower()
+        yield Candidate(
+            path,
+            info.st_size,
+            info.st_mtime_ns,
+            named_like_photo=explicit or extension in extensions,
+            sidecars=sidecars_of(path, sidecars),
+        )
 
     def folder(path: str, info: os.stat_result) -> Iterator[Candidate | Skipped]:
         identity = (info.st_dev, info.st_ino)
@@ -70,10 +107,13 @@ def walk(roots: tuple[str, ...], follow_symlinks: bool = False) -> Iterator[Cand
         except OSError as error:
             yield Skipped(path, f"cannot open folder: {error.strerror or error}")
             return
+        sidecars = sidecar_index(path, [entry.name for entry in entries])
         for entry in entries:
-            yield from visit(entry.path)
+            yield from visit(entry.path, sidecars=sidecars)
 
-    def visit(path: str, explicit: bool = False) -> Iterator[Candidate | Skipped]:
+    def visit(
+        path: str, explicit: bool = False, sidecars: dict[str, list[str]] | None = None
+    ) -> Iterator[Candidate | Skipped]:
         try:
             info = os.lstat(path)
         except OSError as error:  # deleted since its folder was listed, for one
@@ -91,9 +131,19 @@ def walk(roots: tuple[str, ...], follow_symlinks: bool = False) -> Iterator[Cand
         if stat.S_ISDIR(info.st_mode):
             yield from folder(path, info)
         elif stat.S_ISREG(info.st_mode):
-            yield from candidate(path, info, explicit)
+            if sidecars is None:  # a photo named on the command line: look beside it
+                sidecars = _sidecars_beside(path)
+            yield from candidate(path, info, explicit, sidecars)
         elif explicit:
             yield Skipped(path, "not a regular file or folder")
 
     for root in roots:
         yield from visit(root, explicit=True)
+
+
+def _sidecars_beside(path: str) -> dict[str, list[str]]:
+    folder = os.path.dirname(path)
+    try:
+        return sidecar_index(folder, os.listdir(folder or "."))
+    except OSError:
+        return {}

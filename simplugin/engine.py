@@ -250,6 +250,7 @@ def summarise(
                 width=image.width,
                 height=image.height,
                 format=image_format,
+                sidecars=candidate.sidecars,
             )
         )
         signatures.append(signature)

@@ -3,18 +3,49 @@
 Every metric receives photos from here, so they all compare the same thing: EXIF
 orientation applied, transparency composited on white, palettes, CMYK, grey and
 16-bit images converted to 8-bit RGB, and the first frame of an animation.
+
+Two optional extras widen what can be read:
+
+* `simplugin[heif]` (pillow-heif) for HEIC/HEIF, the iPhone's format. Pillow itself
+  reads AVIF from version 11.3.
+* `simplugin[raw]` (rawpy, LibRaw's Python binding) for camera RAW files. simplugin
+  uses the full-size JPEG preview the camera embedded (no demosaicing: fast, and the
+  picture the camera itself rendered, so a RAW matches its JPEG twin), and develops
+  the raw data at half size only when a file has no preview.
 """
 
 from __future__ import annotations
 
+import io
+import os
 import warnings
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError, features
 
 from .errors import describe
 
 BACKGROUND = (255, 255, 255)  # transparent pixels are compared as if on white paper
+HEIF_EXTENSIONS = frozenset({".heic", ".heif", ".hif"})
+RAW_EXTENSIONS = frozenset(
+    {".3fr", ".arw", ".cr2", ".cr3", ".dng", ".erf", ".iiq", ".kdc", ".mef", ".mrw", ".nef"}
+    | {".nrw", ".orf", ".pef", ".raf", ".rw2", ".rwl", ".sr2", ".srf", ".srw", ".x3f"}
+)
+
+try:  # the `heif` extra: teaches Pillow to open HEIC/HEIF files
+    from pillow_heif import register_heif_opener
+except ImportError:
+    HEIF_SUPPORT = False
+else:
+    register_heif_opener()
+    HEIF_SUPPORT = True
+
+# How LibRaw's `flip` turns a stored RAW preview upright.
+_LIBRAW_FLIP = {
+    3: Image.Transpose.ROTATE_180,
+    5: Image.Transpose.ROTATE_90,  # 90 degrees counter-clockwise
+    6: Image.Transpose.ROTATE_270,  # 90 degrees clockwise
+}
 
 
 class Unreadable(Exception):
@@ -27,6 +58,7 @@ def open_displayed(path: str) -> tuple[Image.Image, str]:
     Raises `Unreadable` with a one-line reason for anything that is not a readable
     image, including images too large to decode safely (Pillow's MAX_IMAGE_PIXELS).
     """
+    extension = os.path.splitext(path)[1].lower()
     try:
         with warnings.catch_warnings():
             # Pillow warns about what it works around ("Corrupt EXIF data"...): the
@@ -35,14 +67,18 @@ def open_displayed(path: str) -> tuple[Image.Image, str]:
             # A photo above MAX_IMAGE_PIXELS but below twice that only warns in Pillow;
             # refuse it like the larger ones rather than spend the memory.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            if extension in RAW_EXTENSIONS:
+                return _to_rgb(_raw_preview(path)), extension[1:].upper()
             with Image.open(path) as image:
                 image_format = image.format or "unknown"
                 image.load()
-                displayed = _to_rgb(_oriented(image))
+                return _to_rgb(_oriented(image)), image_format
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise Unreadable(f"refused: too many pixels to decode safely ({error})") from error
     except UnidentifiedImageError as error:
-        raise Unreadable("not an image that Pillow can read") from error
+        raise Unreadable(_unidentified(extension)) from error
+    except Unreadable:
+        raise
     except OSError as error:
         if error.strerror:  # from the operating system: permission denied, no such file...
             raise Unreadable(error.strerror) from error
@@ -50,7 +86,39 @@ def open_displayed(path: str) -> tuple[Image.Image, str]:
         raise Unreadable(f"broken image data: {message}") from error
     except Exception as error:  # Pillow reports some corrupt files as SyntaxError, ValueError...
         raise Unreadable(f"broken image data: {describe(error)}") from error
-    return displayed, image_format
+
+
+def _unidentified(extension: str) -> str:
+    if extension in HEIF_EXTENSIONS and not HEIF_SUPPORT:
+        return "HEIC/HEIF photo: install the heif extra to read it (pip install 'simplugin[heif]')"
+    if extension == ".avif" and not features.check("avif"):
+        return "AVIF photo: this Pillow cannot read AVIF (Pillow 11.3 or newer can)"
+    return "not an image that Pillow can read"
+
+
+def _raw_preview(path: str) -> Image.Image:
+    try:
+        import rawpy
+    except ImportError:
+        raise Unreadable(
+            "camera RAW photo: install the raw extra to read it (pip install 'simplugin[raw]')"
+        ) from None
+    try:
+        with rawpy.imread(path) as raw:
+            try:
+                preview = raw.extract_thumb()
+            except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
+                # No preview: develop the raw data (LibRaw turns it upright itself).
+                return Image.fromarray(raw.postprocess(use_camera_wb=True, half_size=True))
+            if preview.format == rawpy.ThumbFormat.JPEG:
+                image = Image.open(io.BytesIO(preview.data))
+                image.load()
+            else:
+                image = Image.fromarray(preview.data)
+            flip = _LIBRAW_FLIP.get(raw.sizes.flip)
+            return image.transpose(flip) if flip is not None else image
+    except rawpy.LibRawError as error:
+        raise Unreadable(f"camera RAW that LibRaw cannot read: {describe(error)}") from error
 
 
 def _oriented(image: Image.Image) -> Image.Image:

@@ -41,6 +41,7 @@ class Photo:
     width: int
     height: int
     format: str  # Pillow's name for the file format: "JPEG", "PNG", ...
+    sidecars: tuple[str, ...] = ()  # .xmp, .aae, .json... files that belong to this photo
 
     @property
     def pixels(self) -> int:
