@@ -15,7 +15,7 @@ Writing a plugin: subclass `Metric`, `Bucketer` or `Sink`, register an instance 
 from importlib.metadata import PackageNotFoundError, version
 
 from .engine import SinkRequest, deliver, prepare_sinks, scan, write
-from .errors import PluginError, SimpluginError, UsageError
+from .errors import OutputIncomplete, PluginError, SimpluginError, UsageError
 from .hookspecs import hookimpl
 from .plugins import load_plugins
 from .types import (
@@ -43,6 +43,7 @@ __all__ = [
     "Group",
     "Metric",
     "Option",
+    "OutputIncomplete",
     "Pair",
     "Photo",
     "PluginError",

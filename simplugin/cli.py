@@ -17,6 +17,7 @@ from . import __version__
 from .engine import DEFAULT_BUCKETER, UNDATED_CHOICES, SinkRequest, deliver, prepare_sinks, scan
 from .errors import SimpluginError, UsageError
 from .hookspecs import hookimpl
+from .moves import undo
 from .plugins import BLOCK_ENV, DISABLE_AUTOLOAD_ENV, KINDS, PluginHost, load_plugins
 from .text import printable
 from .types import ScanResult, Skipped
@@ -113,6 +114,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write the result as JSON to FILE; '-' writes it to stdout instead of the report",
     )
     scan_parser.add_argument(
+        "--move-to",
+        metavar="DEST",
+        help="move every duplicate (never a keeper) into DEST, keeping its path relative to"
+        " the scanned folder, with its sidecars and RAW/JPEG twin; journaled: see 'simplugin undo'",
+    )
+    scan_parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --move-to: print what would move, and change nothing",
+    )
+    scan_parser.add_argument(
         "--sink",
         action="append",
         default=[],
@@ -143,6 +155,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="no progress and no summary on stderr; skipped files are still reported",
     )
     scan_parser.set_defaults(run=run_scan)
+
+    undo_parser = commands.add_parser(
+        "undo",
+        help="put back the files a --move-to run moved",
+        description="Put every file that a 'scan --move-to' run moved back where it was, newest"
+        " first, as its journal (written in the destination folder) records. A file is never"
+        " written over: if something is now at the original path, the moved file is left where it"
+        " is and reported. Safe to run again, and works on the journal of an interrupted run.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    undo_parser.add_argument(
+        "journal", metavar="JOURNAL", help="the simplugin-journal-*.jsonl file"
+    )
+    undo_parser.add_argument(
+        "--dry-run", action="store_true", help="print what would be put back, and change nothing"
+    )
+    undo_parser.set_defaults(run=run_undo)
 
     plugins_parser = commands.add_parser(
         "plugins",
@@ -187,11 +217,7 @@ def run_scan(arguments: argparse.Namespace) -> int:
     report_problems(host, since=0)
     reported = len(host.problems)
 
-    requests = [] if arguments.json == "-" else [SinkRequest("stdout")]
-    if arguments.json is not None:
-        requests.append(SinkRequest("json", {"path": arguments.json}))
-    requests += sink_requests(arguments.sink, arguments.sink_option)
-    sinks = prepare_sinks(host, requests)
+    sinks = prepare_sinks(host, scan_sink_requests(arguments))
 
     started = time.monotonic()
     result = scan(
@@ -202,6 +228,7 @@ def run_scan(arguments: argparse.Namespace) -> int:
         bucketer_options=bucketer_options(arguments),
         undated=arguments.undated,
         follow_symlinks=arguments.follow_symlinks,
+        exclude=[path for sink, options in sinks for path in sink.excluded_paths(options)],
         plugins=host,
         progress=reporter,
     )
@@ -217,6 +244,22 @@ def run_scan(arguments: argparse.Namespace) -> int:
     if arguments.fail_on_duplicates and result.groups:
         return EXIT_DUPLICATES
     return EXIT_OK
+
+
+def scan_sink_requests(arguments: argparse.Namespace) -> list[SinkRequest]:
+    """The sinks a scan's options ask for, in the order they run."""
+    if arguments.dry_run and not arguments.move_to:
+        raise UsageError("--dry-run goes with --move-to")
+    if arguments.json == "-" and arguments.move_to:
+        raise UsageError("--json - and --move-to both write to stdout: give --json a file")
+    requests = [] if arguments.json == "-" else [SinkRequest("stdout")]
+    if arguments.json is not None:
+        requests.append(SinkRequest("json", {"path": arguments.json}))
+    if arguments.move_to is not None:
+        requests.append(
+            SinkRequest("move", {"to": arguments.move_to, "dry_run": arguments.dry_run})
+        )
+    return requests + sink_requests(arguments.sink, arguments.sink_option)
 
 
 def key_values(items: Sequence[str], flag: str) -> dict[str, str]:
@@ -312,6 +355,24 @@ class TerminalReporter:
         if self.show_progress:
             sys.stderr.write("\r\033[K")
             sys.stderr.flush()
+
+
+# --- undo --------------------------------------------------------------------------------
+
+
+def run_undo(arguments: argparse.Namespace) -> int:
+    if not os.path.isfile(arguments.journal):
+        raise UsageError(f"{arguments.journal}: no such journal")
+    try:
+        report = undo(arguments.journal, dry_run=arguments.dry_run)
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+    verb = "would put back" if arguments.dry_run else "put back"
+    for item in report.restored:
+        print(f"{verb} {printable(item.source)} (from {printable(item.target)})", flush=True)
+    for item, reason in report.refused:
+        warn(f"left {printable(item.target)}: {reason}")
+    return EXIT_FAILED if report.refused else EXIT_OK
 
 
 # --- plugins -----------------------------------------------------------------------------

@@ -69,11 +69,21 @@ def photo_extensions() -> frozenset[str]:
     return frozenset(Image.registered_extensions()) | EXTRA_PHOTO_EXTENSIONS
 
 
-def walk(roots: tuple[str, ...], follow_symlinks: bool = False) -> Iterator[Candidate | Skipped]:
+def walk(
+    roots: tuple[str, ...], follow_symlinks: bool = False, exclude: tuple[str, ...] = ()
+) -> Iterator[Candidate | Skipped]:
     """Every candidate file under `roots`, in a stable order, and every path that
-    cannot be scanned, with the reason. A root that is a file is always a candidate."""
+    cannot be scanned, with the reason. A root that is a file is always a candidate;
+    the `exclude` folders are passed over silently."""
     extensions = photo_extensions()
+    # Folders are known by identity, so an excluded folder is recognised by any path.
     seen: set[tuple[int, int]] = set()
+    for folder in exclude:
+        try:
+            info = os.stat(folder)
+        except OSError:
+            continue  # not created yet: nothing in it to pass over
+        seen.add((info.st_dev, info.st_ino))
 
     def candidate(
         path: str, info: os.stat_result, explicit: bool, sidecars: dict[str, list[str]]
@@ -95,9 +105,10 @@ def walk(roots: tuple[str, ...], follow_symlinks: bool = False) -> Iterator[Cand
 
     def folder(path: str, info: os.stat_result) -> Iterator[Candidate | Skipped]:
         identity = (info.st_dev, info.st_ino)
-        if identity in seen:  # only reachable through a followed symlink
-            yield Skipped(path, "symbolic link to a folder already scanned (a loop?)")
-            return
+        if identity in seen:
+            if os.path.islink(path):
+                yield Skipped(path, "symbolic link to a folder already scanned (a loop?)")
+            return  # otherwise an excluded folder
         seen.add(identity)
         try:
             with os.scandir(path) as listing:

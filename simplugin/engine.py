@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .discover import Candidate, walk
-from .errors import PluginError, UsageError
+from .errors import PluginError, SimpluginError, UsageError
 from .imaging import Unreadable, open_displayed
 from .plugins import PluginHost, load_plugins, resolve_options
 from .types import (
@@ -101,6 +101,7 @@ def scan(
     bucketer_options: Mapping[str, Any] | None = None,
     undated: str = "compare-all",
     follow_symlinks: bool = False,
+    exclude: Iterable[str | os.PathLike] = (),
     plugins: PluginHost | None = None,
     progress: Progress | None = None,
 ) -> ScanResult:
@@ -139,7 +140,9 @@ def scan(
         ),
         undated=undated,
         follow_symlinks=follow_symlinks,
+        exclude=tuple(os.path.expanduser(os.fspath(p)) for p in exclude),
     )
+    _check_not_excluded(settings)
     host.notify("scan_started", settings=settings)
 
     summaries = summarise(host, settings, chosen_metric, chosen_bucketer, progress)
@@ -170,6 +173,14 @@ def _roots(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> tuple[str,
     return roots
 
 
+def _check_not_excluded(settings: ScanSettings) -> None:
+    for root in settings.roots:
+        for excluded in settings.exclude:
+            relative = os.path.relpath(os.path.abspath(root), os.path.abspath(excluded))
+            if not relative.startswith(os.pardir):
+                raise UsageError(f"{root} is inside {excluded}, which this scan writes into")
+
+
 def _threshold(metric: Metric, threshold: float | None) -> float:
     value = metric.default_threshold if threshold is None else float(threshold)
     if not math.isfinite(value) or value < 0:
@@ -196,7 +207,7 @@ def summarise(
         skipped.append(item)
         host.notify("photo_skipped", skipped=item)
 
-    for found in walk(settings.roots, settings.follow_symlinks):
+    for found in walk(settings.roots, settings.follow_symlinks, settings.exclude):
         if isinstance(found, Skipped):
             skip(found)
         else:
@@ -379,7 +390,7 @@ def prepare_sinks(
 
 def deliver(
     host: PluginHost, result: ScanResult, sinks: Sequence[tuple[Sink, dict[str, Any]]]
-) -> list[PluginError]:
+) -> list[SimpluginError]:
     """Hand the result to each sink; one that fails does not stop the others."""
     failures = []
     for sink, options in sinks:
@@ -387,6 +398,8 @@ def deliver(
             sink.write(result, options)
         except BrokenPipeError:  # the reader of stdout has gone: not the sink's fault
             raise
+        except SimpluginError as error:  # the sink said what went wrong
+            failures.append(error)
         except Exception as error:
             plugin = host.provider("sink", sink.name)
             failures.append(PluginError(plugin, f"sink {sink.name!r}", error))

@@ -14,6 +14,13 @@ class UsageError(SimpluginError):
     exit_code = 2
 
 
+class OutputIncomplete(SimpluginError):
+    """A sink did part of its work and reported each failure as it went; the message
+    says what is left undone. Raised by sinks, shown without naming a plugin."""
+
+    exit_code = 3
+
+
 class PluginError(SimpluginError):
     """A plugin raised. The message names the plugin, what it was doing and the error."""
 

@@ -100,6 +100,7 @@ class ScanSettings:
     bucketer_options: Mapping[str, Any] = field(default_factory=dict)
     undated: str = "compare-all"  # photos without a bucket key: "compare-all" or "separate"
     follow_symlinks: bool = False
+    exclude: tuple[str, ...] = ()  # folders not to read, such as where duplicates are moved
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,4 +242,13 @@ class Sink(Contribution):
 
     @abc.abstractmethod
     def write(self, result: ScanResult, options: Mapping[str, Any]) -> None:
-        """Deliver `result`. `options` are this sink's declared options, converted."""
+        """Deliver `result`. `options` are this sink's declared options, converted.
+
+        Raise `simplugin.OutputIncomplete` when part of the work could not be done
+        (after telling the user about each failure); any other exception is reported
+        as this sink's plugin failing.
+        """
+
+    def excluded_paths(self, options: Mapping[str, Any]) -> Sequence[str]:
+        """Folders the scan must not read because this sink writes into them."""
+        return ()

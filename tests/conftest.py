@@ -11,6 +11,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 DATA = Path(__file__).parent / "data"
@@ -32,10 +33,16 @@ def library(tmp_path: Path) -> Path:
     return folder
 
 
-def run_simplugin(*args: str, cwd: Path | None = None, env: dict | None = None):
-    """Run `python -m simplugin ARGS` as a user would, with no standard input."""
+# Root reads and writes anything; a test of permissions runs the command without its
+# capabilities so that they apply as for any user (setpriv is part of util-linux).
+AS_A_USER = ["setpriv", "--inh-caps=-all", "--bounding-set=-all"] if os.geteuid() == 0 else []
+
+
+def run_simplugin(*args: str, cwd: Path | None = None, env: dict | None = None, under=()):
+    """Run `python -m simplugin ARGS` as a user would, with no standard input; `under`
+    is a command to run it through, such as AS_A_USER or a resource limit."""
     return subprocess.run(
-        [sys.executable, "-m", "simplugin", *args],
+        [*under, sys.executable, "-m", "simplugin", *args],
         cwd=cwd,
         env={**os.environ, **(env or {})},
         stdin=subprocess.DEVNULL,
@@ -80,3 +87,21 @@ def distributions(tmp_path: Path, monkeypatch) -> Distributions:
     folder.mkdir()
     monkeypatch.syspath_prepend(str(folder))  # in-process too: importlib.metadata sees them
     return Distributions(folder)
+
+
+def write_dng(path, upright: np.ndarray, preview: np.ndarray | None = None, orientation=1):
+    """A DNG as a camera writes one: raw data plus, usually, a full-size preview."""
+    tifffile = pytest.importorskip("tifffile")
+    dng_tags = [
+        (50706, "B", 4, (1, 4, 0, 0), True),  # DNGVersion
+        (50708, "s", 0, "simplugin test camera", True),  # UniqueCameraModel
+        (50721, "2i", 9, (1, 1, 0, 1, 0, 1) * 3, True),  # ColorMatrix1: identity
+        (274, "H", 1, orientation, True),
+    ]
+    with tifffile.TiffWriter(path) as dng:
+        if preview is not None:
+            dng.write(preview, photometric="rgb", subfiletype=1, extratags=dng_tags)
+        raw = upright.astype(np.uint16) * 257
+        dng.write(
+            raw, photometric=34892, subfiletype=0, extratags=[] if preview is not None else dng_tags
+        )

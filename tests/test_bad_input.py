@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import SEAGULLS
+from conftest import AS_A_USER, SEAGULLS, run_simplugin
 from simplugin import engine, scan
 
 SEAGULL_PAIRS = {
@@ -138,24 +138,12 @@ def test_the_command_reports_each_skipped_file_in_one_line_and_succeeds(corpus):
     assert len(json.loads(run.stdout)["skipped"]) == len(BROKEN)
 
 
-def scan_as_a_user(folder):
-    """Run a scan under file permissions: root reads anything, so as root the
-    command runs without its capabilities (setpriv is part of util-linux)."""
-    as_a_user = ["setpriv", "--inh-caps=-all", "--bounding-set=-all"] if os.geteuid() == 0 else []
-    return subprocess.run(
-        [*as_a_user, sys.executable, "-m", "simplugin", "scan", str(folder)],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
-
-
 def test_an_unreadable_file_is_skipped_with_permission_denied(library):
     locked = library / "locked.jpg"
     shutil.copy(SEAGULLS / "seagull_1.jpeg", locked)
     locked.chmod(0)
 
-    run = scan_as_a_user(library)
+    run = run_simplugin("scan", str(library), under=AS_A_USER)
 
     assert run.returncode == 0
     assert f"simplugin: skipped {locked}: Permission denied\n" in run.stderr
@@ -168,7 +156,7 @@ def test_an_unreadable_folder_is_skipped_and_the_rest_scanned(library):
     shutil.copy(SEAGULLS / "seagull_1.jpeg", private)
     private.chmod(0)
     try:
-        run = scan_as_a_user(library)
+        run = run_simplugin("scan", str(library), under=AS_A_USER)
     finally:
         private.chmod(0o755)
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image, features
 
-from conftest import SEAGULLS
+from conftest import SEAGULLS, write_dng
 from simplugin import scan
 
 SEAGULL = SEAGULLS / "seagull_1.jpeg"
@@ -220,24 +220,6 @@ def test_an_avif_photo_is_read(tmp_path):
     Image.open(SEAGULL).save(tmp_path / "copy.avif", quality=90)
 
     assert len(scan(tmp_path).pairs) == 1
-
-
-def write_dng(path, upright: np.ndarray, preview: np.ndarray | None = None, orientation=1):
-    """A DNG as a camera writes one: raw data plus, usually, a full-size preview."""
-    tifffile = pytest.importorskip("tifffile")
-    dng_tags = [
-        (50706, "B", 4, (1, 4, 0, 0), True),  # DNGVersion
-        (50708, "s", 0, "simplugin test camera", True),  # UniqueCameraModel
-        (50721, "2i", 9, (1, 1, 0, 1, 0, 1) * 3, True),  # ColorMatrix1: identity
-        (274, "H", 1, orientation, True),
-    ]
-    with tifffile.TiffWriter(path) as dng:
-        if preview is not None:
-            dng.write(preview, photometric="rgb", subfiletype=1, extratags=dng_tags)
-        raw = upright.astype(np.uint16) * 257
-        dng.write(
-            raw, photometric=34892, subfiletype=0, extratags=[] if preview is not None else dng_tags
-        )
 
 
 def test_a_camera_raw_photo_is_compared_through_its_embedded_preview(tmp_path):

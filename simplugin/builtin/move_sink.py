@@ -1,0 +1,186 @@
+"""Move the duplicates out of the library, into a folder you choose, with undo.
+
+`simplugin scan LIBRARY --move-to DEST` moves every member of a group except its
+keeper to DEST, at the same path relative to the scanned folder, so that two
+`IMG_0001.jpg` from different folders never meet (`LIBRARY/2023/IMG_1.jpg` goes to
+`DEST/2023/IMG_1.jpg`; with several scanned folders, under `DEST/<folder name>/`).
+A file already at the target is never replaced: the moved one gets a suffix,
+`IMG_1 (1).jpg`.
+
+A photo moves with its sidecars (`IMG_1.xmp`, `IMG_1.jpg.xmp`, `IMG_1.aae`, Google
+Takeout's `IMG_1.jpg.json`) and with its RAW or JPEG twin of the same name: the pair
+is one photo, so if either is a keeper, neither moves. Every move is journaled in
+DEST (see `simplugin.moves`) and `simplugin undo JOURNAL` puts everything back.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from simplugin import Option, OutputIncomplete, Photo, ScanResult, Sink, hookimpl
+from simplugin.discover import sidecar_index, sidecars_of
+from simplugin.imaging import RAW_EXTENSIONS
+from simplugin.moves import Journal, Move, move
+from simplugin.text import printable
+
+# Formats a camera saves beside a RAW file of the same name.
+RAW_TWIN_EXTENSIONS = frozenset({".jpg", ".jpeg", ".heic", ".heif", ".hif"})
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedMove:
+    move: Move  # absolute paths, for the journal
+    shown_source: str  # the paths as the user typed them, for the output
+    shown_target: str
+
+
+class MoveSink(Sink):
+    name = "move"
+    description = "move every duplicate (never a keeper) into a folder, journaled for undo"
+    options = {
+        "to": Option(str, "the folder to move duplicates into", required=True),
+        "dry_run": Option(bool, "only print what would move; change nothing", default=False),
+    }
+
+    def excluded_paths(self, options: Mapping[str, Any]) -> list[str]:
+        return [os.path.expanduser(options["to"])]
+
+    def write(self, result: ScanResult, options: Mapping[str, Any]) -> None:
+        destination = os.path.expanduser(options["to"])
+        planned, kept_twins = plan(result, destination)
+        for photo, keeper in kept_twins:
+            _tell(f"kept {printable(photo)}: its twin {printable(keeper)} is a keeper")
+        if options["dry_run"]:
+            for item in planned:
+                _out(f"would move {printable(item.shown_source)} -> {printable(item.shown_target)}")
+        elif planned:
+            journal = Journal.create(destination, roots=list(result.settings.roots))
+            try:
+                failed = sum(not _move_one(item, journal) for item in planned)
+            finally:
+                journal.close()
+            undo = f"simplugin undo {shlex.quote(journal.path)}"
+            _tell(f"moves journaled in {journal.path}; to put everything back: {undo}")
+            if failed:
+                raise OutputIncomplete(
+                    f"{failed} of {len(planned)} files could not be moved and were left"
+                    " where they were"
+                )
+
+
+def _move_one(item: PlannedMove, journal: Journal) -> bool:
+    try:
+        move(item.move, journal)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        _tell(f"could not move {printable(item.shown_source)}: {reason}; left where it was")
+        return False
+    _out(f"moved {printable(item.shown_source)} -> {printable(item.shown_target)}")
+    return True
+
+
+def plan(result: ScanResult, destination: str) -> tuple[list[PlannedMove], list[tuple[str, str]]]:
+    """What to move where, and the duplicates kept because their twin is a keeper."""
+    roots = result.settings.roots
+    keepers = {os.path.abspath(group.keep.path) for group in result.groups}
+    planned: list[PlannedMove] = []
+    sources: set[str] = set()
+    targets: set[str] = set()
+    kept_twins = []
+    for group in result.groups:
+        for duplicate in group.duplicates:
+            photo = duplicate.photo
+            unit = _unit(photo)
+            keeper_twin = next((f for f in unit if os.path.abspath(f) in keepers), None)
+            if keeper_twin is not None and keeper_twin != photo.path:
+                kept_twins.append((photo.path, keeper_twin))
+                continue
+            unit = [f for f in unit if os.path.abspath(f) not in sources]
+            relative = _relative_folder(photo.path, roots)
+            stem = os.path.splitext(os.path.basename(photo.path))[0]
+            for number in range(10_000):
+                names = [_suffixed(os.path.basename(f), stem, number) for f in unit]
+                shown = [os.path.join(destination, relative, name) for name in names]
+                absolute = [os.path.abspath(path) for path in shown]
+                if not any(p in targets or os.path.lexists(p) for p in absolute):
+                    break
+            for source, shown_target, target in zip(unit, shown, absolute, strict=True):
+                planned.append(
+                    PlannedMove(Move(os.path.abspath(source), target), source, shown_target)
+                )
+                sources.add(os.path.abspath(source))
+                targets.add(target)
+    return planned, kept_twins
+
+
+def _unit(photo: Photo) -> list[str]:
+    """The photo, its RAW or JPEG twin, and the sidecars of both: what moves together."""
+    folder = os.path.dirname(photo.path)
+    try:
+        names = os.listdir(folder or ".")
+    except OSError:
+        return [photo.path, *photo.sidecars]
+    stem, extension = os.path.splitext(os.path.basename(photo.path))
+    if extension.lower() in RAW_EXTENSIONS:
+        twin_extensions = RAW_TWIN_EXTENSIONS
+    elif extension.lower() in RAW_TWIN_EXTENSIONS:
+        twin_extensions = RAW_EXTENSIONS
+    else:
+        twin_extensions = frozenset()
+    twins = sorted(
+        os.path.join(folder, name)
+        for name in names
+        if os.path.splitext(name)[0].lower() == stem.lower()
+        and os.path.splitext(name)[1].lower() in twin_extensions
+    )
+    index = sidecar_index(folder, names)
+    members = [photo.path, *twins]
+    sidecars = [s for member in members for s in sidecars_of(member, index)]
+    return list(dict.fromkeys(members + sidecars))
+
+
+def _relative_folder(path: str, roots: tuple[str, ...]) -> str:
+    """The folder of `path` relative to the scanned folder it was found under."""
+    absolute = os.path.abspath(path)
+    for root in roots:
+        top = os.path.abspath(root)
+        if absolute == top:  # a photo named on the command line
+            return ""
+        relative = os.path.relpath(os.path.dirname(absolute), top)
+        if relative == os.curdir:
+            relative = ""
+        if not relative.startswith(os.pardir):
+            if len(roots) > 1:
+                relative = os.path.join(os.path.basename(top) or "root", relative)
+            return relative
+    return ""
+
+
+def _suffixed(name: str, stem: str, number: int) -> str:
+    """`IMG_1.jpg.xmp` as `IMG_1 (2).jpg.xmp`: one suffix for the photo and its sidecars."""
+    if number == 0:
+        return name
+    if name.lower().startswith(stem.lower()):
+        return f"{name[: len(stem)]} ({number}){name[len(stem) :]}"
+    base, extension = os.path.splitext(name)
+    return f"{base} ({number}){extension}"
+
+
+def _out(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def _tell(line: str) -> None:
+    sys.stderr.write(f"simplugin: {line}\n")
+    sys.stderr.flush()
+
+
+@hookimpl
+def register_sinks(register):
+    register(MoveSink())
