@@ -11,15 +11,19 @@ import json
 import os
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 
 from . import __version__
+from .cache import SignatureCache
+from .cache import default_path as cache_default_path
 from .engine import DEFAULT_BUCKETER, UNDATED_CHOICES, SinkRequest, deliver, prepare_sinks, scan
 from .errors import SimpluginError, UsageError
 from .hookspecs import hookimpl
 from .moves import undo
 from .plugins import BLOCK_ENV, DISABLE_AUTOLOAD_ENV, KINDS, PluginHost, load_plugins
-from .text import printable
+from .reading import default_jobs
+from .text import human_size, printable
 from .types import ScanResult, Skipped
 
 EXIT_OK = 0
@@ -149,6 +153,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="follow symbolic links (the same file reached twice is still read once)",
     )
     scan_parser.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        metavar="N",
+        help=f"read photos in N processes (default: one per core, {default_jobs()} here)",
+    )
+    scan_parser.add_argument(
+        "--cache",
+        metavar="PATH",
+        help=f"the signature cache, so a re-scan reads only new and changed photos"
+        f" (default: {cache_default_path()})",
+    )
+    scan_parser.add_argument(
+        "--no-cache", action="store_true", help="neither read nor write the signature cache"
+    )
+    scan_parser.add_argument(
         "-q",
         "--quiet",
         action="store_true",
@@ -174,6 +194,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     undo_parser.set_defaults(run=run_undo)
 
+    cache_parser = commands.add_parser(
+        "cache",
+        help="show or clear the signature cache",
+        description="The signature cache keeps what reading each photo gave (its signature, size"
+        " and capture time), keyed by path, size and modification time, so that a re-scan reads"
+        " only new and changed photos. 'info' shows where it is and what it holds; 'clear'"
+        " empties it. It never holds your photos, only their summaries.",
+    )
+    cache_parser.add_argument("action", choices=("info", "clear"))
+    cache_parser.add_argument(
+        "--cache", metavar="PATH", help=f"the cache file (default: {cache_default_path()})"
+    )
+    cache_parser.set_defaults(run=run_cache)
+
     plugins_parser = commands.add_parser(
         "plugins",
         help="list the loaded plugins and what they provide",
@@ -189,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
+    warnings.showwarning = show_warning
     try:
         return arguments.run(arguments)
     except SimpluginError as error:
@@ -206,6 +241,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def warn(message: str) -> None:
     print(f"simplugin: {message}", file=sys.stderr, flush=True)
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Python warnings (a cache set aside...) as one line each, like every other message."""
+    warn(f"warning: {message}")
 
 
 # --- scan --------------------------------------------------------------------------------
@@ -228,6 +268,8 @@ def run_scan(arguments: argparse.Namespace) -> int:
         bucketer_options=bucketer_options(arguments),
         undated=arguments.undated,
         follow_symlinks=arguments.follow_symlinks,
+        jobs=arguments.jobs,
+        cache=False if arguments.no_cache else (arguments.cache or True),
         exclude=[path for sink, options in sinks for path in sink.excluded_paths(options)],
         plugins=host,
         progress=reporter,
@@ -296,6 +338,7 @@ def summary(result: ScanResult, seconds: float) -> str:
         f"scanned {counted(len(result.photos), 'photo')} in {seconds:.1f} s:"
         f" {counted(len(result.groups), 'group')} of near-duplicates,"
         f" {counted(len(result.duplicates), 'duplicate')}, {len(result.skipped)} skipped"
+        + (f"; {result.from_cache} read from the cache" if result.from_cache else "")
     )
 
 
@@ -329,9 +372,13 @@ class TerminalReporter:
         self.started = time.monotonic()
         self._draw(force=True)
 
+    def found(self, total: int) -> None:  # the walk is still finding photos to read
+        self.total = total
+        self._draw(force=False)
+
     def advance(self, count: int = 1) -> None:
         self.done += count
-        self._draw(force=self.done == self.total)
+        self._draw(force=False)
 
     def finish(self) -> None:
         self._clear()
@@ -373,6 +420,27 @@ def run_undo(arguments: argparse.Namespace) -> int:
     for item, reason in report.refused:
         warn(f"left {printable(item.target)}: {reason}")
     return EXIT_FAILED if report.refused else EXIT_OK
+
+
+# --- cache -------------------------------------------------------------------------------
+
+
+def run_cache(arguments: argparse.Namespace) -> int:
+    cache = SignatureCache.open(arguments.cache)
+    if cache is None:
+        return EXIT_FAILED
+    try:
+        if arguments.action == "clear":
+            print(f"removed {cache.clear()} entries from {cache.path}")
+            return EXIT_OK
+        info = cache.info()
+    finally:
+        cache.close()
+    print(f"cache: {info['path']}")
+    print(f"size: {human_size(info['bytes'])}")
+    for kind, count in info["entries"].items() or [("entries", 0)]:
+        print(f"{kind}: {count} photos")
+    return EXIT_OK
 
 
 # --- plugins -----------------------------------------------------------------------------

@@ -9,18 +9,20 @@ hooks only once per scan, per group or per skipped file.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
+from .cache import Kinds, SignatureCache
 from .discover import Candidate, walk
 from .errors import PluginError, SimpluginError, UsageError
-from .imaging import Unreadable, open_displayed
 from .plugins import PluginHost, load_plugins, resolve_options
+from .reading import Reader, default_jobs, read_all
 from .types import (
     Bucketer,
     Duplicate,
@@ -40,11 +42,16 @@ class Progress(Protocol):
 
     def stage(self, name: str, total: int | None) -> None: ...
 
+    def found(self, total: int) -> None: ...
+
     def advance(self, count: int = 1) -> None: ...
 
 
 class _Silent:
     def stage(self, name: str, total: int | None) -> None:
+        pass
+
+    def found(self, total: int) -> None:
         pass
 
     def advance(self, count: int = 1) -> None:
@@ -76,9 +83,12 @@ class Summaries:
     signatures: np.ndarray
     keys: list[Any]
     skipped: list[Skipped]
+    from_cache: int
 
 
 DEFAULT_BUCKETER = "exif-time"
+CACHE_BATCH = 64  # photos looked up in the cache at once
+READ_BATCH = 8  # photos read by one worker task
 UNDATED_CHOICES = ("compare-all", "separate")
 
 _default_host: PluginHost | None = None
@@ -102,6 +112,8 @@ def scan(
     undated: str = "compare-all",
     follow_symlinks: bool = False,
     exclude: Iterable[str | os.PathLike] = (),
+    jobs: int | None = None,
+    cache: str | os.PathLike | bool = True,
     plugins: PluginHost | None = None,
     progress: Progress | None = None,
 ) -> ScanResult:
@@ -113,9 +125,13 @@ def scan(
     Photos the bucketer has no key for (no capture time) are compared with every photo
     (`undated="compare-all"`) or only with each other (`"separate"`).
 
-    Nothing is written and no file is touched: hand the result to a sink (`write`)
-    for that. Raises `UsageError` for a missing path or an unknown name, and
-    `PluginError` when a plugin fails in a way the scan cannot go on from.
+    Photos are read on `jobs` processes (default: every core). What reading gave is
+    kept in the signature cache (`cache=True`: the user's cache folder; a path; or
+    False for none), so that a re-scan reads only new and changed photos.
+
+    No photo is written or touched: hand the result to a sink (`write`) for that.
+    Raises `UsageError` for a missing path or an unknown name, and `PluginError` when
+    a plugin fails in a way the scan cannot go on from.
     """
     host = plugins or default_host()
     progress = progress or _Silent()
@@ -145,7 +161,22 @@ def scan(
     _check_not_excluded(settings)
     host.notify("scan_started", settings=settings)
 
-    summaries = summarise(host, settings, chosen_metric, chosen_bucketer, progress)
+    signature_cache = None
+    if cache:
+        signature_cache = SignatureCache.open(None if cache is True else os.fspath(cache))
+    try:
+        summaries = summarise(
+            host,
+            settings,
+            chosen_metric,
+            chosen_bucketer,
+            progress,
+            signature_cache,
+            default_jobs() if jobs is None else max(1, int(jobs)),
+        )
+    finally:
+        if signature_cache is not None:
+            signature_cache.close()
     comparisons = bucket(host, settings, chosen_bucketer, summaries)
     pairs = compare(host, settings, chosen_metric, summaries, comparisons, progress)
     groups = group(host, settings, chosen_metric, summaries, pairs)
@@ -156,6 +187,7 @@ def scan(
         pairs=tuple(Pair(summaries.photos[i], summaries.photos[j], d) for i, j, d in pairs),
         groups=groups,
         undated=summaries.keys.count(None) if chosen_bucketer else None,
+        from_cache=summaries.from_cache,
     )
     host.notify("scan_finished", result=result)
     return result
@@ -197,77 +229,97 @@ def summarise(
     metric: Metric,
     bucketer: Bucketer | None,
     progress: Progress,
+    cache: SignatureCache | None,
+    jobs: int,
 ) -> Summaries:
-    """Read every candidate photo once: its facts, its signature and its bucketing key."""
-    progress.stage("finding photos", None)
-    candidates: list[Candidate] = []
+    """Read every candidate photo once, from the cache or on all cores: its facts, its
+    signature and its bucket key. Photos are read while the walk goes on."""
+    reader = Reader(
+        metric,
+        host.provider("metric", metric.name),
+        bucketer,
+        host.provider("bucketer", bucketer.name) if bucketer else None,
+    )
+    kinds = Kinds.of(metric, bucketer)
+    shape, dtype = kinds.shape, kinds.dtype
+    order: dict[str, int] = {}  # walk order, which the results keep
+    found: list[tuple[Candidate, Any]] = []
     skipped: list[Skipped] = []
+    from_cache = 0
 
     def skip(item: Skipped) -> None:
         skipped.append(item)
         host.notify("photo_skipped", skipped=item)
 
-    for found in walk(settings.roots, settings.follow_symlinks, settings.exclude):
-        if isinstance(found, Skipped):
-            skip(found)
-        else:
-            candidates.append(found)
-            progress.advance()
+    def candidates() -> Iterator[Candidate]:
+        for item in walk(settings.roots, settings.follow_symlinks, settings.exclude):
+            if isinstance(item, Skipped):
+                skip(item)
+                continue
+            order[item.path] = len(order)
+            progress.found(len(order))
+            yield item
 
-    metric_plugin = host.provider("metric", metric.name)
-    bucketer_plugin = host.provider("bucketer", bucketer.name) if bucketer else None
-    shape = tuple(metric.signature_shape)
-    dtype = np.dtype(metric.signature_dtype)
-    photos: list[Photo] = []
-    signatures: list[np.ndarray] = []
-    keys: list[Any] = []
-    progress.stage("reading photos", len(candidates))
-    for candidate in candidates:
+    def to_read() -> Iterator[list[Candidate]]:
+        nonlocal from_cache
+        for batch in _batches(candidates(), CACHE_BATCH):
+            hits = cache.lookup(batch, kinds) if cache is not None else {}
+            for index, entry in hits.items():
+                found.append((batch[index], entry))
+            from_cache += len(hits)
+            progress.advance(len(hits))
+            yield from _batches((c for i, c in enumerate(batch) if i not in hits), READ_BATCH)
+
+    progress.stage("reading photos", None)
+    fresh = []
+    for candidate, outcome in read_all(reader, to_read(), jobs):
         progress.advance()
-        try:
-            if candidate.size == 0:
-                raise Unreadable("empty file")
-            image, image_format = open_displayed(candidate.path)
-        except Unreadable as reason:
-            if candidate.named_like_photo:
-                skip(Skipped(candidate.path, str(reason)))
+        if outcome is None:
             continue
-        try:
-            signature = np.asarray(metric.signature(image))
-        except Exception as error:
-            skip(Skipped(candidate.path, f"{PluginError(metric_plugin, 'signature', error)}"))
+        if isinstance(outcome, str):
+            skip(Skipped(candidate.path, outcome))
             continue
+        signature = outcome.signature
         if signature.shape != shape or signature.dtype != dtype:
             raise PluginError(
-                metric_plugin,
+                reader.metric_plugin,
                 "signature",
                 ValueError(
                     f"metric {metric.name!r} returned a {signature.dtype} array of shape"
                     f" {signature.shape}, but declares {dtype} of shape {shape}"
                 ),
             )
-        key = None
-        if bucketer is not None:
-            try:
-                key = bucketer.key(candidate.path)
-            except Exception as error:
-                skip(Skipped(candidate.path, f"{PluginError(bucketer_plugin, 'key', error)}"))
-                continue
-        photos.append(
-            Photo(
-                path=candidate.path,
-                size=candidate.size,
-                mtime_ns=candidate.mtime_ns,
-                width=image.width,
-                height=image.height,
-                format=image_format,
-                sidecars=candidate.sidecars,
-            )
+        found.append((candidate, outcome))
+        fresh.append((candidate, outcome))
+        if cache is not None and len(fresh) >= CACHE_BATCH * 4:
+            cache.store(fresh, kinds)
+            fresh.clear()
+    if cache is not None and fresh:
+        cache.store(fresh, kinds)
+
+    found.sort(key=lambda item: order[item[0].path])
+    photos = [
+        Photo(
+            path=candidate.path,
+            size=candidate.size,
+            mtime_ns=candidate.mtime_ns,
+            width=summary.width,
+            height=summary.height,
+            format=summary.format,
+            sidecars=candidate.sidecars,
         )
-        signatures.append(signature)
-        keys.append(key)
-    stacked = np.stack(signatures) if signatures else np.empty((0, *shape), dtype)
-    return Summaries(photos, stacked, keys, skipped)
+        for candidate, summary in found
+    ]
+    signatures = np.empty((len(found), *shape), dtype)
+    for index, (_, summary) in enumerate(found):
+        signatures[index] = summary.signature
+    return Summaries(photos, signatures, [s.key for _, s in found], skipped, from_cache)
+
+
+def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
 
 
 def bucket(

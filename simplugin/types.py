@@ -113,6 +113,7 @@ class ScanResult:
     pairs: tuple[Pair, ...]  # most similar first
     groups: tuple[Group, ...]  # most similar first
     undated: int | None = None  # photos the bucketer found no key for; None without one
+    from_cache: int = 0  # photos whose summary came from the signature cache
 
     @property
     def duplicates(self) -> tuple[Photo, ...]:
@@ -157,6 +158,9 @@ class Contribution(abc.ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     options: ClassVar[Mapping[str, Option]] = {}
+    # Bump when what an older version computed (a signature, a bucket key) is no
+    # longer valid: simplugin's signature cache keys its entries by name and version.
+    version: ClassVar[str] = "1"
 
 
 class Metric(Contribution):
@@ -173,8 +177,10 @@ class Metric(Contribution):
     default_threshold: ClassVar[float]
     signature_shape: ClassVar[tuple[int, ...]]
     signature_dtype: ClassVar[str] = "uint8"
-    # Bump when signatures computed by an older version are no longer valid.
-    version: ClassVar[str] = "1"
+    # The smallest width and height `signature` needs. JPEGs are then decoded at a
+    # reduced scale (1/2 to 1/8) no smaller than this: several times faster than a full
+    # decode. None decodes every photo at full size.
+    decode_size: ClassVar[int | None] = None
 
     @abc.abstractmethod
     def signature(self, image: Image.Image) -> np.ndarray:
@@ -215,8 +221,9 @@ class Metric(Contribution):
 class Bucketer(Contribution):
     """Splits the photos into buckets; only photos in the same bucket are compared.
 
-    `key` runs once per photo while it is summarised and returns something small and
-    picklable (a capture time, a camera serial...) or None when the photo has none.
+    `key` runs once per photo while it is summarised (in a worker process) and
+    returns a small JSON value (a capture time, a camera serial...), which is cached
+    with the photo's signature, or None when the photo has none.
     `buckets` then receives every photo with its key and returns the buckets of the
     photos that have a key, as lists of indices into `photos`; a photo may be in
     several buckets. The photos without a key are left to the engine, which compares

@@ -19,6 +19,12 @@ SEAGULLS = DATA / "seagulls"
 DUBLIN = DATA / "dublin-sample"
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """Each test, and each command it runs, gets a signature cache of its own."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture(scope="session")
 def expected() -> dict:
     """The reference metric's distance for every pair of the sample photos."""

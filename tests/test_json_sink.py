@@ -6,10 +6,12 @@ import json
 import os
 import shutil
 
+import pytest
+
 from conftest import SEAGULLS, run_simplugin
 
 
-def test_the_document_has_the_documented_fields(library):
+def test_the_document_has_the_documented_fields(library, expected):
     document = json.loads(run_simplugin("scan", str(library), "--json", "-").stdout)
 
     assert document["version"] == 1
@@ -18,11 +20,13 @@ def test_the_document_has_the_documented_fields(library):
     assert document["photos"] == 6
     assert document["skipped"] == []
     assert {"a", "b", "distance"} == set(document["pairs"][0])
-    assert document["pairs"][0]["distance"] == 0.015901  # the closest pair comes first
+    closest = document["pairs"][0]  # the closest pair comes first
+    reference = next(p for p in expected["folders"]["seagulls"] if p["a"] == "seagull_5.jpeg")
+    assert closest["distance"] == pytest.approx(reference["difference"], abs=0.005)
     assert document["groups"][0] == {
         "keep": f"{library}/seagull_6.jpeg",
         "duplicates": [f"{library}/seagull_5.jpeg"],
-        "distances": [0.015901],
+        "distances": [closest["distance"]],
     }
 
 

@@ -40,7 +40,7 @@ def test_seagull_pair_distances_match_the_reference_values(expected):
 def test_every_seagull_distance_matches_the_reference_not_only_the_duplicates(expected):
     metric = AverageDifference()
     signature = {
-        path.name: metric.signature(open_displayed(str(path))[0]) for path in SEAGULLS.iterdir()
+        path.name: metric.signature(open_displayed(str(path)).image) for path in SEAGULLS.iterdir()
     }
     for entry in expected["folders"]["seagulls"]:
         distance = metric.distance(signature[entry["a"]], signature[entry["b"]])

