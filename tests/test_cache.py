@@ -1,0 +1,119 @@
+"""The signature cache: a re-scan of an unchanged library reads no photo, a changed
+photo is read again, and a cache file that is broken or not ours never stops a scan."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+
+from conftest import SEAGULLS, run_simplugin
+from simplugin import scan
+from simplugin.cache import default_path
+
+
+def test_a_rescan_of_an_unchanged_library_reads_every_photo_from_the_cache(library):
+    first = scan(library)
+    second = scan(library)
+
+    assert (first.from_cache, second.from_cache) == (0, 6)
+    assert [(p.a.path, p.b.path, p.distance) for p in second.pairs] == [
+        (p.a.path, p.b.path, p.distance) for p in first.pairs
+    ]
+    assert second.photos == first.photos
+
+
+def test_a_changed_photo_is_read_again(library):
+    scan(library)
+    shutil.copy(SEAGULLS / "seagull_2.jpeg", library / "seagull_4.jpeg")  # replaced by another
+
+    result = scan(library)
+
+    assert result.from_cache == 5
+    pairs_of_4 = [p for p in result.pairs if "seagull_4" in p.a.path + p.b.path]
+    assert [(os.path.basename(p.a.path), p.distance) for p in pairs_of_4] == [
+        ("seagull_2.jpeg", 0.0)  # now a copy of seagull_2, and no longer near 1 and 3
+    ]
+
+
+def test_the_summary_says_how_many_photos_came_from_the_cache(library):
+    run_simplugin("scan", str(library))
+
+    run = run_simplugin("scan", str(library))
+
+    assert run.stderr.rstrip().endswith("0 skipped; 6 read from the cache")
+
+
+def test_no_cache_neither_reads_nor_writes_one(library):
+    run_simplugin("scan", str(library), "--no-cache")
+
+    assert not os.path.exists(default_path())
+
+
+def test_a_cache_file_that_is_not_a_database_is_set_aside_and_rebuilt(library):
+    os.makedirs(os.path.dirname(default_path()))
+    with open(default_path(), "wb") as garbage:
+        garbage.write(b"\x00 this is not SQLite " * 100)
+
+    run = run_simplugin("scan", str(library), "--json", "-")
+
+    assert run.returncode == 0
+    assert len(json.loads(run.stdout)["pairs"]) == 4
+    assert "simplugin: warning: the cache" in run.stderr and "is not a database" in run.stderr
+    aside = [n for n in os.listdir(os.path.dirname(default_path())) if ".unusable-" in n]
+    assert len(aside) == 1  # the old bytes are kept, not deleted
+    assert run_simplugin("scan", str(library)).stderr.rstrip().endswith("6 read from the cache")
+
+
+def test_another_programs_database_is_left_untouched(library, tmp_path):
+    theirs = tmp_path / "photos.db"
+    with sqlite3.connect(theirs) as connection:
+        connection.execute("CREATE TABLE albums (name TEXT)")
+        connection.execute("INSERT INTO albums VALUES ('holidays')")
+    before = theirs.read_bytes()
+
+    run = run_simplugin("scan", str(library), "--cache", str(theirs), "--json", "-")
+
+    assert run.returncode == 0
+    assert len(json.loads(run.stdout)["pairs"]) == 4
+    assert f"not using the cache {theirs}: {theirs} is a database of another program" in run.stderr
+    assert theirs.read_bytes() == before
+
+
+def test_a_file_given_as_cache_that_is_not_a_database_is_left_untouched(library):
+    photo = library / "seagull_2.jpeg"
+    before = photo.read_bytes()
+
+    run = run_simplugin("scan", str(library), "--cache", str(photo))
+
+    assert run.returncode == 0
+    assert photo.read_bytes() == before
+    assert "is not a database; leaving it as it is" in run.stderr
+
+
+def test_two_scans_can_share_the_cache_at_once(library):
+    command = [sys.executable, "-m", "simplugin", "scan", str(library), "--json", "-"]
+    scans = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    outputs = [process.communicate(timeout=120) for process in scans]
+
+    assert [process.returncode for process in scans] == [0, 0, 0]
+    assert all("warning" not in err for _, err in outputs)
+    assert len({json.dumps(json.loads(out)["pairs"]) for out, _ in outputs}) == 1
+
+
+def test_cache_info_and_clear(library):
+    run_simplugin("scan", str(library))
+
+    info = run_simplugin("cache", "info")
+    cleared = run_simplugin("cache", "clear")
+    after = run_simplugin("cache", "info")
+
+    assert "metric:avgdiff:1: 6 photos" in info.stdout
+    assert cleared.stdout.startswith("removed 12 entries")
+    assert "metric:avgdiff" not in after.stdout
