@@ -241,7 +241,18 @@ def main() -> None:
         if folder is None:
             folder = work / "library"
             started = time.perf_counter()
-            truth = generate(folder, arguments.photos, arguments.seed, tuple(arguments.megapixels))
+            # In a process of its own: Linux counts a parent's peak memory in its later
+            # children's, so this process must stay small for the figures to mean anything.
+            low, high = arguments.megapixels
+            _, _, pairs, _ = measure(
+                "generate",
+                str(folder),
+                str(arguments.photos),
+                str(arguments.seed),
+                str(low),
+                str(high),
+            )
+            truth = {tuple(pair) for pair in pairs}
             megabytes = sum(p.stat().st_size for p in folder.iterdir()) / 1e6
             print(
                 f"generated {arguments.photos} photos ({megabytes:.0f} MB) in"
@@ -282,7 +293,11 @@ def main() -> None:
 
 def _run(arguments: list[str]) -> None:
     name, *rest, out = arguments
-    if name == "naive":
+    if name == "generate":
+        folder, count, seed, low, high = rest
+        truth = generate(Path(folder), int(count), int(seed), (float(low), float(high)))
+        found = sorted(truth)
+    elif name == "naive":
         found = naive(Path(rest[0]))
     elif name == "decode":
         found = decode_only(Path(rest[0]))
