@@ -7,24 +7,37 @@ closing summary go to stderr, so the output pipes cleanly.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import sys
 import time
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 from . import __version__
 from .cache import SignatureCache
 from .cache import default_path as cache_default_path
+from .config import FILE_NAME as CONFIG_FILE_NAME
+from .config import SCAN_ARGUMENTS, Config, as_toml, user_config_path
+from .config import find as find_config
+from .config import load as load_config
 from .engine import DEFAULT_BUCKETER, UNDATED_CHOICES, SinkRequest, deliver, prepare_sinks, scan
 from .errors import SimpluginError, UsageError
 from .hookspecs import hookimpl
 from .moves import undo
-from .plugins import BLOCK_ENV, DISABLE_AUTOLOAD_ENV, KINDS, PluginHost, load_plugins
+from .plugins import (
+    BLOCK_ENV,
+    DISABLE_AUTOLOAD_ENV,
+    KINDS,
+    PluginHost,
+    load_plugins,
+    resolve_options,
+)
 from .reading import default_jobs
 from .text import human_size, printable
-from .types import ScanResult, Skipped
+from .types import ScanResult, Sink, Skipped
 
 EXIT_OK = 0
 EXIT_DUPLICATES = 1
@@ -74,8 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scan_parser.add_argument("paths", nargs="+", metavar="PATH", help="folders or photos")
     scan_parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help=f"settings and sinks (default: ./{CONFIG_FILE_NAME}, else {user_config_path()});"
+        " flags given here override it",
+    )
+    scan_parser.add_argument(
         "--metric",
-        default="avgdiff",
         metavar="NAME",
         help="how photos are compared (default: avgdiff; see 'simplugin plugins')",
     )
@@ -88,7 +106,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scan_parser.add_argument(
         "--bucket",
-        default=DEFAULT_BUCKETER,
         metavar="NAME",
         help=f"compare only photos that this bucketer puts together (default: {DEFAULT_BUCKETER},"
         " photos taken close together; 'none' compares every photo with every other)",
@@ -101,7 +118,6 @@ def build_parser() -> argparse.ArgumentParser:
     scan_parser.add_argument(
         "--undated",
         choices=UNDATED_CHOICES,
-        default="compare-all",
         help="photos without a capture time: compare them with every photo (default),"
         " or only with each other",
     )
@@ -150,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan_parser.add_argument(
         "--follow-symlinks",
         action="store_true",
+        default=None,
         help="follow symbolic links (the same file reached twice is still read once)",
     )
     scan_parser.add_argument(
@@ -208,6 +225,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cache_parser.set_defaults(run=run_cache)
 
+    config_parser = commands.add_parser(
+        "config",
+        help="show the effective configuration",
+        description=f"Print the configuration 'simplugin scan' would use, as TOML: the file's"
+        f" settings and sinks (--config FILE, else ./{CONFIG_FILE_NAME}, else"
+        f" {user_config_path()}) over the defaults, after checking them against the plugins.",
+    )
+    config_parser.add_argument("action", choices=("show",))
+    config_parser.add_argument("--config", metavar="FILE", help="the file to read")
+    config_parser.set_defaults(run=run_config)
+
     plugins_parser = commands.add_parser(
         "plugins",
         help="list the loaded plugins and what they provide",
@@ -257,19 +285,15 @@ def run_scan(arguments: argparse.Namespace) -> int:
     report_problems(host, since=0)
     reported = len(host.problems)
 
-    sinks = prepare_sinks(host, scan_sink_requests(arguments))
+    config = load_config(find_config(arguments.config))
+    settings = effective_settings(config, arguments)
+    sinks = configured_sinks(host, config, scan_sink_requests(arguments))
+    check_bucket_options(host, config, settings)
 
     started = time.monotonic()
     result = scan(
         arguments.paths,
-        metric=arguments.metric,
-        threshold=arguments.threshold,
-        bucketer=arguments.bucket,
-        bucketer_options=bucketer_options(arguments),
-        undated=arguments.undated,
-        follow_symlinks=arguments.follow_symlinks,
-        jobs=arguments.jobs,
-        cache=False if arguments.no_cache else (arguments.cache or True),
+        **settings,
         exclude=[path for sink, options in sinks for path in sink.excluded_paths(options)],
         plugins=host,
         progress=reporter,
@@ -286,6 +310,59 @@ def run_scan(arguments: argparse.Namespace) -> int:
     if arguments.fail_on_duplicates and result.groups:
         return EXIT_DUPLICATES
     return EXIT_OK
+
+
+def effective_settings(config: Config, arguments: argparse.Namespace | None) -> dict:
+    """scan()'s arguments: the file's settings, overridden by the flags given."""
+    settings = {SCAN_ARGUMENTS[key]: value for key, value in config.settings.items()}
+    if arguments is None:
+        return settings
+    given = {
+        "metric": arguments.metric,
+        "threshold": arguments.threshold,
+        "bucketer": arguments.bucket,
+        "undated": arguments.undated,
+        "jobs": arguments.jobs,
+        "cache": False if arguments.no_cache else arguments.cache,
+        "follow_symlinks": arguments.follow_symlinks,
+    }
+    settings.update({key: value for key, value in given.items() if value is not None})
+    options = {**settings.get("bucketer_options", {}), **bucketer_options(arguments)}
+    if options:
+        settings["bucketer_options"] = options
+    return settings
+
+
+def configured_sinks(
+    host: PluginHost, config: Config, requests: list[SinkRequest]
+) -> list[tuple[Sink, dict]]:
+    """The sinks to run, checked: the file's, then the command line's, which replace the
+    file's sinks of the same name."""
+    named_here = {request.name for request in requests}
+    prepared = []
+    for number, (name, options) in enumerate(config.sinks, start=1):
+        if name in named_here:
+            continue
+        try:
+            prepared += prepare_sinks(host, [SinkRequest(name, options)])
+        except UsageError as error:
+            raise UsageError(f"{config.where(f'sinks[{number}]')}: {error}") from error
+    return prepared + prepare_sinks(host, requests)
+
+
+def check_bucket_options(host: PluginHost, config: Config, settings: dict) -> None:
+    """Check the file's bucketer options now, so that an error names the file."""
+    name = settings.get("bucketer", scan_default("bucketer"))
+    options = config.settings.get("bucket_options")
+    if options and name and name != "none":
+        try:
+            resolve_options("bucketer", host.get("bucketer", name), options)
+        except UsageError as error:
+            raise UsageError(f"{config.where('bucket_options')}: {error}") from error
+
+
+def scan_default(argument: str) -> Any:
+    return inspect.signature(scan).parameters[argument].default
 
 
 def scan_sink_requests(arguments: argparse.Namespace) -> list[SinkRequest]:
@@ -420,6 +497,26 @@ def run_undo(arguments: argparse.Namespace) -> int:
     for item, reason in report.refused:
         warn(f"left {printable(item.target)}: {reason}")
     return EXIT_FAILED if report.refused else EXIT_OK
+
+
+# --- config ------------------------------------------------------------------------------
+
+
+def run_config(arguments: argparse.Namespace) -> int:
+    host = load_plugins()
+    config = load_config(find_config(arguments.config))
+    settings = effective_settings(config, None)
+    prepared = configured_sinks(host, config, [])
+    check_bucket_options(host, config, settings)
+    shown = {}
+    for key, argument in SCAN_ARGUMENTS.items():
+        value = settings.get(argument, scan_default(argument))
+        if value is not None:
+            shown[key] = value
+    sinks = [(sink.name, options) for sink, options in prepared]
+    print(f"# {'read from ' + config.path if config.path else 'no configuration file: defaults'}")
+    print(as_toml(shown, sinks), end="")
+    return EXIT_OK
 
 
 # --- cache -------------------------------------------------------------------------------

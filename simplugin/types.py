@@ -140,8 +140,13 @@ class Option:
     required: bool = False
 
     def convert(self, value: Any) -> Any:
-        if isinstance(self.type, type) and isinstance(value, self.type):
-            return value
+        if isinstance(self.type, type) and not isinstance(value, str):
+            # A typed value (from a TOML file or a script) must have the right type.
+            if isinstance(value, self.type) and (self.type is bool) == isinstance(value, bool):
+                return value
+            if self.type is float and type(value) is int:
+                return float(value)
+            raise TypeError(f"expected {self.type.__name__}, not {value!r}")
         if self.type is bool and isinstance(value, str):
             lowered = value.strip().lower()
             if lowered in ("1", "true", "yes", "on"):

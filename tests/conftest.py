@@ -20,9 +20,11 @@ DUBLIN = DATA / "dublin-sample"
 
 
 @pytest.fixture(autouse=True)
-def private_cache(tmp_path_factory, monkeypatch):
-    """Each test, and each command it runs, gets a signature cache of its own."""
+def private_folders(tmp_path_factory, monkeypatch):
+    """Each test, and each command it runs, gets a signature cache of its own and no
+    configuration file but those it writes."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
 
 
 @pytest.fixture(scope="session")

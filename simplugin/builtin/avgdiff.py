@@ -73,8 +73,9 @@ class _Index:
     def __init__(self, signatures: np.ndarray):
         count = len(signatures)
         self.signatures = signatures.reshape(count, VALUES)
-        pixels = signatures.reshape(count, SIDE, SIDE, 3).astype(np.int32)
-        blocks = pixels.reshape(count, 4, 4, 4, 4, 3).sum(axis=(2, 4))  # 4x4 blocks
+        # Summed straight from the bytes: no int32 copy of every signature.
+        cells = signatures.reshape(count, 4, 4, 4, 4, 3)
+        blocks = cells.sum(axis=(2, 4), dtype=np.int32)  # 4x4 blocks
         quadrants = blocks.reshape(count, 2, 2, 2, 2, 3).sum(axis=(2, 4))
         channels = quadrants.sum(axis=(1, 2))
         sums = channels.sum(axis=1)

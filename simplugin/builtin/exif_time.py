@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import exifread
@@ -74,7 +74,7 @@ def _parse(date: Any, subsecond: Any, offset: Any) -> float | None:
         taken = datetime(*(int(part) for part in match.groups()))
     except (AttributeError, ValueError):  # missing, blank, or a camera's "0000:00:00 00:00:00"
         return None
-    zone = timezone.utc
+    zone = UTC
     match = _OFFSET.match(str(offset or "").strip())
     if match:
         sign = -1 if match.group(1) == "-" else 1

@@ -1,0 +1,150 @@
+"""A TOML configuration file chooses the scan's settings and its sinks; the command
+line overrides it, and every mistake in it is one line naming the file and the key."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import run_simplugin
+
+
+def write_config(folder, text: str):
+    path = folder / "simplugin.toml"
+    path.write_text(text)
+    return path
+
+
+def test_the_file_in_the_current_folder_chooses_the_threshold_and_a_json_sink(library, tmp_path):
+    write_config(tmp_path, 'threshold = 0.02\n\n[[sinks]]\nname = "json"\npath = "dupes.json"\n')
+
+    run = run_simplugin("scan", str(library), cwd=tmp_path)
+
+    assert run.returncode == 0
+    pairs = json.loads((tmp_path / "dupes.json").read_text())["pairs"]
+    assert [(p["a"][-14:], p["b"][-14:]) for p in pairs] == [("seagull_5.jpeg", "seagull_6.jpeg")]
+
+
+def test_a_move_sink_in_the_file_moves_the_duplicates(library, tmp_path):
+    config = write_config(
+        tmp_path, f'[[sinks]]\nname = "move"\nto = "{tmp_path / "near-duplicates"}"\n'
+    )
+
+    run = run_simplugin("scan", str(library), "--config", str(config))
+
+    assert run.returncode == 0
+    assert sorted(p.name for p in (tmp_path / "near-duplicates").glob("*.jpeg")) == [
+        "seagull_3.jpeg",
+        "seagull_4.jpeg",
+        "seagull_5.jpeg",
+    ]
+
+
+def test_flags_on_the_command_line_override_the_file(library, tmp_path):
+    config = write_config(tmp_path, "threshold = 0.02\n")
+
+    run = run_simplugin(
+        "scan", str(library), "--config", str(config), "--threshold", "0.07", "--json", "-"
+    )
+
+    assert len(json.loads(run.stdout)["pairs"]) == 4
+
+
+def test_the_bucketer_window_can_be_set_in_the_file(tmp_path):
+    config = write_config(tmp_path, '[bucket_options]\nwindow = "5m"\n')
+
+    run = run_simplugin("config", "show", "--config", str(config))
+
+    assert run.returncode == 0
+    assert '\n[bucket_options]\nwindow = "5m"\n' in run.stdout
+
+
+def test_an_unknown_setting_is_one_line_naming_the_file_and_the_key(library, tmp_path):
+    config = write_config(tmp_path, "treshold = 0.05\n")
+
+    run = run_simplugin("scan", str(library), "--config", str(config))
+
+    assert run.returncode == 2
+    assert run.stderr.startswith(f"simplugin: error: {config}: treshold: unknown setting")
+    assert run.stderr.count("\n") == 1
+
+
+def test_a_value_of_the_wrong_type_says_what_was_expected(library, tmp_path):
+    config = write_config(tmp_path, 'threshold = "low"\n')
+
+    run = run_simplugin("scan", str(library), "--config", str(config))
+
+    assert run.returncode == 2
+    assert run.stderr == f"simplugin: error: {config}: threshold: expected a number, not 'low'\n"
+
+
+def test_a_sink_option_of_the_wrong_type_names_the_sink_in_the_file(library, tmp_path):
+    config = write_config(tmp_path, '[[sinks]]\nname = "move"\nto = 5\n')
+
+    run = run_simplugin("scan", str(library), "--config", str(config))
+
+    assert run.returncode == 2
+    assert run.stderr == (
+        f"simplugin: error: {config}: sinks[1]: sink 'move' option 'to' expects str:"
+        " TypeError: expected str, not 5\n"
+    )
+
+
+def test_an_unknown_sink_option_in_the_file_lists_the_options(library, tmp_path):
+    config = write_config(tmp_path, '[[sinks]]\nname = "json"\nfile = "x.json"\n')
+
+    run = run_simplugin("scan", str(library), "--config", str(config))
+
+    assert run.returncode == 2
+    assert "sinks[1]: sink 'json' has no option 'file' (its options: path)" in run.stderr
+
+
+def test_a_bad_bucketer_option_in_the_file_names_the_file(library, tmp_path):
+    config = write_config(tmp_path, '[bucket_options]\nwindow = "soon"\n')
+
+    run = run_simplugin("scan", str(library), "--config", str(config))
+
+    assert run.returncode == 2
+    assert run.stderr.startswith(
+        f"simplugin: error: {config}: bucket_options: bucketer 'exif-time'"
+    )
+
+
+def test_a_file_that_is_not_toml_is_a_usage_error(library, tmp_path):
+    config = write_config(tmp_path, "threshold = = 1\n")
+
+    run = run_simplugin("scan", str(library), "--config", str(config))
+
+    assert run.returncode == 2
+    assert run.stderr.startswith(f"simplugin: error: {config}: not valid TOML:")
+
+
+def test_config_show_prints_the_effective_configuration(tmp_path):
+    config = write_config(
+        tmp_path, 'metric = "avgdiff"\n\n[[sinks]]\nname = "json"\npath = "d.json"\n'
+    )
+
+    run = run_simplugin("config", "show", "--config", str(config))
+
+    assert run.stdout == (
+        f"# read from {config}\n"
+        'metric = "avgdiff"\nbucket = "exif-time"\nundated = "compare-all"\n'
+        "cache = true\nfollow_symlinks = false\n"
+        '\n[[sinks]]\nname = "json"\npath = "d.json"\n'
+    )
+
+
+def test_the_users_config_folder_is_read_when_there_is_no_local_file(library, tmp_path):
+    folder = tmp_path / "xdg" / "simplugin"
+    folder.mkdir(parents=True)
+    (folder / "config.toml").write_text("threshold = 0.02\n")
+
+    run = run_simplugin(
+        "scan",
+        str(library),
+        "--json",
+        "-",
+        cwd=tmp_path,
+        env={"XDG_CONFIG_HOME": str(tmp_path / "xdg")},
+    )
+
+    assert len(json.loads(run.stdout)["pairs"]) == 1
