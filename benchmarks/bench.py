@@ -131,6 +131,52 @@ def _decode(path: str) -> None:
         image.load()
 
 
+# --- peers that install from PyPI (--peers): each with its own defaults --------------------
+
+
+def imagehash_bktree(folder: Path) -> list[tuple[str, str]]:
+    """imagehash's perceptual hash of every photo, then a BK-tree query per photo for
+    the hashes within 8 of 64 bits (imagehash's documented way to search)."""
+    import imagehash
+    import pybktree
+
+    hashes = {path.name: imagehash.phash(Image.open(path)) for path in sorted(folder.iterdir())}
+    tree = pybktree.BKTree(lambda a, b: a[1] - b[1], list(hashes.items()))
+    pairs = set()
+    for name, value in hashes.items():
+        for _, (other, _) in tree.find((name, value), 8):
+            if other != name:
+                pairs.add(tuple(sorted((name, other))))
+    return sorted(pairs)
+
+
+def imagededup_phash(folder: Path) -> list[tuple[str, str]]:
+    from imagededup.methods import PHash
+
+    duplicates = PHash().find_duplicates(image_dir=str(folder))
+    return sorted({tuple(sorted((a, b))) for a, found in duplicates.items() for b in found})
+
+
+def czkawka_similar(folder: Path) -> list[tuple[str, str]]:
+    from czkawka import ImageSimilarity
+
+    finder = ImageSimilarity()
+    finder.set_directories([folder])
+    groups = finder.find_similar()
+    return sorted(
+        tuple(sorted((Path(a).name, Path(b).name)))
+        for group in groups
+        for a, b in itertools.combinations(group, 2)
+    )
+
+
+PEERS = {  # name: (module, how to install it, how to run it)
+    "imagehash phash + BK-tree": ("imagehash", "pip install imagehash pybktree", imagehash_bktree),
+    "imagededup PHash": ("imagededup", "pip install imagededup (needs torch)", imagededup_phash),
+    "czkawka (Python bindings)": ("czkawka", "pip install czkawka", czkawka_similar),
+}
+
+
 def simplugin_scan(folder: Path, cache: Path) -> list[tuple[str, str]]:
     out = subprocess.run(
         [
@@ -209,6 +255,12 @@ def measure(*arguments: str) -> tuple[float, float, list, str]:
         return seconds, usage.ru_maxrss / 1024, json.loads(Path(out.name).read_text()), errors
 
 
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
 def accuracy(found: list, truth: set) -> tuple[float, float]:
     found_set = {tuple(sorted(p)) for p in found}
     hits = len(found_set & truth)
@@ -229,6 +281,9 @@ def main() -> None:
         help="also time the comparison stage alone on this many signatures",
     )
     parser.add_argument("--skip-naive", action="store_true", help="the naive approach is slow")
+    parser.add_argument(
+        "--peers", action="store_true", help="also time imagehash, imagededup and czkawka"
+    )
     parser.add_argument("--run", nargs="+", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.run:
@@ -266,7 +321,11 @@ def main() -> None:
             ("simplugin, cold", ("simplugin", str(folder), str(cache))),
             ("simplugin, warm re-scan", ("simplugin", str(folder), str(cache))),
             *([] if arguments.skip_naive else [(NAIVE, ("naive", str(folder)))]),
+            *([(peer, ("peer", peer, str(folder))) for peer in PEERS] if arguments.peers else []),
         ]:
+            if args[0] == "peer" and not _installed(PEERS[name][0]):
+                print(f"{name}: not installed here ({PEERS[name][1]})")
+                continue
             seconds, peak, found, _ = measure(*args)
             rows.append((name, seconds, peak, found))
         baseline = {name: seconds for name, seconds, _, _ in rows}
@@ -280,6 +339,9 @@ def main() -> None:
             )
         cold = baseline["simplugin, cold"]
         print(f"\ncold scan / decode only: {cold / baseline[DECODE]:.2f}x")
+        for peer in PEERS:
+            if peer in baseline:
+                print(f"simplugin cold scan is {baseline[peer] / cold:.1f}x faster than {peer}")
         if NAIVE in baseline:
             print(f"simplugin cold scan is {baseline[NAIVE] / cold:.1f}x faster than the naive one")
         for size in arguments.signatures:
@@ -299,6 +361,9 @@ def _run(arguments: list[str]) -> None:
         found = sorted(truth)
     elif name == "naive":
         found = naive(Path(rest[0]))
+    elif name == "peer":
+        peer, folder = rest
+        found = PEERS[peer][2](Path(folder))
     elif name == "decode":
         found = decode_only(Path(rest[0]))
     elif name == "simplugin":

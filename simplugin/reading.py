@@ -8,11 +8,13 @@ plugins, including any registered directly by a script.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,31 +83,50 @@ def read_all(
     """Each candidate with what reading it gave, in the order of `batches`.
 
     `batches` is consumed lazily, a few batches ahead of the results, so a long walk
-    and the reading overlap and memory holds only what is in flight.
+    and the reading overlap and memory holds only what is in flight. A worker that
+    dies (a decoder crashing on a malformed file, the memory running out) costs only
+    the file that killed it: the photos that were in flight are read again one by one,
+    each in a process of its own, and the one that crashes again is skipped.
     """
     if jobs <= 1:
         for batch in batches:
             for candidate in batch:
                 yield candidate, reader.read(candidate)
         return
-    context = multiprocessing.get_context(
-        "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-    )
-    with ProcessPoolExecutor(
-        jobs, mp_context=context, initializer=_start_worker, initargs=(reader,)
-    ) as pool:
+    remaining = iter(batches)
+    while True:
         in_flight: deque[tuple[list[Candidate], Future]] = deque()
-        for batch in batches:
-            in_flight.append((batch, pool.submit(_read_batch, batch)))
-            if len(in_flight) >= jobs * 4:
-                yield from _finish(in_flight.popleft())
-        while in_flight:
-            yield from _finish(in_flight.popleft())
+        try:
+            with _pool(reader, jobs) as pool:
+                for batch in itertools.chain(remaining, [None] * (jobs * 4)):
+                    if batch is not None:
+                        in_flight.append((batch, pool.submit(_read_batch, batch)))
+                    if in_flight and (batch is None or len(in_flight) >= jobs * 4):
+                        done, results = in_flight[0][0], in_flight[0][1].result()
+                        in_flight.popleft()
+                        yield from zip(done, results, strict=True)
+            return
+        except BrokenProcessPool:
+            for batch, _ in in_flight:
+                for candidate in batch:
+                    yield candidate, _read_alone(reader, candidate)
 
 
-def _finish(entry: tuple[list[Candidate], Future]) -> Iterator[tuple[Candidate, Any]]:
-    batch, future = entry
-    yield from zip(batch, future.result(), strict=True)
+def _pool(reader: Reader, jobs: int) -> ProcessPoolExecutor:
+    # Forked, so the workers have the plugins this process loaded, whatever they are.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    return ProcessPoolExecutor(
+        jobs, mp_context=context, initializer=_start_worker, initargs=(reader,)
+    )
+
+
+def _read_alone(reader: Reader, candidate: Candidate) -> Summary | str | None:
+    try:
+        with _pool(reader, 1) as pool:
+            return pool.submit(_read_batch, [candidate]).result()[0]
+    except BrokenProcessPool:
+        return "reading it made the decoder crash (its process died)"
 
 
 _worker_reader: Reader | None = None  # the reader of this worker process

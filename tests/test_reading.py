@@ -6,6 +6,7 @@ import json
 import os
 
 import numpy as np
+from PIL import Image
 
 from conftest import DUBLIN, run_simplugin
 from simplugin import Metric, hookimpl, load_plugins, scan
@@ -51,3 +52,32 @@ def test_a_photo_read_at_reduced_scale_reports_its_full_upright_size():
     sizes = {os.path.basename(p.path): (p.width, p.height) for p in result.photos}
     assert sizes["bridge_2.jpg"] == (1056, 1408)  # stored 1408x1056, EXIF says turn it
     assert sizes["airplane_1.jpg"] == (1851, 1388)
+
+
+class CrashesOnSmallPhotos(Darkness):
+    """A metric whose decoder dies, as a C library can on a malformed file."""
+
+    name = "crashy"
+
+    def signature(self, image):
+        if image.width < 100:
+            os._exit(70)  # the whole worker process goes, with no exception to catch
+        return super().signature(image)
+
+
+class CrashyPlugin:
+    @hookimpl
+    def register_metrics(self, register):
+        register(CrashesOnSmallPhotos())
+
+
+def test_a_worker_that_dies_costs_only_the_photo_that_killed_it(library):
+    Image.open(library / "seagull_1.jpeg").resize((60, 80)).save(library / "tiny.jpeg")
+    host = load_plugins(extra={"crashy": CrashyPlugin()})
+
+    result = scan(library, metric="crashy", jobs=2, cache=False, plugins=host)
+
+    assert [(os.path.basename(s.path), s.reason) for s in result.skipped] == [
+        ("tiny.jpeg", "reading it made the decoder crash (its process died)")
+    ]
+    assert len(result.photos) == 6
