@@ -389,3 +389,18 @@ def test_a_run_killed_in_the_middle_loses_nothing_and_undo_restores_it(tmp_path)
 
     assert run.returncode == 0
     assert snapshot(library) == before
+
+
+def test_a_sidecar_shared_with_a_keeper_stays_with_the_keeper(tmp_path):
+    library = tmp_path / "library"
+    library.mkdir()
+    shutil.copy(SEAGULLS / "seagull_6.jpeg", library / "IMG_1.jpg")
+    Image.open(SEAGULLS / "seagull_5.jpeg").save(library / "IMG_1.png")  # the keeper: larger
+    (library / "IMG_1.xmp").write_text("ratings of IMG_1")
+
+    run_simplugin("scan", str(library), "--move-to", str(tmp_path / "dest"))
+
+    assert sorted(p.name for p in (tmp_path / "dest").iterdir() if p.suffix != ".jsonl") == [
+        "IMG_1.jpg"
+    ]
+    assert (library / "IMG_1.xmp").read_text() == "ratings of IMG_1"

@@ -88,6 +88,9 @@ def plan(result: ScanResult, destination: str) -> tuple[list[PlannedMove], list[
     """What to move where, and the duplicates kept because their twin is a keeper."""
     roots = result.settings.roots
     keepers = {os.path.abspath(group.keep.path) for group in result.groups}
+    # A sidecar named after a stem (IMG_1.xmp) can belong to a keeper and a duplicate at
+    # once (IMG_1.jpg and IMG_1.png): it stays with the keeper.
+    kept = {os.path.abspath(f) for group in result.groups for f in _unit(group.keep)}
     planned: list[PlannedMove] = []
     sources: set[str] = set()
     targets: set[str] = set()
@@ -100,7 +103,7 @@ def plan(result: ScanResult, destination: str) -> tuple[list[PlannedMove], list[
             if keeper_twin is not None and keeper_twin != photo.path:
                 kept_twins.append((photo.path, keeper_twin))
                 continue
-            unit = [f for f in unit if os.path.abspath(f) not in sources]
+            unit = [f for f in unit if os.path.abspath(f) not in sources | kept]
             relative = _relative_folder(photo.path, roots)
             stem = os.path.splitext(os.path.basename(photo.path))[0]
             for number in range(10_000):
