@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 DATA = Path(__file__).parent / "data"
+EXAMPLES = Path(__file__).parents[1] / "examples"
 SEAGULLS = DATA / "seagulls"
 DUBLIN = DATA / "dublin-sample"
 
@@ -59,6 +60,34 @@ def run_simplugin(*args: str, cwd: Path | None = None, env: dict | None = None, 
         errors="surrogateescape",
         timeout=300,
     )
+
+
+def pip_install(example: str, target: Path) -> dict:
+    """`pip install examples/EXAMPLE` into a folder of its own; the environment under
+    which a simplugin process sees it."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(EXAMPLES / example),
+        ],
+        check=True,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+    )
+    return {"PYTHONPATH": str(target)}
+
+
+@pytest.fixture(scope="session")
+def csv_installed(tmp_path_factory) -> dict:
+    """The example CSV sink (examples/simplugin-csv), installed with pip."""
+    return pip_install("simplugin-csv", tmp_path_factory.mktemp("site-packages"))
 
 
 class Distributions:

@@ -3,6 +3,7 @@ plugin from PyPI would."""
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import subprocess
@@ -12,33 +13,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import SEAGULLS, run_simplugin
+from conftest import SEAGULLS, pip_install, run_simplugin
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 
 
 @pytest.fixture(scope="module")
 def dhash_installed(tmp_path_factory) -> dict:
-    """`pip install examples/simplugin-dhash` into a folder of its own; the environment
-    under which a simplugin process sees it."""
-    target = tmp_path_factory.mktemp("site-packages")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--target",
-            str(target),
-            str(EXAMPLES / "simplugin-dhash"),
-        ],
-        check=True,
-        capture_output=True,
-        stdin=subprocess.DEVNULL,
-    )
-    return {"PYTHONPATH": str(target)}
+    return pip_install("simplugin-dhash", tmp_path_factory.mktemp("site-packages"))
 
 
 def test_the_installed_example_is_listed_with_its_distribution(dhash_installed):
@@ -81,3 +63,27 @@ def test_the_cleanup_script_moves_only_the_closest_duplicates(library, tmp_path)
     assert applied.returncode == 0
     assert sorted(p.name for p in (tmp_path / "dest").glob("*.jpeg")) == ["seagull_5.jpeg"]
     assert (library / "seagull_3.jpeg").exists()  # 0.038 from its keeper: not that close
+
+
+def test_the_csv_example_sink_writes_one_row_per_duplicate(library, tmp_path):
+    installed = pip_install("simplugin-csv", tmp_path / "site-packages")
+    target = tmp_path / "dupes.csv"
+
+    run = run_simplugin(
+        "scan",
+        str(library),
+        "--sink",
+        "csv",
+        "--sink-option",
+        f"csv.path={target}",
+        env=installed,
+    )
+
+    assert run.returncode == 0
+    rows = list(csv.reader(target.open()))
+    assert rows[0] == ["group", "keep", "duplicate", "distance", "duplicate_bytes"]
+    assert sorted(Path(row[2]).name for row in rows[1:]) == [
+        "seagull_3.jpeg",
+        "seagull_4.jpeg",
+        "seagull_5.jpeg",
+    ]

@@ -271,63 +271,43 @@ def test_a_bucketer_limits_comparisons_to_photos_in_the_same_bucket(tmp_path):
     ]
 
 
-CSV_SINK_PLUGIN = """
-    import csv
-    from simplugin import Option, Sink, hookimpl
-
-    class CsvSink(Sink):
-        name = "csv"
-        description = "one row per duplicate: keep, duplicate, distance"
-        options = {"path": Option(str, "file to write", required=True)}
-
-        def write(self, result, options):
-            with open(options["path"], "w", newline="") as out:
-                rows = csv.writer(out)
-                for group in result.groups:
-                    for duplicate in group.duplicates:
-                        rows.writerow([group.keep.path, duplicate.photo.path, duplicate.distance])
-
-    @hookimpl
-    def register_sinks(register):
-        register(CsvSink())
-"""
-
-
-def scan_with_csv_sink(distributions, library, *arguments):
-    """Install the CSV sink plugin, then scan `library` with `--sink csv ARGUMENTS`."""
-    distributions.install("simplugin-csv", CSV_SINK_PLUGIN, {"csv": "simplugin_csv"})
-    return run_simplugin("scan", str(library), "--sink", "csv", *arguments, env=distributions.env)
+def scan_with_csv_sink(installed, library, *arguments):
+    """Scan `library` with `--sink csv ARGUMENTS`, the example CSV sink installed."""
+    return run_simplugin("scan", str(library), "--sink", "csv", *arguments, env=installed)
 
 
 def test_an_installed_sink_runs_with_its_options_from_the_command_line(
-    distributions, library, tmp_path
+    csv_installed, library, tmp_path
 ):
     target = tmp_path / "dupes.csv"
 
-    run = scan_with_csv_sink(distributions, library, "--sink-option", f"csv.path={target}")
+    run = scan_with_csv_sink(csv_installed, library, "--sink-option", f"csv.path={target}")
 
     assert run.returncode == 0
-    assert len(target.read_text().splitlines()) == 3
+    assert len(target.read_text().splitlines()) == 1 + 3  # a header, then the duplicates
     assert run.stdout.count("Group ") == 2  # the report is still printed
 
 
-def test_a_sink_missing_a_required_option_is_a_usage_error_before_scanning(distributions, library):
-    run = scan_with_csv_sink(distributions, library)
+def test_a_sink_missing_a_required_option_is_a_usage_error_before_scanning(csv_installed, library):
+    run = scan_with_csv_sink(csv_installed, library)
 
     assert run.returncode == 2
-    assert run.stderr == "simplugin: error: sink 'csv' needs the option 'path': file to write\n"
+    assert (
+        run.stderr
+        == "simplugin: error: sink 'csv' needs the option 'path': the CSV file to write\n"
+    )
 
 
-def test_an_unknown_sink_option_names_the_options_there_are(distributions, library):
-    run = scan_with_csv_sink(distributions, library, "--sink-option", "csv.file=x.csv")
+def test_an_unknown_sink_option_names_the_options_there_are(csv_installed, library):
+    run = scan_with_csv_sink(csv_installed, library, "--sink-option", "csv.file=x.csv")
 
     assert run.returncode == 2
     assert "sink 'csv' has no option 'file' (its options: path)" in run.stderr
 
 
-def test_a_failing_sink_does_not_stop_the_other_sinks(distributions, library, tmp_path):
+def test_a_failing_sink_does_not_stop_the_other_sinks(csv_installed, library, tmp_path):
     run = scan_with_csv_sink(
-        distributions,
+        csv_installed,
         library,
         "--sink-option",
         f"csv.path={tmp_path}/no/such/folder/x.csv",

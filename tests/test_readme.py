@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 import subprocess
 from pathlib import Path
@@ -39,6 +40,16 @@ def test_every_exit_code_is_documented():
     codes = {v for name, v in vars(cli).items() if name.startswith("EXIT_") and isinstance(v, int)}
     documented = {int(code) for code in re.findall(r"^\| (\d+) \|", README, re.MULTILINE)}
     assert documented == codes
+
+
+def test_the_plugin_guide_quotes_every_hook_with_its_signature_and_docstring():
+    guide = (ROOT / "docs" / "plugin-guide.md").read_text()
+    for name, function in vars(hookspecs).items():
+        if not hasattr(function, "simplugin_spec"):
+            continue
+        signature = f"{name}({', '.join(inspect.signature(function).parameters)})"
+        assert f"### `{signature}`" in guide, f"{signature} is missing from the plugin guide"
+        assert inspect.getdoc(function) in guide, f"the guide's text for {name} is out of date"
 
 
 def test_every_hook_is_documented():
