@@ -10,6 +10,7 @@ import argparse
 import inspect
 import json
 import os
+import subprocess
 import sys
 import time
 import warnings
@@ -23,6 +24,7 @@ from .config import FILE_NAME as CONFIG_FILE_NAME
 from .config import SCAN_ARGUMENTS, Config, as_toml, user_config_path
 from .config import find as find_config
 from .config import load as load_config
+from .discover import photo_extensions
 from .engine import DEFAULT_BUCKETER, UNDATED_CHOICES, SinkRequest, deliver, prepare_sinks, scan
 from .errors import SimpluginError, UsageError
 from .hookspecs import hookimpl
@@ -235,6 +237,22 @@ def build_parser() -> argparse.ArgumentParser:
     config_parser.add_argument("action", choices=("show",))
     config_parser.add_argument("--config", metavar="FILE", help="the file to read")
     config_parser.set_defaults(run=run_config)
+
+    staged_parser = commands.add_parser(
+        "check-staged",
+        help="refuse a git commit that adds a near-duplicate of a photo already committed",
+        description="For git hooks (hooks/git/pre-commit, .pre-commit-hooks.yaml): compare the"
+        " photos that the git index adds with the photos already in the repository, and exit"
+        f" with {EXIT_DUPLICATES} when an added photo is a near-duplicate of one of them. Run it"
+        " inside a git work tree.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    staged_parser.add_argument(
+        "--threshold", type=float, metavar="T", help="as for 'scan' (default: the metric's own)"
+    )
+    staged_parser.add_argument("--metric", default="avgdiff", metavar="NAME", help="as for 'scan'")
+    staged_parser.set_defaults(run=run_check_staged)
 
     plugins_parser = commands.add_parser(
         "plugins",
@@ -497,6 +515,52 @@ def run_undo(arguments: argparse.Namespace) -> int:
     for item, reason in report.refused:
         warn(f"left {printable(item.target)}: {reason}")
     return EXIT_FAILED if report.refused else EXIT_OK
+
+
+# --- check-staged ------------------------------------------------------------------------
+
+
+def run_check_staged(arguments: argparse.Namespace) -> int:
+    added = set(git_paths("diff", "--cached", "--name-only", "--diff-filter=A"))
+    if not added:
+        return EXIT_OK
+    extensions = photo_extensions()
+    photos = [
+        path
+        for path in git_paths("ls-files")
+        if os.path.splitext(path)[1].lower() in extensions and os.path.isfile(path)
+    ]
+    if not added & set(photos):
+        return EXIT_OK
+    # Every photo against every other: a copy is a copy whenever it was taken.
+    result = scan(
+        photos,
+        metric=arguments.metric,
+        threshold=arguments.threshold,
+        bucketer=None,
+        cache=True,
+    )
+    clashes = [pair for pair in result.pairs if (pair.a.path in added) != (pair.b.path in added)]
+    for pair in clashes:
+        new, old = (pair.a, pair.b) if pair.a.path in added else (pair.b, pair.a)
+        warn(
+            f"{printable(new.path)} is a near-duplicate of {printable(old.path)}"
+            f" (distance {pair.distance:.4f}), already in the repository"
+        )
+    if clashes:
+        warn("commit refused; to commit anyway: git commit --no-verify")
+        return EXIT_DUPLICATES
+    return EXIT_OK
+
+
+def git_paths(*command: str) -> list[str]:
+    """Paths git lists, relative to the work tree's top, which becomes the current folder."""
+    top = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True)
+    if top.returncode != 0:
+        raise UsageError("check-staged runs inside a git work tree")
+    os.chdir(top.stdout.strip())
+    listed = subprocess.run(["git", *command, "-z"], capture_output=True, check=True).stdout
+    return [os.fsdecode(path) for path in listed.split(b"\0") if path]
 
 
 # --- config ------------------------------------------------------------------------------

@@ -1,0 +1,79 @@
+"""The git pre-commit hook refuses a commit that adds a near-duplicate of a photo that is
+already in the repository, and lets every other commit through."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import SEAGULLS
+
+HOOK = Path(__file__).parents[1] / "hooks" / "git" / "pre-commit"
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "Test",
+    "GIT_AUTHOR_EMAIL": "test@example.invalid",
+    "GIT_COMMITTER_NAME": "Test",
+    "GIT_COMMITTER_EMAIL": "test@example.invalid",
+}
+
+
+def git(repository: Path, *arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["git", *arguments],
+        cwd=repository,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **IDENTITY},
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture
+def repository(tmp_path) -> Path:
+    """A repository with one committed photo and the hook installed as the README says."""
+    repository = tmp_path / "site"
+    (repository / "photos").mkdir(parents=True)
+    git(repository, "init", "--quiet")
+    shutil.copy(SEAGULLS / "seagull_5.jpeg", repository / "photos" / "beach.jpg")
+    (repository / "README.md").write_text("our photos\n")
+    git(repository, "add", ".")
+    assert git(repository, "commit", "--quiet", "-m", "first photos").returncode == 0
+    installed = repository / ".git" / "hooks" / "pre-commit"
+    shutil.copy(HOOK, installed)
+    installed.chmod(installed.stat().st_mode | stat.S_IXUSR)
+    return repository
+
+
+def test_a_commit_adding_a_near_duplicate_is_refused(repository):
+    shutil.copy(SEAGULLS / "seagull_6.jpeg", repository / "photos" / "beach-again.jpg")
+    git(repository, "add", ".")
+
+    commit = git(repository, "commit", "-m", "the same beach")
+
+    assert commit.returncode != 0
+    assert (
+        "simplugin: photos/beach-again.jpg is a near-duplicate of photos/beach.jpg" in commit.stderr
+    )
+    assert git(repository, "rev-list", "--count", "HEAD").stdout.strip() == "1"
+
+
+def test_a_commit_adding_a_different_photo_goes_through(repository):
+    shutil.copy(SEAGULLS / "seagull_2.jpeg", repository / "photos" / "harbour.jpg")
+    git(repository, "add", ".")
+
+    commit = git(repository, "commit", "-m", "a new photo")
+
+    assert commit.returncode == 0, commit.stderr
+    assert git(repository, "rev-list", "--count", "HEAD").stdout.strip() == "2"
+
+
+def test_a_commit_without_photos_goes_through(repository):
+    (repository / "README.md").write_text("our photos, and words\n")
+    git(repository, "add", ".")
+
+    assert git(repository, "commit", "-m", "words").returncode == 0
