@@ -51,7 +51,8 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as for any command whose reader stopped
 EXIT_CODES = f"""\
 exit codes:
   {EXIT_OK}    the scan ran (whether or not it found near-duplicates)
-  {EXIT_DUPLICATES}    near-duplicates were found and --fail-on-duplicates was given
+  {EXIT_DUPLICATES}    near-duplicates were found and --fail-on-duplicates was given (scan),
+       or a staged photo is a near-duplicate of a committed one (check-staged)
   {EXIT_USAGE}    usage error: bad option, missing path, unknown or conflicting plugin name
   {EXIT_FAILED}    the scan ran but a plugin or an output failed (see stderr)
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
