@@ -25,6 +25,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .reading import Summary
 from .types import Bucketer, Metric
 
 FORMAT = "simplugin-signature-cache"
@@ -53,17 +54,6 @@ class CacheWarning(UserWarning):
 def default_path() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "simplugin", "signatures.sqlite")
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """A photo's summary as the cache gives it back (the fields of `reading.Summary`)."""
-
-    width: int
-    height: int
-    format: str
-    signature: np.ndarray
-    key: object
 
 
 @dataclass(frozen=True)
@@ -121,7 +111,7 @@ class SignatureCache:
             _warn(f"not using the cache {path}: {error}")
             return None
 
-    def lookup(self, files: Sequence[File], kinds: Kinds) -> dict[int, Entry]:
+    def lookup(self, files: Sequence[File], kinds: Kinds) -> dict[int, Summary]:
         """The entries of the files that are unchanged since, by index in `files`."""
         keys = [os.fsencode(os.path.abspath(f.path)) for f in files]
         wanted = [kinds.metric] + ([kinds.bucketer] if kinds.bucketer else [])
@@ -142,12 +132,12 @@ class SignatureCache:
             if signature.size != math.prod(kinds.shape):
                 continue
             bucket_key = json.loads(found[1][7]) if kinds.bucketer else None
-            entries[index] = Entry(
+            entries[index] = Summary(
                 width, height, image_format, signature.reshape(kinds.shape), bucket_key
             )
         return entries
 
-    def store(self, items: Iterable[tuple[File, Entry]], kinds: Kinds) -> None:
+    def store(self, items: Iterable[tuple[File, Summary]], kinds: Kinds) -> None:
         """Remember what reading the files gave. A bucket key that is not JSON is not
         kept (and its photo is read again next time)."""
         records = []
