@@ -15,8 +15,8 @@ class UsageError(SimpluginError):
 
 
 class OutputIncomplete(SimpluginError):
-    """A sink did part of its work and reported each failure as it went; the message
-    says what is left undone. Raised by sinks, shown without naming a plugin."""
+    """A sink could not do all of its work (a file it cannot write, moves that failed);
+    the message says what is left undone. Raised by sinks, shown without naming a plugin."""
 
     exit_code = 3
 

@@ -72,3 +72,12 @@ def test_an_existing_result_file_is_replaced_whole(library, tmp_path):
 
     assert json.loads(target.read_text())["photos"] == 6
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".simplugin-")] == []
+
+
+def test_a_result_file_that_cannot_be_written_is_one_line_naming_it(library, tmp_path):
+    target = tmp_path / "no" / "such" / "folder" / "result.json"
+
+    run = run_simplugin("scan", str(library), "--json", str(target), "-q")
+
+    assert run.returncode == 3
+    assert run.stderr == f"simplugin: error: could not write {target}: No such file or directory\n"

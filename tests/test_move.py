@@ -404,3 +404,18 @@ def test_a_sidecar_shared_with_a_keeper_stays_with_the_keeper(tmp_path):
         "IMG_1.jpg"
     ]
     assert (library / "IMG_1.xmp").read_text() == "ratings of IMG_1"
+
+
+def test_a_destination_that_cannot_be_made_moves_nothing_and_says_so(library, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    before = snapshot(library)
+
+    run = run_simplugin("scan", str(library), "--move-to", str(blocker / "dest"), "-q")
+
+    assert run.returncode == 3
+    destination = blocker / "dest"
+    assert run.stderr == (
+        f"simplugin: error: cannot move into {destination}: Not a directory; nothing was moved\n"
+    )
+    assert snapshot(library) == before

@@ -13,7 +13,7 @@ import os
 import sys
 import tempfile
 
-from simplugin import Option, ScanResult, Sink, hookimpl
+from simplugin import Option, OutputIncomplete, ScanResult, Sink, hookimpl
 
 SCHEMA_VERSION = 1
 
@@ -65,7 +65,10 @@ class JsonSink(Sink):
             return
         # Written beside the target, then renamed over it: a reader never sees half a file.
         folder = os.path.dirname(os.path.abspath(path))
-        handle, temporary = tempfile.mkstemp(prefix=".simplugin-", suffix=".json", dir=folder)
+        try:
+            handle, temporary = tempfile.mkstemp(prefix=".simplugin-", suffix=".json", dir=folder)
+        except OSError as error:
+            raise OutputIncomplete(f"could not write {path}: {error.strerror}") from error
         try:
             with os.fdopen(handle, "wb") as out:
                 out.write(data)

@@ -59,7 +59,12 @@ class MoveSink(Sink):
             for item in planned:
                 _out(f"would move {printable(item.shown_source)} -> {printable(item.shown_target)}")
         elif planned:
-            journal = Journal.create(destination, roots=list(result.settings.roots))
+            try:
+                journal = Journal.create(destination, roots=list(result.settings.roots))
+            except OSError as error:
+                raise OutputIncomplete(
+                    f"cannot move into {destination}: {error.strerror or error}; nothing was moved"
+                ) from error
             try:
                 failed = sum(not _move_one(item, journal) for item in planned)
             finally:
