@@ -522,6 +522,7 @@ def run_undo(arguments: argparse.Namespace) -> int:
 
 
 def run_check_staged(arguments: argparse.Namespace) -> int:
+    enter_work_tree()
     added = set(git_paths("diff", "--cached", "--name-only", "--diff-filter=A"))
     if not added:
         return EXIT_OK
@@ -554,12 +555,16 @@ def run_check_staged(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def git_paths(*command: str) -> list[str]:
-    """Paths git lists, relative to the work tree's top, which becomes the current folder."""
+def enter_work_tree() -> None:
+    """Make the top of the git work tree the current folder: git lists paths from there."""
     top = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True)
     if top.returncode != 0:
         raise UsageError("check-staged runs inside a git work tree")
     os.chdir(top.stdout.strip())
+
+
+def git_paths(*command: str) -> list[str]:
+    """The paths a git command lists, relative to the top of the work tree."""
     listed = subprocess.run(["git", *command, "-z"], capture_output=True, check=True).stdout
     return [os.fsdecode(path) for path in listed.split(b"\0") if path]
 

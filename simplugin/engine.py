@@ -359,6 +359,10 @@ def compare(
         progress.advance()
         left = np.asarray(comparison.left, dtype=np.intp)
         right = None if comparison.right is None else np.asarray(comparison.right, np.intp)
+        # Most capture-time buckets hold a single photo: nothing to ask the metric.
+        alone = len(left) < 2 if right is None else min(len(left), len(right)) == 0
+        if alone:
+            continue
         try:
             if right is None:
                 method = "pairs_within"
