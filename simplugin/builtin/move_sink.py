@@ -95,7 +95,8 @@ def plan(result: ScanResult, destination: str) -> tuple[list[PlannedMove], list[
     keepers = {os.path.abspath(group.keep.path) for group in result.groups}
     # A sidecar named after a stem (IMG_1.xmp) can belong to a keeper and a duplicate at
     # once (IMG_1.jpg and IMG_1.png): it stays with the keeper.
-    kept = {os.path.abspath(f) for group in result.groups for f in _unit(group.keep)}
+    folders: dict[str, tuple[list[str], dict] | None] = {}  # each folder listed once
+    kept = {os.path.abspath(f) for group in result.groups for f in _unit(group.keep, folders)}
     planned: list[PlannedMove] = []
     sources: set[str] = set()
     targets: set[str] = set()
@@ -103,12 +104,16 @@ def plan(result: ScanResult, destination: str) -> tuple[list[PlannedMove], list[
     for group in result.groups:
         for duplicate in group.duplicates:
             photo = duplicate.photo
-            unit = _unit(photo)
+            unit = _unit(photo, folders)
             keeper_twin = next((f for f in unit if os.path.abspath(f) in keepers), None)
             if keeper_twin is not None and keeper_twin != photo.path:
                 kept_twins.append((photo.path, keeper_twin))
                 continue
-            unit = [f for f in unit if os.path.abspath(f) not in sources | kept]
+            unit = [
+                f
+                for f in unit
+                if os.path.abspath(f) not in sources and os.path.abspath(f) not in kept
+            ]
             relative = _relative_folder(photo.path, roots)
             stem = os.path.splitext(os.path.basename(photo.path))[0]
             for number in range(10_000):
@@ -126,13 +131,19 @@ def plan(result: ScanResult, destination: str) -> tuple[list[PlannedMove], list[
     return planned, kept_twins
 
 
-def _unit(photo: Photo) -> list[str]:
-    """The photo, its RAW or JPEG twin, and the sidecars of both: what moves together."""
+def _unit(photo: Photo, folders: dict[str, tuple[list[str], dict] | None]) -> list[str]:
+    """The photo, its RAW or JPEG twin, and the sidecars of both: what moves together.
+    `folders` keeps each folder's listing and sidecar index, made on first use."""
     folder = os.path.dirname(photo.path)
-    try:
-        names = os.listdir(folder or ".")
-    except OSError:
+    if folder not in folders:
+        try:
+            names = os.listdir(folder or ".")
+            folders[folder] = (names, sidecar_index(folder, names))
+        except OSError:
+            folders[folder] = None
+    if folders[folder] is None:
         return [photo.path, *photo.sidecars]
+    names, index = folders[folder]
     stem, extension = os.path.splitext(os.path.basename(photo.path))
     if extension.lower() in RAW_EXTENSIONS:
         twin_extensions = RAW_TWIN_EXTENSIONS
@@ -146,7 +157,6 @@ def _unit(photo: Photo) -> list[str]:
         if os.path.splitext(name)[0].lower() == stem.lower()
         and os.path.splitext(name)[1].lower() in twin_extensions
     )
-    index = sidecar_index(folder, names)
     members = [photo.path, *twins]
     sidecars = [s for member in members for s in sidecars_of(member, index)]
     return list(dict.fromkeys(members + sidecars))
