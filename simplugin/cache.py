@@ -113,7 +113,7 @@ class SignatureCache:
 
     def lookup(self, files: Sequence[File], kinds: Kinds) -> dict[int, Summary]:
         """The entries of the files that are unchanged since, by index in `files`."""
-        keys = [os.fsencode(os.path.abspath(f.path)) for f in files]
+        keys = [_key(f.path) for f in files]
         wanted = [kinds.metric] + ([kinds.bucketer] if kinds.bucketer else [])
         rows = self._read(
             "SELECT path, kind, size, mtime_ns, width, height, format, value FROM summaries"
@@ -147,7 +147,7 @@ class SignatureCache:
                     bucket_key = json.dumps(summary.key).encode()
                 except (TypeError, ValueError):
                     continue
-            path = os.fsencode(os.path.abspath(file.path))
+            path = _key(file.path)
             stamp = (file.size, file.mtime_ns)
             facts = (summary.width, summary.height, summary.format)
             records.append((path, kinds.metric, *stamp, *facts, summary.signature.tobytes()))
@@ -181,6 +181,11 @@ class SignatureCache:
 
     def close(self) -> None:
         self.connection.close()
+
+
+def _key(path: str) -> bytes:
+    """A photo's key in the cache: its absolute path, as the file system's bytes."""
+    return os.fsencode(os.path.abspath(path))
 
 
 def _warn(message: str) -> None:
