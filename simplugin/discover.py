@@ -5,6 +5,10 @@ except sidecars (.xmp, .aae, .thm, Google Takeout .json), which are never photos
 themselves: each is attached to the photo it belongs to (`IMG_1.xmp` and
 `IMG_1.jpg.xmp` to `IMG_1.jpg`), so that an action on the photo can take it along.
 The same file reached twice (a hard link, or a followed symlink) is listed once.
+
+A folder holding a `CACHEDIR.TAG` (the Cache Directory Tagging Specification, which
+backup tools such as tar, borg and restic honour) is passed over: it holds copies made
+by a program, like the thumbnails of simplugin's HTML report, not the user's photos.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ SIDECAR_SUFFIXES = (".supplemental-metadata.json", ".xmp", ".aae", ".thm", ".jso
 # Formats people keep photos in that Pillow alone cannot read: a file with one of
 # these names that cannot be read is reported, where an unknown .txt is simply ignored.
 EXTRA_PHOTO_EXTENSIONS = HEIF_EXTENSIONS | RAW_EXTENSIONS | {".avif"}
+CACHEDIR_TAG = "CACHEDIR.TAG"
+CACHEDIR_SIGNATURE = b"Signature: 8a477f597d28d172789f06886806bc55"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +124,8 @@ def walk(
         except OSError as error:
             yield Skipped(path, f"cannot open folder: {error.strerror or error}")
             return
+        if any(entry.name == CACHEDIR_TAG for entry in entries) and _is_cache(path):
+            return
         sidecars = sidecar_index(path, [entry.name for entry in entries])
         for entry in entries:
             yield from visit(entry.path, sidecars=sidecars)
@@ -158,3 +166,24 @@ def _sidecars_beside(path: str) -> dict[str, list[str]]:
         return sidecar_index(folder, os.listdir(folder or "."))
     except OSError:
         return {}
+
+
+def _is_cache(folder: str) -> bool:
+    """Whether `folder` holds a valid CACHEDIR.TAG: one that starts with the signature."""
+    try:
+        with open(os.path.join(folder, CACHEDIR_TAG), "rb") as tag:
+            return tag.read(len(CACHEDIR_SIGNATURE)) == CACHEDIR_SIGNATURE
+    except OSError:
+        return False
+
+
+def tag_as_cache(folder: str, made_by: str) -> None:
+    """Mark `folder` as a cache with a CACHEDIR.TAG, so that scans and backups skip it."""
+    path = os.path.join(folder, CACHEDIR_TAG)
+    if not _is_cache(folder):
+        with open(path, "wb") as tag:
+            tag.write(
+                CACHEDIR_SIGNATURE
+                + f"\n# This folder holds {made_by}, made by simplugin.\n".encode()
+                + b"# For information about cache directory tags see https://bford.info/cachedir/\n"
+            )

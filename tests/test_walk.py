@@ -8,6 +8,7 @@ import shutil
 
 from conftest import SEAGULLS
 from simplugin import scan
+from simplugin.discover import tag_as_cache
 
 
 def test_folders_are_walked_recursively(tmp_path):
@@ -95,3 +96,22 @@ def test_a_single_photo_can_be_given_as_a_root(tmp_path):
 
     assert len(result.photos) == 7
     assert any(str(tmp_path / "new.jpeg") in (p.a.path, p.b.path) for p in result.pairs)
+
+
+def test_a_folder_tagged_as_a_cache_is_passed_over(tmp_path):
+    shutil.copy(SEAGULLS / "seagull_5.jpeg", tmp_path / "a.jpeg")
+    (tmp_path / "thumbnails").mkdir()
+    shutil.copy(SEAGULLS / "seagull_5.jpeg", tmp_path / "thumbnails" / "copy.jpeg")
+    tag_as_cache(str(tmp_path / "thumbnails"), "thumbnails")
+
+    result = scan(tmp_path)
+
+    assert [p.path for p in result.photos] == [str(tmp_path / "a.jpeg")]
+
+
+def test_a_cachedir_tag_without_the_signature_does_not_hide_photos(tmp_path):
+    (tmp_path / "album").mkdir()
+    shutil.copy(SEAGULLS / "seagull_5.jpeg", tmp_path / "album" / "a.jpeg")
+    (tmp_path / "album" / "CACHEDIR.TAG").write_text("not a cache, just a file with this name\n")
+
+    assert len(scan(tmp_path).photos) == 1
