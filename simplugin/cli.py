@@ -29,6 +29,7 @@ from .engine import DEFAULT_BUCKETER, UNDATED_CHOICES, SinkRequest, deliver, pre
 from .errors import SimpluginError, UsageError
 from .hookspecs import hookimpl
 from .moves import undo
+from .plan import load_plan
 from .plugins import (
     BLOCK_ENV,
     DISABLE_AUTOLOAD_ENV,
@@ -39,6 +40,7 @@ from .plugins import (
 )
 from .reading import default_jobs
 from .text import human_size, printable
+from .text import tell as warn
 from .types import ScanResult, Sink, Skipped
 
 EXIT_OK = 0
@@ -54,7 +56,8 @@ exit codes:
   {EXIT_DUPLICATES}    near-duplicates were found and --fail-on-duplicates was given (scan),
        or a staged photo is a near-duplicate of a committed one (check-staged)
   {EXIT_USAGE}    usage error: bad option, missing path, unknown or conflicting plugin name
-  {EXIT_FAILED}    the scan ran but a plugin or an output failed (see stderr)
+  {EXIT_FAILED}    the scan ran but a plugin or an output failed (see stderr); for apply and
+       undo, some files were left where they were (see stderr)
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
   {EXIT_BROKEN_PIPE}  stdout was closed early (e.g. piped into head)
 """
@@ -137,6 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write the result as JSON to FILE; '-' writes it to stdout instead of the report",
     )
     scan_parser.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write a report to review in a browser: thumbnails of every group, choose"
+        " keepers, export a plan for 'simplugin apply' (thumbnails go in FILE's folder)",
+    )
+    scan_parser.add_argument(
         "--move-to",
         metavar="DEST",
         help="move every duplicate (never a keeper) into DEST, keeping its path relative to"
@@ -214,6 +223,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     undo_parser.set_defaults(run=run_undo)
 
+    apply_parser = commands.add_parser(
+        "apply",
+        help="carry out a plan exported from the HTML report (or written by --json)",
+        description="Move the duplicates of every group in PLAN into DEST, exactly as"
+        " 'scan --move-to' would: never a keeper, with sidecars and RAW/JPEG twins, never"
+        " replacing a file, journaled for 'simplugin undo'. Each photo is checked again"
+        " first: a duplicate that is gone is left out, and a group whose keeper is gone is"
+        " left alone.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    apply_parser.add_argument("plan", metavar="PLAN", help="the plan file (JSON)")
+    apply_parser.add_argument(
+        "--move-to", required=True, metavar="DEST", help="the folder to move duplicates into"
+    )
+    apply_parser.add_argument(
+        "--dry-run", action="store_true", help="print what would move, and change nothing"
+    )
+    apply_parser.set_defaults(run=run_apply)
+
     cache_parser = commands.add_parser(
         "cache",
         help="show or clear the signature cache",
@@ -284,10 +313,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         # and keep Python from failing again when it flushes stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
-
-
-def warn(message: str) -> None:
-    print(f"simplugin: {message}", file=sys.stderr, flush=True)
 
 
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -393,6 +418,8 @@ def scan_sink_requests(arguments: argparse.Namespace) -> list[SinkRequest]:
     requests = [] if arguments.json == "-" else [SinkRequest("stdout")]
     if arguments.json is not None:
         requests.append(SinkRequest("json", {"path": arguments.json}))
+    if arguments.html is not None:
+        requests.append(SinkRequest("html", {"path": arguments.html}))
     if arguments.move_to is not None:
         requests.append(
             SinkRequest("move", {"to": arguments.move_to, "dry_run": arguments.dry_run})
@@ -516,6 +543,24 @@ def run_undo(arguments: argparse.Namespace) -> int:
     for item, reason in report.refused:
         warn(f"left {printable(item.target)}: {reason}")
     return EXIT_FAILED if report.refused else EXIT_OK
+
+
+# --- apply -------------------------------------------------------------------------------
+
+
+def run_apply(arguments: argparse.Namespace) -> int:
+    host = load_plugins()
+    report_problems(host, since=0)
+    sinks = prepare_sinks(
+        host, [SinkRequest("move", {"to": arguments.move_to, "dry_run": arguments.dry_run})]
+    )
+    result = load_plan(arguments.plan)
+    for skipped in result.skipped:
+        warn(f"skipped {printable(skipped.path)}: {skipped.reason}")
+    failures = deliver(host, result, sinks)
+    for failure in failures:
+        warn(f"error: {failure}")
+    return EXIT_FAILED if failures or result.skipped else EXIT_OK
 
 
 # --- check-staged ------------------------------------------------------------------------

@@ -151,7 +151,7 @@ def walk(
             yield from folder(path, info)
         elif stat.S_ISREG(info.st_mode):
             if sidecars is None:  # a photo named on the command line: look beside it
-                sidecars = _sidecars_beside(path)
+                sidecars = sidecars_beside(path)
             yield from candidate(path, info, explicit, sidecars)
         elif explicit:
             yield Skipped(path, "not a regular file or folder")
@@ -160,7 +160,8 @@ def walk(
         yield from visit(root, explicit=True)
 
 
-def _sidecars_beside(path: str) -> dict[str, list[str]]:
+def sidecars_beside(path: str) -> dict[str, list[str]]:
+    """The sidecar index of the folder that holds `path` (see `sidecar_index`)."""
     folder = os.path.dirname(path)
     try:
         return sidecar_index(folder, os.listdir(folder or "."))

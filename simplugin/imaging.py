@@ -92,9 +92,7 @@ def open_displayed(path: str, decode_size: int | None = None) -> Displayed:
                 image = _to_rgb(_raw_preview(path))
                 return Displayed(image, extension[1:].upper(), image.width, image.height)
             with Image.open(path) as image:
-                width, height = image.size
-                if _orientation(image) in _SIDEWAYS:
-                    width, height = height, width
+                width, height = _upright_size(image)
                 if decode_size:
                     image.draft("RGB", (decode_size, decode_size))
                 image.load()
@@ -113,6 +111,26 @@ def open_displayed(path: str, decode_size: int | None = None) -> Displayed:
         raise Unreadable(f"broken image data: {message}") from error
     except Exception as error:  # Pillow reports some corrupt files as SyntaxError, ValueError...
         raise Unreadable(f"broken image data: {describe(error)}") from error
+
+
+def probe(path: str) -> tuple[int, int, str]:
+    """The upright width, height and format of a photo, reading as little as possible:
+    the header, for the formats Pillow opens lazily. Raises `Unreadable`."""
+    if os.path.splitext(path)[1].lower() not in RAW_EXTENSIONS:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with Image.open(path) as image:
+                    return (*_upright_size(image), image.format or "unknown")
+        except Exception:
+            pass  # open_displayed says why, in the same words as a scan would
+    shown = open_displayed(path)
+    return shown.width, shown.height, shown.format
+
+
+def _upright_size(image: Image.Image) -> tuple[int, int]:
+    width, height = image.size
+    return (height, width) if _orientation(image) in _SIDEWAYS else (width, height)
 
 
 def _unidentified(extension: str) -> str:

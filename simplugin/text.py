@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 
 def printable(path: str) -> str:
     """`path` as it can be shown on one terminal line.
@@ -24,3 +26,9 @@ def human_size(size: int) -> str:
             break
         value /= 1024
     return f"{value:.1f} {unit}"
+
+
+def tell(message: str) -> None:
+    """One line for the person running simplugin, on stderr (stdout is for data)."""
+    sys.stderr.write(f"simplugin: {message}\n")
+    sys.stderr.flush()

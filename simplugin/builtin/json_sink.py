@@ -9,11 +9,10 @@ gives back the original name.
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 
-from simplugin import Option, OutputIncomplete, ScanResult, Sink, hookimpl
+from simplugin import Option, ScanResult, Sink, hookimpl
+from simplugin.output import write_atomically
 
 SCHEMA_VERSION = 1
 
@@ -63,26 +62,7 @@ class JsonSink(Sink):
             sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()
             return
-        # Written beside the target, then renamed over it: a reader never sees half a file.
-        folder = os.path.dirname(os.path.abspath(path))
-        try:
-            handle, temporary = tempfile.mkstemp(prefix=".simplugin-", suffix=".json", dir=folder)
-        except OSError as error:
-            raise OutputIncomplete(f"could not write {path}: {error.strerror}") from error
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(data)
-            os.chmod(temporary, 0o666 & ~_umask())  # as an ordinary new file, not mkstemp's 0600
-            os.replace(temporary, path)
-        except BaseException:
-            os.unlink(temporary)
-            raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+        write_atomically(path, data)
 
 
 @hookimpl

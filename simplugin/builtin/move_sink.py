@@ -26,7 +26,7 @@ from simplugin import Option, OutputIncomplete, Photo, ScanResult, Sink, hookimp
 from simplugin.discover import sidecar_index, sidecars_of
 from simplugin.imaging import RAW_EXTENSIONS
 from simplugin.moves import Journal, Move, move
-from simplugin.text import printable
+from simplugin.text import printable, tell
 
 # Formats a camera saves beside a RAW file of the same name.
 RAW_TWIN_EXTENSIONS = frozenset({".jpg", ".jpeg", ".heic", ".heif", ".hif"})
@@ -54,7 +54,7 @@ class MoveSink(Sink):
         destination = os.path.expanduser(options["to"])
         planned, kept_twins = plan(result, destination)
         for photo, keeper in kept_twins:
-            _tell(f"kept {printable(photo)}: its twin {printable(keeper)} is a keeper")
+            tell(f"kept {printable(photo)}: its twin {printable(keeper)} is a keeper")
         if options["dry_run"]:
             for item in planned:
                 _out(f"would move {printable(item.shown_source)} -> {printable(item.shown_target)}")
@@ -70,7 +70,7 @@ class MoveSink(Sink):
             finally:
                 journal.close()
             undo = f"simplugin undo {shlex.quote(journal.path)}"
-            _tell(f"moves journaled in {journal.path}; to put everything back: {undo}")
+            tell(f"moves journaled in {journal.path}; to put everything back: {undo}")
             if failed:
                 raise OutputIncomplete(
                     f"{failed} of {len(planned)} files could not be moved and were left"
@@ -83,7 +83,7 @@ def _move_one(item: PlannedMove, journal: Journal) -> bool:
         move(item.move, journal)
     except OSError as error:
         reason = error.strerror or str(error)
-        _tell(f"could not move {printable(item.shown_source)}: {reason}; left where it was")
+        tell(f"could not move {printable(item.shown_source)}: {reason}; left where it was")
         return False
     _out(f"moved {printable(item.shown_source)} -> {printable(item.shown_target)}")
     return True
@@ -192,11 +192,6 @@ def _suffixed(name: str, stem: str, number: int) -> str:
 def _out(line: str) -> None:
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
-
-
-def _tell(line: str) -> None:
-    sys.stderr.write(f"simplugin: {line}\n")
-    sys.stderr.flush()
 
 
 @hookimpl
