@@ -17,6 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 from .engine import SinkRequest, deliver, prepare_sinks, scan, write
 from .errors import OutputIncomplete, PluginError, SimpluginError, UsageError
 from .hookspecs import hookimpl
+from .plan import load_plan
 from .plugins import load_plugins
 from .types import (
     Bucketer,
@@ -56,6 +57,7 @@ __all__ = [
     "UsageError",
     "deliver",
     "hookimpl",
+    "load_plan",
     "load_plugins",
     "prepare_sinks",
     "scan",

@@ -345,11 +345,10 @@ def test_an_unknown_bucketer_is_a_usage_error(library):
 def test_every_built_in_is_registered_through_an_entry_point():
     entry_points = metadata.distribution("simplugin").entry_points
     declared = {ep.value for ep in entry_points if ep.group == "simplugin"}
+    builtin = Path(__file__).parents[1] / "simplugin" / "builtin"
     modules = {
-        f"simplugin.builtin.{path.stem}"
-        for path in (Path(__file__).parents[1] / "simplugin" / "builtin").glob("*.py")
-        if path.stem != "__init__"
-    }
+        f"simplugin.builtin.{path.stem}" for path in builtin.glob("*.py") if path.stem != "__init__"
+    } | {f"simplugin.builtin.{path.parent.name}" for path in builtin.glob("*/__init__.py")}
     assert declared == modules
     assert {info.distribution for info in load_plugins(autoload=False).infos.values()} == {
         "simplugin"

@@ -1,0 +1,234 @@
+"""A report to review in a browser: `simplugin scan LIBRARY --html report.html`.
+
+Every group is a row of thumbnails, the keeper marked, each photo with its distance to
+the keeper, size, resolution, capture date and path; at the top, what the scan found.
+The reader can pick another keeper, untick groups, filter by path or distance, and
+export a plan that `simplugin apply PLAN --move-to DEST` carries out.
+
+The page works offline, from the file system, with no network: its script and style
+are inline, and a Content-Security-Policy lets it load nothing but its own thumbnails.
+Thumbnails (at most 320 pixels a side, never the originals) are made once, in a folder
+beside the page (`report-thumbnails/`), tagged with a CACHEDIR.TAG so that no scan reads
+them as photos; they are named after the photo's path, size and modification time, so a
+new report reuses those of unchanged photos. Scan data reaches the page as JSON, and the
+script shows it as text only, so no file name can inject HTML or script.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import multiprocessing
+import os
+import re
+import time
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from PIL import Image
+
+from simplugin import Option, OutputIncomplete, Photo, ScanResult, Sink, hookimpl
+from simplugin.discover import tag_as_cache
+from simplugin.exif import capture_time
+from simplugin.imaging import Unreadable, open_displayed
+from simplugin.output import write_atomically
+from simplugin.reading import default_jobs
+from simplugin.text import printable, tell
+
+THUMBNAIL_SIZE = 320  # pixels, the longest side: sharp at 160 CSS pixels on a 2x screen
+THUMBNAIL_QUALITY = 80
+THUMBNAIL_SUFFIX = ".jpg"
+PLAN_VERSION = 1  # the JSON sink's schema version, whose groups a plan shares
+SERIAL_BELOW = 16  # fewer photos than this are not worth starting worker processes
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """What the report shows of one photo beyond its scan facts."""
+
+    thumbnail: str | None  # file name in the thumbnail folder
+    width: int = 0
+    height: int = 0
+    taken: str | None = None
+    problem: str | None = None  # why there is no thumbnail
+
+
+def thumbnail_folder(page: str) -> str:
+    """`albums/report.html` keeps its thumbnails in `albums/report-thumbnails/`."""
+    return os.path.splitext(page)[0] + "-thumbnails"
+
+
+class HtmlSink(Sink):
+    name = "html"
+    description = "write a report to review in a browser, choose keepers and export a plan"
+    options = {
+        "path": Option(
+            str, "the .html file to write; thumbnails go in a folder beside it", required=True
+        ),
+    }
+
+    def excluded_paths(self, options: Mapping[str, Any]) -> list[str]:
+        return [thumbnail_folder(os.path.expanduser(options["path"]))]
+
+    def write(self, result: ScanResult, options: Mapping[str, Any]) -> None:
+        page = os.path.expanduser(options["path"])
+        folder = thumbnail_folder(page)
+        try:
+            os.makedirs(folder, exist_ok=True)
+            tag_as_cache(folder, "the thumbnails of the report " + os.path.basename(page))
+        except OSError as error:
+            raise OutputIncomplete(
+                f"could not write the report {page}: {folder}: {error.strerror or error}"
+            ) from error
+        photos = list({photo.path: photo for g in result.groups for photo in g.photos}.values())
+        previews = dict(zip((p.path for p in photos), make_previews(photos, folder), strict=True))
+        for photo in photos:
+            if previews[photo.path].problem:
+                tell(f"no thumbnail for {printable(photo.path)}: {previews[photo.path].problem}")
+        _remove_unused(folder, {p.thumbnail for p in previews.values() if p.thumbnail})
+        url = urllib.parse.quote(os.path.basename(folder))
+        write_atomically(page, render(page_data(result, previews, url)))
+        tell(f"report written to {page}: open it in a browser")
+
+
+def make_previews(photos: Sequence[Photo], folder: str) -> list[Preview]:
+    """A thumbnail and capture date for each photo, made on every core."""
+    work = [(photo.path, _thumbnail_name(photo), folder) for photo in photos]
+    if len(work) < SERIAL_BELOW:
+        return [_preview(*item) for item in work]
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with ProcessPoolExecutor(default_jobs(), mp_context=context) as pool:
+        return list(pool.map(_preview, *zip(*work, strict=True), chunksize=8))
+
+
+def _thumbnail_name(photo: Photo) -> str:
+    identity = f"{os.path.abspath(photo.path)}\0{photo.size}\0{photo.mtime_ns}"
+    digest = hashlib.sha256(identity.encode("utf-8", "surrogateescape")).digest()
+    return base64.b32encode(digest[:15]).decode().lower() + THUMBNAIL_SUFFIX
+
+
+def _preview(path: str, name: str, folder: str) -> Preview:
+    try:
+        taken = capture_time(path)
+    except Exception:  # no readable EXIF: the report says "no capture date"
+        taken = None
+    shown_taken = None
+    if taken is not None:
+        shown_taken = taken.isoformat(sep=" ", timespec="seconds")
+    target = os.path.join(folder, name)
+    try:
+        if os.path.exists(target):  # made for an earlier report of the same file
+            with Image.open(target) as thumbnail:
+                return Preview(name, *thumbnail.size, shown_taken)
+        image = open_displayed(path, THUMBNAIL_SIZE).image
+        image.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+        partial = f"{target}.{os.getpid()}.partial"
+        image.save(partial, "JPEG", quality=THUMBNAIL_QUALITY)
+        os.replace(partial, target)  # never a half-written thumbnail under its name
+        return Preview(name, image.width, image.height, shown_taken)
+    except Unreadable as reason:
+        return Preview(None, taken=shown_taken, problem=str(reason))
+    except OSError as error:
+        return Preview(None, taken=shown_taken, problem=error.strerror or str(error))
+
+
+def _remove_unused(folder: str, used: set[str]) -> None:
+    """Remove the thumbnails an earlier report made of photos this one does not show."""
+    for name in os.listdir(folder):
+        if name.endswith(THUMBNAIL_SUFFIX) and name not in used:
+            try:
+                os.remove(os.path.join(folder, name))
+            except OSError:
+                pass  # a stale thumbnail is harmless
+
+
+def page_data(result: ScanResult, previews: Mapping[str, Preview], url: str) -> dict:
+    """Everything the page's script shows, as JSON-ready values."""
+    settings = result.settings
+    groups = []
+    for group in result.groups:
+        members = group.photos
+        index = {photo.path: i for i, photo in enumerate(members)}
+        known = {(0, i): d.distance for i, d in enumerate(group.duplicates, start=1)}
+        for pair in result.pairs:
+            if pair.a.path in index and pair.b.path in index:
+                known.setdefault(
+                    tuple(sorted((index[pair.a.path], index[pair.b.path]))), pair.distance
+                )
+        groups.append(
+            {
+                "members": [_member(photo, previews[photo.path], url) for photo in members],
+                "distances": [[i, j, round(d, 6)] for (i, j), d in sorted(known.items())],
+                "closest": round(min(known.values()), 6),
+                "spread": round(max(d.distance for d in group.duplicates), 6),
+            }
+        )
+    return {
+        "version": PLAN_VERSION,
+        "metric": settings.metric,
+        "threshold": settings.threshold,
+        "bucketer": settings.bucketer,
+        "roots": [printable(root) for root in settings.roots],
+        "absoluteRoots": [os.path.abspath(root) for root in settings.roots],
+        "photos": len(result.photos),
+        "skipped": [{"shown": printable(s.path), "reason": s.reason} for s in result.skipped],
+        "generated": time.strftime("%Y-%m-%d %H:%M"),
+        "groups": groups,
+    }
+
+
+def _member(photo: Photo, preview: Preview, url: str) -> dict:
+    thumbnail = None
+    if preview.thumbnail:
+        thumbnail = {
+            "src": f"{url}/{preview.thumbnail}",
+            "width": preview.width,
+            "height": preview.height,
+        }
+    return {
+        "path": os.path.abspath(photo.path),
+        "shown": printable(photo.path),
+        "size": photo.size,
+        "width": photo.width,
+        "height": photo.height,
+        "format": photo.format,
+        "taken": preview.taken,
+        "thumbnail": thumbnail,
+        "problem": preview.problem,
+    }
+
+
+def render(data: dict) -> bytes:
+    """The page: the template with its style, script and data inline."""
+    assets = resources.files(__name__)
+    script = (assets / "page.js").read_text("utf-8")
+    style = (assets / "page.css").read_text("utf-8")
+    # The script is allowed by its hash, so even a tag smuggled into the page could
+    # not run; the page may load images from its own folder and nothing from anywhere.
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    policy = (
+        f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline';"
+        " img-src 'self' file: data:; connect-src 'none'; form-action 'none'; base-uri 'none'"
+    )
+    values = {"CSP": policy, "STYLE": style, "SCRIPT": script, "DATA": _script_safe_json(data)}
+    page = (assets / "page.html").read_text("utf-8")
+    # One pass, so that nothing inserted is itself taken for a placeholder.
+    return re.sub(r"__([A-Z]+)__", lambda m: values[m.group(1)], page).encode("utf-8")
+
+
+def _script_safe_json(data: dict) -> str:
+    """JSON that cannot end its <script> element: `<`, `>` and `&` become \\u escapes.
+    ASCII only, so a lone surrogate (a non-UTF-8 byte in a name) travels as `\\udcXX`."""
+    text = json.dumps(data, ensure_ascii=True, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+@hookimpl
+def register_sinks(register):
+    register(HtmlSink())

@@ -1,0 +1,258 @@
+"use strict";
+// The report's behaviour. Every value from the scan (paths, reasons, dates) reaches
+// the page through textContent or an attribute set from script, never as HTML, so a
+// file named "<img onerror=...>.jpg" is shown as the text it is.
+
+const data = JSON.parse(document.getElementById("scan-data").textContent);
+const BATCH = 60; // groups added to the page at a time, as the reader scrolls
+const choices = data.groups.map(() => ({ keep: 0, ticked: true }));
+let shown = []; // indices of the groups that pass the filter, in order
+let rendered = 0; // how many of `shown` are on the page
+
+function element(tag, properties = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(properties)) {
+    if (key === "className") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else node.setAttribute(key, value);
+  }
+  node.append(...children);
+  return node;
+}
+
+function humanSize(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  let value = bytes / 1024;
+  for (const unit of ["KiB", "MiB", "GiB"]) {
+    if (value < 1024 || unit === "GiB") return `${value.toFixed(1)} ${unit}`;
+    value /= 1024;
+  }
+}
+
+// The distance between two members of a group, when the scan measured it: the
+// distances to the scan's keeper and every near-duplicate pair. Others are further
+// apart than the threshold (linked through a third photo), so they show as such.
+function distance(group, i, j) {
+  if (!group.known) {
+    group.known = new Map();
+    for (const [a, b, d] of group.distances) {
+      group.known.set(`${a} ${b}`, d);
+      group.known.set(`${b} ${a}`, d);
+    }
+  }
+  const d = group.known.get(`${i} ${j}`);
+  return d === undefined ? null : d;
+}
+
+function spaceFreed() {
+  let bytes = 0;
+  let count = 0;
+  data.groups.forEach((group, index) => {
+    if (!choices[index].ticked) return;
+    group.members.forEach((member, m) => {
+      if (m !== choices[index].keep) {
+        bytes += member.size;
+        count += 1;
+      }
+    });
+  });
+  return { bytes, count };
+}
+
+function renderSummary() {
+  const freed = spaceFreed();
+  const rows = [
+    ["Photos scanned", data.photos.toLocaleString()],
+    ["Groups", data.groups.length.toLocaleString()],
+    ["Duplicates to move", freed.count.toLocaleString()],
+    ["Space freed by moving them", humanSize(freed.bytes)],
+    ["Skipped", data.skipped.length.toLocaleString()],
+    ["Metric", `${data.metric}, below ${data.threshold}`],
+    ["Compared", data.bucketer ? `within ${data.bucketer} buckets` : "every photo with every other"],
+    ["Scanned", data.roots.join(", ")],
+    ["Report made", data.generated],
+  ];
+  const summary = document.getElementById("summary");
+  summary.replaceChildren(
+    ...rows.map(([term, value]) =>
+      element("div", {}, element("dt", { text: term }), element("dd", { text: value })),
+    ),
+  );
+}
+
+function renderSkipped() {
+  if (!data.skipped.length) return;
+  const box = document.getElementById("skipped");
+  box.hidden = false;
+  box.querySelector("summary").textContent = `${data.skipped.length} files skipped, and why`;
+  box.querySelector("ul").replaceChildren(
+    ...data.skipped.map((item) => element("li", { text: `${item.shown}: ${item.reason}` })),
+  );
+}
+
+function photoCard(group, index, m) {
+  const member = group.members[m];
+  const keep = choices[index].keep;
+  const card = element("button", {
+    type: "button",
+    className: m === keep ? "photo keep" : "photo",
+    "aria-pressed": String(m === keep),
+    title: `${member.shown}\nClick to keep this photo`,
+    "data-member": String(m),
+  });
+  const frame = element("div", { className: "frame" });
+  if (member.thumbnail) {
+    frame.append(
+      element("img", {
+        src: member.thumbnail.src,
+        width: String(member.thumbnail.width),
+        height: String(member.thumbnail.height),
+        loading: "lazy",
+        decoding: "async",
+        alt: member.shown,
+      }),
+    );
+  } else {
+    frame.append(element("span", { className: "problem", text: `No thumbnail: ${member.problem}` }));
+  }
+  let role = "Keep";
+  if (m !== keep) {
+    const d = distance(group, keep, m);
+    role = d === null ? `Distance ≥ ${data.threshold}` : `Distance ${d.toFixed(4)}`;
+  }
+  card.append(
+    frame,
+    element("span", { className: "role", text: role }),
+    element("span", {
+      text: `${member.width} × ${member.height} · ${humanSize(member.size)} · ${member.format}`,
+    }),
+    element("span", { className: "taken", text: member.taken ? `Taken ${member.taken}` : "No capture date" }),
+    element("span", { className: "path", text: member.shown }),
+  );
+  card.addEventListener("click", () => {
+    choices[index].keep = m;
+    redrawGroup(index);
+    renderSummary();
+  });
+  return card;
+}
+
+function groupItem(index) {
+  const group = data.groups[index];
+  const choice = choices[index];
+  const tick = element("input", { type: "checkbox", className: "tick" });
+  tick.checked = choice.ticked;
+  tick.addEventListener("change", () => {
+    choice.ticked = tick.checked;
+    item.classList.toggle("unticked", !choice.ticked);
+    renderSummary();
+  });
+  const title = element(
+    "h2",
+    {},
+    element(
+      "label",
+      {},
+      tick,
+      ` Group ${index + 1}: ${group.members.length} photos, closest ${group.closest.toFixed(4)} — move the duplicates`,
+    ),
+  );
+  const row = element("div", { className: "photos" });
+  group.members.forEach((_, m) => row.append(photoCard(group, index, m)));
+  const item = element("li", { className: choice.ticked ? "group" : "group unticked", "data-group": String(index) }, title, row);
+  return item;
+}
+
+function redrawGroup(index) {
+  const old = document.querySelector(`li[data-group="${index}"]`);
+  if (old) old.replaceWith(groupItem(index));
+}
+
+function matches(group) {
+  const text = document.getElementById("filter-text").value.trim().toLowerCase();
+  const most = parseFloat(document.getElementById("filter-distance").value);
+  if (!Number.isNaN(most) && group.spread > most) return false;
+  return !text || group.members.some((member) => member.shown.toLowerCase().includes(text));
+}
+
+function applyFilter() {
+  shown = [];
+  data.groups.forEach((group, index) => {
+    if (matches(group)) shown.push(index);
+  });
+  rendered = 0;
+  document.getElementById("groups").replaceChildren();
+  document.getElementById("empty").hidden = shown.length > 0 || data.groups.length === 0;
+  document.getElementById("shown-count").textContent =
+    `${shown.length.toLocaleString()} of ${data.groups.length.toLocaleString()} groups shown`;
+  renderMore();
+}
+
+const more = document.getElementById("more");
+const nearTheEnd = new IntersectionObserver((entries) => {
+  if (entries.some((entry) => entry.isIntersecting)) renderMore();
+}, { rootMargin: "1500px" });
+
+function renderMore() {
+  const list = document.getElementById("groups");
+  const next = shown.slice(rendered, rendered + BATCH);
+  list.append(...next.map(groupItem));
+  rendered += next.length;
+  // Observing anew reports at once whether the end is still in view (a tall window).
+  nearTheEnd.unobserve(more);
+  if (rendered < shown.length) nearTheEnd.observe(more);
+}
+
+function setShownTicks(ticked) {
+  for (const index of shown) choices[index].ticked = ticked;
+  document.querySelectorAll("li.group").forEach((item) => {
+    item.classList.toggle("unticked", !ticked);
+    item.querySelector("input.tick").checked = ticked;
+  });
+  renderSummary();
+}
+
+// The plan has the JSON sink's schema for groups (keep, duplicates, distances), with
+// absolute paths so that `simplugin apply` works from any folder.
+function plan() {
+  const groups = [];
+  data.groups.forEach((group, index) => {
+    const { keep, ticked } = choices[index];
+    if (!ticked) return;
+    const others = group.members
+      .map((member, m) => ({ path: member.path, d: distance(group, keep, m), m }))
+      .filter((other) => other.m !== keep)
+      .sort((a, b) => (a.d ?? Infinity) - (b.d ?? Infinity));
+    groups.push({
+      keep: group.members[keep].path,
+      duplicates: others.map((other) => other.path),
+      distances: others.map((other) => other.d),
+    });
+  });
+  return {
+    version: data.version,
+    format: "simplugin-plan",
+    metric: data.metric,
+    threshold: data.threshold,
+    bucketer: data.bucketer,
+    roots: data.absoluteRoots,
+    groups,
+  };
+}
+
+function exportPlan() {
+  const blob = new Blob([JSON.stringify(plan(), null, 2) + "\n"], { type: "application/json" });
+  const link = element("a", { href: URL.createObjectURL(blob), download: "simplugin-plan.json" });
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
+
+renderSummary();
+renderSkipped();
+document.getElementById("filter-text").addEventListener("input", applyFilter);
+document.getElementById("filter-distance").addEventListener("input", applyFilter);
+document.getElementById("tick-shown").addEventListener("click", () => setShownTicks(true));
+document.getElementById("untick-shown").addEventListener("click", () => setShownTicks(false));
+document.getElementById("export").addEventListener("click", exportPlan);
+applyFilter();

@@ -1,0 +1,345 @@
+"""The HTML report (`scan --html`), loaded in a real headless Chromium: what it shows,
+what the reader can change, and the plan it exports, applied with `simplugin apply`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import SEAGULLS, run_simplugin
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# As root (CI) Chromium needs --no-sandbox, which Playwright passes; these keep it from
+# reaching for Google's services on a machine without a network.
+QUIET_CHROMIUM = [
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOT = os.environ.get("SIMPLUGIN_SCREENSHOT")  # where to keep the README's screenshot
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("the report tests need Chromium: apt-get install chromium (.ci/run does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=QUIET_CHROMIUM)
+        yield chromium
+        chromium.close()
+
+
+class Report:
+    """A report written by a real `simplugin scan --html`, open in a browser page."""
+
+    def __init__(self, browser, library: Path, *options: str, cwd: Path | None = None):
+        self.path = library.parent / "report.html"
+        scanned = os.path.relpath(library, cwd) if cwd else str(library)
+        self.scan = run_simplugin("scan", scanned, "--html", str(self.path), *options, cwd=cwd)
+        assert self.scan.returncode == 0, self.scan.stderr
+        self.page = browser.new_page(viewport={"width": 1200, "height": 900})
+        self.requests: list[str] = []
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        self.page.on("request", lambda request: self.requests.append(request.url))
+        self.page.on(
+            "dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss())
+        )
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.goto(self.path.as_uri())
+        self.page.wait_for_load_state("load")
+
+    def groups(self):
+        return self.page.locator("li.group")
+
+    def card(self, name: str):
+        return self.page.locator("button.photo", has_text=name)
+
+    def summary(self) -> dict[str, str]:
+        terms = self.page.locator("#summary dt").all_inner_texts()
+        values = self.page.locator("#summary dd").all_inner_texts()
+        return dict(zip(terms, values, strict=True))
+
+    def export_plan(self, target: Path) -> dict:
+        with self.page.expect_download() as download:
+            self.page.get_by_role("button", name="Export plan").click()
+        download.value.save_as(target)
+        return json.loads(target.read_text())
+
+    def wait_for_thumbnails(self) -> None:
+        """Scroll through the page, so that every lazy thumbnail loads, and wait for them."""
+        for index in range(self.page.locator("img").count()):
+            self.page.locator("img").nth(index).scroll_into_view_if_needed()
+        self.page.wait_for_function("Array.from(document.images).every(i => i.complete)")
+        self.page.evaluate("window.scrollTo(0, 0)")
+
+    def images_loaded(self) -> list[dict]:
+        return self.page.evaluate(
+            "Array.from(document.images).map(i => ({src: i.currentSrc, width: i.naturalWidth,"
+            " complete: i.complete}))"
+        )
+
+
+@pytest.fixture
+def open_report(browser):
+    opened = []
+
+    def open_(library: Path, *options: str, cwd: Path | None = None) -> Report:
+        report = Report(browser, library, *options, cwd=cwd)
+        opened.append(report)
+        return report
+
+    yield open_
+    for report in opened:
+        report.page.close()
+        assert report.errors == [], "the page's script failed"
+
+
+def test_every_group_is_a_row_of_thumbnails_with_the_keeper_marked(open_report, library):
+    report = open_report(library)
+    report.wait_for_thumbnails()
+
+    assert report.groups().count() == 2
+    rows = [
+        group.locator("button.photo .path").all_inner_texts() for group in report.groups().all()
+    ]
+    assert [[Path(p).name for p in row] for row in rows] == [
+        ["seagull_6.jpeg", "seagull_5.jpeg"],
+        ["seagull_1.jpeg", "seagull_3.jpeg", "seagull_4.jpeg"],
+    ]
+    images = report.images_loaded()
+    assert len(images) == 5 and all(image["width"] > 0 for image in images)
+    keepers = report.page.locator("button.photo.keep .path").all_inner_texts()
+    assert [Path(p).name for p in keepers] == ["seagull_6.jpeg", "seagull_1.jpeg"]
+
+
+def test_each_photo_shows_its_distance_resolution_size_date_and_path(open_report, library):
+    report = open_report(library)
+    card = report.card("seagull_4.jpeg").inner_text()
+
+    assert "Distance 0.0596" in card  # to its keeper, seagull_1
+    assert "768 × 1024" in card
+    assert f"{(library / 'seagull_4.jpeg').stat().st_size / 1024:.1f} KiB" in card
+    assert "No capture date" in card  # the seagulls have no EXIF
+    assert str(library / "seagull_4.jpeg") in card
+
+
+def test_the_capture_date_comes_from_the_exif(open_report, tmp_path):
+    library = tmp_path / "dublin"
+    shutil.copytree(Path(__file__).parent / "data" / "dublin-sample", library)
+    report = open_report(library)
+
+    assert "Taken 20" in report.card("airplane_1.jpg").inner_text()
+
+
+def test_the_header_says_what_the_scan_found(open_report, library):
+    (library / "broken.jpg").write_bytes(b"not a photo")
+    report = open_report(library)
+
+    summary = report.summary()
+    freed = sum((library / f"seagull_{n}.jpeg").stat().st_size for n in (3, 4, 5))
+    assert summary["Photos scanned"] == "6"
+    assert summary["Groups"] == "2"
+    assert summary["Duplicates to move"] == "3"
+    assert summary["Space freed by moving them"] == f"{freed / 1024:.1f} KiB"
+    assert summary["Skipped"] == "1"
+    assert summary["Metric"] == "avgdiff, below 0.07"
+    report.page.locator("#skipped summary").click()
+    assert "broken.jpg: not an image that Pillow can read" in report.page.inner_text("#skipped")
+
+
+def test_thumbnails_are_small_copies_beside_the_page_never_the_originals(open_report, library):
+    report = open_report(library)
+    report.wait_for_thumbnails()
+    folder = library.parent / "report-thumbnails"
+
+    for image in report.images_loaded():
+        assert Path(image["src"].removeprefix("file://")).parent == folder
+    thumbnails = sorted(folder.glob("*.jpg"))
+    assert len(thumbnails) == 5
+    for thumbnail in thumbnails:
+        assert max(Image.open(thumbnail).size) <= 320
+    assert (folder / "CACHEDIR.TAG").exists()  # so a later scan of the library skips them
+
+
+def test_a_new_report_reuses_the_thumbnails_of_unchanged_photos(browser, library):
+    Report(browser, library).page.close()
+    folder = library.parent / "report-thumbnails"
+    made = {path.name: path.stat().st_mtime_ns for path in folder.glob("*.jpg")}
+
+    Report(browser, library).page.close()
+
+    assert {path.name: path.stat().st_mtime_ns for path in folder.glob("*.jpg")} == made
+
+
+def test_the_page_loads_nothing_but_itself_and_its_thumbnails(open_report, library):
+    report = open_report(library)
+    report.wait_for_thumbnails()
+
+    assert report.requests
+    assert all(url.startswith("file://") for url in report.requests), report.requests
+
+
+def test_groups_can_be_filtered_by_folder(open_report, tmp_path):
+    library = tmp_path / "library"
+    for folder, photos in (("2023", (5, 6)), ("2024", (1, 3))):
+        (library / folder).mkdir(parents=True)
+        for number in photos:
+            shutil.copy(SEAGULLS / f"seagull_{number}.jpeg", library / folder)
+    report = open_report(library)
+
+    report.page.fill("#filter-text", "2024")
+
+    assert report.groups().count() == 1
+    assert "seagull_1.jpeg" in report.groups().first.inner_text()
+    assert report.page.inner_text("#shown-count") == "1 of 2 groups shown"
+
+
+def test_groups_can_be_filtered_by_distance(open_report, library):
+    report = open_report(library)
+
+    report.page.fill("#filter-distance", "0.02")
+
+    assert report.groups().count() == 1
+    assert "seagull_5.jpeg" in report.groups().first.inner_text()
+
+
+def test_clicking_a_photo_makes_it_the_keeper(open_report, library):
+    report = open_report(library)
+
+    report.card("seagull_3.jpeg").click()
+
+    assert report.card("seagull_3.jpeg").get_attribute("aria-pressed") == "true"
+    assert "Keep" in report.card("seagull_3.jpeg").inner_text()
+    assert report.card("seagull_1.jpeg").get_attribute("aria-pressed") == "false"
+    # Distances are now to seagull_3; the scan measured both pairs.
+    assert "Distance 0.0378" in report.card("seagull_1.jpeg").inner_text()
+    assert "Distance 0.0" in report.card("seagull_4.jpeg").inner_text()
+
+
+def test_unticking_a_group_takes_its_duplicates_out_of_the_space_freed(open_report, library):
+    report = open_report(library)
+    size_5 = (library / "seagull_5.jpeg").stat().st_size
+    before = report.summary()
+
+    report.groups().first.locator("input.tick").uncheck()
+
+    assert report.summary()["Duplicates to move"] == "2"
+    assert float(before["Space freed by moving them"].split()[0]) - float(
+        report.summary()["Space freed by moving them"].split()[0]
+    ) == pytest.approx(size_5 / 1024, abs=0.11)
+
+
+def test_the_exported_plan_is_what_the_reader_chose_and_apply_moves_it(
+    open_report, library, tmp_path
+):
+    report = open_report(library)
+    report.card("seagull_3.jpeg").click()
+    report.groups().first.locator("input.tick").uncheck()  # leave seagull_5 and 6 alone
+
+    plan = report.export_plan(tmp_path / "plan.json")
+
+    assert plan["roots"] == [str(library)]
+    assert [
+        (Path(g["keep"]).name, [Path(d).name for d in g["duplicates"]]) for g in plan["groups"]
+    ] == [("seagull_3.jpeg", ["seagull_1.jpeg", "seagull_4.jpeg"])]
+    moved = run_simplugin("apply", str(tmp_path / "plan.json"), "--move-to", str(tmp_path / "dest"))
+    assert moved.returncode == 0, moved.stderr
+    assert sorted(p.name for p in library.iterdir()) == [
+        "seagull_2.jpeg",
+        "seagull_3.jpeg",
+        "seagull_5.jpeg",
+        "seagull_6.jpeg",
+    ]
+    assert sorted(p.name for p in (tmp_path / "dest").glob("*.jpeg")) == [
+        "seagull_1.jpeg",
+        "seagull_4.jpeg",
+    ]
+
+
+def test_file_names_are_shown_as_text_never_run_as_html_or_script(open_report, tmp_path):
+    library = tmp_path / "library"
+    (library / "<").mkdir(parents=True)  # with the file below: a path holding "</script>"
+    names = {
+        5: library / "<" / "script>alert('folder')<script>.jpeg",
+        6: library / "<img src=x onerror=alert(1)> \"quoted\" & 'single'.jpeg",
+    }
+    for number, path in names.items():
+        shutil.copy(SEAGULLS / f"seagull_{number}.jpeg", path)
+    report = open_report(library)
+
+    assert report.dialogs == []
+    assert report.page.locator("img[src='x']").count() == 0
+    shown = report.page.locator("button.photo .path").all_inner_texts()
+    assert sorted(shown) == sorted(str(path) for path in names.values())
+
+
+def test_a_name_that_is_not_utf8_survives_the_page_and_the_plan(open_report, tmp_path):
+    library = tmp_path / "library"
+    library.mkdir()
+    odd = os.fsdecode(b"caf\xe9.jpeg")  # Latin-1 bytes, as old cameras and Windows wrote
+    shutil.copy(SEAGULLS / "seagull_5.jpeg", library / odd)
+    shutil.copy(SEAGULLS / "seagull_6.jpeg", library / "plain.jpeg")
+    report = open_report(library)
+    keeper = report.page.locator("button.photo.keep .path").inner_text()
+    if keeper.endswith("plain.jpeg"):
+        report.card("caf").click()  # keep the odd one: the plain one moves
+
+    plan = report.export_plan(tmp_path / "plan.json")
+    moved = run_simplugin("apply", str(tmp_path / "plan.json"), "--move-to", str(tmp_path / "dest"))
+
+    assert moved.returncode == 0, moved.stderr
+    assert os.listdir(library) == [odd]
+    assert plan["groups"][0]["keep"] == str(library / odd)
+
+
+def test_a_large_report_adds_groups_and_loads_thumbnails_as_the_reader_scrolls(
+    open_report, tmp_path
+):
+    library = tmp_path / "library"
+    library.mkdir()
+    generator = np.random.default_rng(7)
+    for number in range(150):  # 150 pairs: a photo and a slightly brighter copy
+        blocks = generator.integers(0, 250, (4, 4, 3), dtype=np.uint8)
+        pixels = blocks.repeat(12, axis=0).repeat(16, axis=1)  # unlike any other pair
+        Image.fromarray(pixels).save(library / f"p{number:03}a.png")
+        Image.fromarray(pixels + 3).save(library / f"p{number:03}b.png")
+    report = open_report(library)
+    report.page.wait_for_function("document.images[0].complete")
+
+    def thumbnails_requested() -> int:
+        return sum("/report-thumbnails/" in url for url in report.requests)
+
+    rendered = report.groups().count()
+    assert rendered < 150  # the rest are added on scrolling
+    assert 0 < thumbnails_requested() < 2 * rendered  # the others wait until in view
+    for _ in range(50):
+        report.page.keyboard.press("End")
+        if report.groups().count() == 150:
+            break
+        report.page.wait_for_timeout(200)
+    assert report.groups().count() == 150
+
+
+def test_a_screenshot_of_the_report_shows_the_photos(open_report, library, tmp_path):
+    report = open_report(library, cwd=library.parent)
+    report.wait_for_thumbnails()
+    target = Path(SCREENSHOT) if SCREENSHOT else tmp_path / "report.png"
+
+    report.page.screenshot(path=target, full_page=True)
+
+    shot = np.asarray(Image.open(target).convert("RGB"))
+    assert shot.shape[1] == 1200
+    assert shot.std() > 20  # photos, not a blank page
+    keep_green = np.all(shot == (0x1F, 0x9D, 0x55), axis=2)
+    assert keep_green.sum() > 1000  # the keepers' frames are drawn
