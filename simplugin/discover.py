@@ -124,7 +124,7 @@ def walk(
         except OSError as error:
             yield Skipped(path, f"cannot open folder: {error.strerror or error}")
             return
-        if any(entry.name == CACHEDIR_TAG for entry in entries) and _is_cache(path):
+        if any(entry.name == CACHEDIR_TAG for entry in entries) and is_cache(path):
             return
         sidecars = sidecar_index(path, [entry.name for entry in entries])
         for entry in entries:
@@ -169,8 +169,9 @@ def sidecars_beside(path: str) -> dict[str, list[str]]:
         return {}
 
 
-def _is_cache(folder: str) -> bool:
-    """Whether `folder` holds a valid CACHEDIR.TAG: one that starts with the signature."""
+def is_cache(folder: str) -> bool:
+    """Whether `folder` is tagged as a cache: it holds a CACHEDIR.TAG that starts with
+    the specification's signature."""
     try:
         with open(os.path.join(folder, CACHEDIR_TAG), "rb") as tag:
             return tag.read(len(CACHEDIR_SIGNATURE)) == CACHEDIR_SIGNATURE
@@ -181,7 +182,7 @@ def _is_cache(folder: str) -> bool:
 def tag_as_cache(folder: str, made_by: str) -> None:
     """Mark `folder` as a cache with a CACHEDIR.TAG, so that scans and backups skip it."""
     path = os.path.join(folder, CACHEDIR_TAG)
-    if not _is_cache(folder):
+    if not is_cache(folder):
         with open(path, "wb") as tag:
             tag.write(
                 CACHEDIR_SIGNATURE

@@ -284,6 +284,44 @@ def test_file_names_are_shown_as_text_never_run_as_html_or_script(open_report, t
     assert sorted(shown) == sorted(str(path) for path in names.values())
 
 
+def test_an_exif_date_cannot_inject_html_either(open_report, tmp_path):
+    library = tmp_path / "library"
+    library.mkdir()
+    for number in (5, 6):
+        exif = Image.Exif()
+        exif.get_ifd(0x8769)[0x9003] = "2023:05:01 10:00:00<img src=x onerror=alert(1)>"
+        exif.get_ifd(0x8769)[0x9011] = "<script>alert(2)</script>"  # OffsetTimeOriginal
+        Image.open(SEAGULLS / f"seagull_{number}.jpeg").save(library / f"{number}.jpg", exif=exif)
+    report = open_report(library)
+
+    assert report.dialogs == []
+    assert report.page.locator("img[src='x']").count() == 0
+    assert "Taken 2023-05-01 10:00:00\n" in report.card("5.jpg").inner_text() + "\n"
+
+
+def test_a_scan_without_near_duplicates_says_so(open_report, tmp_path):
+    library = tmp_path / "library"
+    library.mkdir()
+    shutil.copy(SEAGULLS / "seagull_2.jpeg", library)
+    report = open_report(library)
+
+    assert report.groups().count() == 0
+    assert report.page.inner_text("#empty") == "No near-duplicates were found."
+
+
+def test_a_folder_of_the_users_is_never_taken_for_the_thumbnails(library, tmp_path):
+    theirs = tmp_path / "report-thumbnails"
+    theirs.mkdir()
+    (theirs / "holiday.jpg").write_bytes((SEAGULLS / "seagull_2.jpeg").read_bytes())
+
+    run = run_simplugin("scan", str(library), "--html", str(tmp_path / "report.html"))
+
+    assert run.returncode == 3
+    assert f"{theirs} exists and is not a thumbnail folder of simplugin's" in run.stderr
+    assert os.listdir(theirs) == ["holiday.jpg"]
+    assert not (tmp_path / "report.html").exists()
+
+
 def test_a_name_that_is_not_utf8_survives_the_page_and_the_plan(open_report, tmp_path):
     library = tmp_path / "library"
     library.mkdir()

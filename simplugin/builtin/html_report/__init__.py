@@ -33,17 +33,17 @@ from typing import Any
 from PIL import Image
 
 from simplugin import Option, OutputIncomplete, Photo, ScanResult, Sink, hookimpl
-from simplugin.discover import tag_as_cache
+from simplugin.discover import is_cache, tag_as_cache
 from simplugin.exif import capture_time
 from simplugin.imaging import Unreadable, open_displayed
 from simplugin.output import write_atomically
+from simplugin.plan import PLAN_VERSION
 from simplugin.reading import default_jobs
 from simplugin.text import printable, tell
 
 THUMBNAIL_SIZE = 320  # pixels, the longest side: sharp at 160 CSS pixels on a 2x screen
 THUMBNAIL_QUALITY = 80
-THUMBNAIL_SUFFIX = ".jpg"
-PLAN_VERSION = 1  # the JSON sink's schema version, whose groups a plan shares
+THUMBNAIL_NAME = re.compile(r"[a-z2-7]{24}\.jpg")  # what _thumbnail_name makes
 SERIAL_BELOW = 16  # fewer photos than this are not worth starting worker processes
 
 
@@ -79,6 +79,12 @@ class HtmlSink(Sink):
         page = os.path.expanduser(options["path"])
         folder = thumbnail_folder(page)
         try:
+            if os.path.isdir(folder) and os.listdir(folder) and not is_cache(folder):
+                # Someone else's folder: its files must not be pruned, nor hidden from scans.
+                raise OutputIncomplete(
+                    f"not writing the report {page}: {folder} exists and is not a thumbnail"
+                    " folder of simplugin's; give the report another name"
+                )
             os.makedirs(folder, exist_ok=True)
             tag_as_cache(folder, "the thumbnails of the report " + os.path.basename(page))
         except OSError as error:
@@ -110,7 +116,7 @@ def make_previews(photos: Sequence[Photo], folder: str) -> list[Preview]:
 def _thumbnail_name(photo: Photo) -> str:
     identity = f"{os.path.abspath(photo.path)}\0{photo.size}\0{photo.mtime_ns}"
     digest = hashlib.sha256(identity.encode("utf-8", "surrogateescape")).digest()
-    return base64.b32encode(digest[:15]).decode().lower() + THUMBNAIL_SUFFIX
+    return base64.b32encode(digest[:15]).decode().lower() + ".jpg"
 
 
 def _preview(path: str, name: str, folder: str) -> Preview:
@@ -141,7 +147,7 @@ def _preview(path: str, name: str, folder: str) -> Preview:
 def _remove_unused(folder: str, used: set[str]) -> None:
     """Remove the thumbnails an earlier report made of photos this one does not show."""
     for name in os.listdir(folder):
-        if name.endswith(THUMBNAIL_SUFFIX) and name not in used:
+        if THUMBNAIL_NAME.fullmatch(name) and name not in used:
             try:
                 os.remove(os.path.join(folder, name))
             except OSError:

@@ -182,7 +182,11 @@ function applyFilter() {
   });
   rendered = 0;
   document.getElementById("groups").replaceChildren();
-  document.getElementById("empty").hidden = shown.length > 0 || data.groups.length === 0;
+  const empty = document.getElementById("empty");
+  empty.hidden = shown.length > 0;
+  empty.textContent = data.groups.length
+    ? "No group matches the filter."
+    : "No near-duplicates were found.";
   document.getElementById("shown-count").textContent =
     `${shown.length.toLocaleString()} of ${data.groups.length.toLocaleString()} groups shown`;
   renderMore();
