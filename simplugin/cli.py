@@ -14,10 +14,12 @@ import subprocess
 import sys
 import time
 import warnings
+import webbrowser
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, integrations
 from .cache import SignatureCache
 from .cache import default_path as cache_default_path
 from .config import FILE_NAME as CONFIG_FILE_NAME
@@ -57,7 +59,8 @@ exit codes:
        or a staged photo is a near-duplicate of a committed one (check-staged)
   {EXIT_USAGE}    usage error: bad option, missing path, unknown or conflicting plugin name
   {EXIT_FAILED}    the scan ran but a plugin or an output failed (see stderr); for apply and
-       undo, some files were left where they were (see stderr)
+       undo, some files were left where they were; for hooks install, a file
+       of yours was in the way and was left as it is
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
   {EXIT_BROKEN_PIPE}  stdout was closed early (e.g. piped into head)
 """
@@ -67,6 +70,15 @@ environment:
   {DISABLE_AUTOLOAD_ENV}=1   load only simplugin's built-in plugins
   {BLOCK_ENV}=a,b            do not load the plugins (entry points) named a and b
 """
+
+
+def command(commands, name: str, run, *, epilog: str = EXIT_CODES, **settings):
+    """A sub-command: its help, description and exit codes, and the function it runs."""
+    parser = commands.add_parser(
+        name, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter, **settings
+    )
+    parser.set_defaults(run=run)
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,8 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"simplugin {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    scan_parser = commands.add_parser(
+    scan_parser = command(
+        commands,
         "scan",
+        run_scan,
         help="find near-duplicate photos under folders",
         description=(
             "Walk the folders recursively, read every photo (any format Pillow can open,"
@@ -88,8 +102,6 @@ def build_parser() -> argparse.ArgumentParser:
             " the photo to keep first, then the others with their distance to it."
             " Files that cannot be read are reported on stderr and the scan goes on."
         ),
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     scan_parser.add_argument("paths", nargs="+", metavar="PATH", help="folders or photos")
     scan_parser.add_argument(
@@ -203,17 +215,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no progress and no summary on stderr; skipped files are still reported",
     )
-    scan_parser.set_defaults(run=run_scan)
 
-    undo_parser = commands.add_parser(
+    undo_parser = command(
+        commands,
         "undo",
+        run_undo,
         help="put back the files a --move-to run moved",
         description="Put every file that a 'scan --move-to' run moved back where it was, newest"
         " first, as its journal (written in the destination folder) records. A file is never"
         " written over: if something is now at the original path, the moved file is left where it"
         " is and reported. Safe to run again, and works on the journal of an interrupted run.",
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     undo_parser.add_argument(
         "journal", metavar="JOURNAL", help="the simplugin-journal-*.jsonl file"
@@ -221,18 +232,17 @@ def build_parser() -> argparse.ArgumentParser:
     undo_parser.add_argument(
         "--dry-run", action="store_true", help="print what would be put back, and change nothing"
     )
-    undo_parser.set_defaults(run=run_undo)
 
-    apply_parser = commands.add_parser(
+    apply_parser = command(
+        commands,
         "apply",
+        run_apply,
         help="carry out a plan exported from the HTML report (or written by --json)",
         description="Move the duplicates of every group in PLAN into DEST, exactly as"
         " 'scan --move-to' would: never a keeper, with sidecars and RAW/JPEG twins, never"
         " replacing a file, journaled for 'simplugin undo'. Each photo is checked again"
         " first: a duplicate that is gone is left out, and a group whose keeper is gone is"
         " left alone.",
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     apply_parser.add_argument("plan", metavar="PLAN", help="the plan file (JSON)")
     apply_parser.add_argument(
@@ -241,10 +251,39 @@ def build_parser() -> argparse.ArgumentParser:
     apply_parser.add_argument(
         "--dry-run", action="store_true", help="print what would move, and change nothing"
     )
-    apply_parser.set_defaults(run=run_apply)
 
-    cache_parser = commands.add_parser(
+    review_parser = command(
+        commands,
+        "review",
+        run_review,
+        help="scan, write the HTML report and open it in the browser (for file managers)",
+        description="Scan the folders and photos like 'scan --html', writing the report to"
+        f" {review_page()}, then open it in the web browser ($BROWSER, else the desktop's)."
+        " The Geeqie, Nautilus and Thunar integrations ('simplugin hooks') run this.",
+    )
+    review_parser.add_argument("paths", nargs="+", metavar="PATH", help="folders or photos")
+    review_parser.add_argument(
+        "--no-open", action="store_true", help="write the report, but do not open the browser"
+    )
+
+    hooks_parser = command(
+        commands,
+        "hooks",
+        run_hooks,
+        help="list, show or install the integrations with other tools",
+        description="Integrations that put simplugin inside tools you already use: darktable"
+        " (a Lua script), Geeqie (a plugin), Nautilus (a script), Thunar (a custom action) and"
+        " git (a pre-commit hook). 'list' names them, 'show NAME' prints how one works and"
+        " where its files go, 'install NAME' puts them there. Installing never replaces a"
+        " file: a different file already in place is reported and left alone.",
+    )
+    hooks_parser.add_argument("action", choices=("list", "show", "install"))
+    hooks_parser.add_argument("name", nargs="?", metavar="NAME", help="for show and install")
+
+    cache_parser = command(
+        commands,
         "cache",
+        run_cache,
         help="show or clear the signature cache",
         description="The signature cache keeps what reading each photo gave (its signature, size"
         " and capture time), keyed by path, size and modification time, so that a re-scan reads"
@@ -255,10 +294,11 @@ def build_parser() -> argparse.ArgumentParser:
     cache_parser.add_argument(
         "--cache", metavar="PATH", help=f"the cache file (default: {cache_default_path()})"
     )
-    cache_parser.set_defaults(run=run_cache)
 
-    config_parser = commands.add_parser(
+    config_parser = command(
+        commands,
         "config",
+        run_config,
         help="show the effective configuration",
         description=f"Print the configuration 'simplugin scan' would use, as TOML: the file's"
         f" settings and sinks (--config FILE, else ./{CONFIG_FILE_NAME}, else"
@@ -266,34 +306,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     config_parser.add_argument("action", choices=("show",))
     config_parser.add_argument("--config", metavar="FILE", help="the file to read")
-    config_parser.set_defaults(run=run_config)
 
-    staged_parser = commands.add_parser(
+    staged_parser = command(
+        commands,
         "check-staged",
+        run_check_staged,
         help="refuse a git commit that adds a near-duplicate of a photo already committed",
         description="For git hooks (hooks/git/pre-commit, .pre-commit-hooks.yaml): compare the"
         " photos that the git index adds with the photos already in the repository, and exit"
         f" with {EXIT_DUPLICATES} when an added photo is a near-duplicate of one of them. Run it"
         " inside a git work tree.",
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     staged_parser.add_argument(
         "--threshold", type=float, metavar="T", help="as for 'scan' (default: the metric's own)"
     )
     staged_parser.add_argument("--metric", default="avgdiff", metavar="NAME", help="as for 'scan'")
-    staged_parser.set_defaults(run=run_check_staged)
 
-    plugins_parser = commands.add_parser(
+    plugins_parser = command(
+        commands,
         "plugins",
+        run_plugins,
         help="list the loaded plugins and what they provide",
         description="List every loaded plugin: its name, distribution and version, the"
         " metrics, bucketers and sinks it registers, and the hooks it implements.",
         epilog=ENVIRONMENT,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     plugins_parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    plugins_parser.set_defaults(run=run_plugins)
     return parser
 
 
@@ -561,6 +599,49 @@ def run_apply(arguments: argparse.Namespace) -> int:
     for failure in failures:
         warn(f"error: {failure}")
     return EXIT_FAILED if failures or result.skipped else EXIT_OK
+
+
+# --- review ------------------------------------------------------------------------------
+
+
+def review_page() -> str:
+    return os.path.join(os.path.dirname(cache_default_path()), "review", "report.html")
+
+
+def run_review(arguments: argparse.Namespace) -> int:
+    page = review_page()
+    os.makedirs(os.path.dirname(page), exist_ok=True)
+    code = main(["scan", "--quiet", "--html", page, "--", *arguments.paths])
+    if os.path.exists(page) and code in (EXIT_OK, EXIT_FAILED):
+        print(page, flush=True)
+        if not arguments.no_open:
+            webbrowser.open(Path(page).as_uri())
+    return code
+
+
+# --- hooks -------------------------------------------------------------------------------
+
+
+def run_hooks(arguments: argparse.Namespace) -> int:
+    if arguments.action == "list":
+        for integration in integrations.available().values():
+            print(f"{integration.name:10} {integration.description}")
+        return EXIT_OK
+    if not arguments.name:
+        raise UsageError(f"hooks {arguments.action} needs the NAME of an integration")
+    integration = integrations.get(arguments.name)
+    if arguments.action == "show":
+        print(integration.readme.rstrip())
+        print("\nfiles:")
+        for what, where in integrations.targets(integration):
+            print(f"  {what} -> {where}")
+        return EXIT_OK
+    done, refused = integrations.install(integration)
+    for line in done:
+        print(line)
+    for line in refused:
+        warn(f"not installed: {line}")
+    return EXIT_FAILED if refused else EXIT_OK
 
 
 # --- check-staged ------------------------------------------------------------------------

@@ -41,7 +41,10 @@ from simplugin.plan import PLAN_VERSION
 from simplugin.reading import default_jobs
 from simplugin.text import printable, tell
 
-THUMBNAIL_SIZE = 320  # pixels, the longest side: sharp at 160 CSS pixels on a 2x screen
+THUMBNAIL_SIZE = 320  # pixels, the longest side at most: sharp in the page's 200px frames
+# JPEGs are decoded at the smallest scale that leaves 200 pixels a side (1/8 of a
+# 12-megapixel photo): several times faster than decoding for 320.
+THUMBNAIL_DECODE = 200
 THUMBNAIL_QUALITY = 80
 THUMBNAIL_NAME = re.compile(r"[a-z2-7]{24}\.jpg")  # what _thumbnail_name makes
 SERIAL_BELOW = 16  # fewer photos than this are not worth starting worker processes
@@ -132,7 +135,7 @@ def _preview(path: str, name: str, folder: str) -> Preview:
         if os.path.exists(target):  # made for an earlier report of the same file
             with Image.open(target) as thumbnail:
                 return Preview(name, *thumbnail.size, shown_taken)
-        image = open_displayed(path, THUMBNAIL_SIZE).image
+        image = open_displayed(path, THUMBNAIL_DECODE).image
         image.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
         partial = f"{target}.{os.getpid()}.partial"
         image.save(partial, "JPEG", quality=THUMBNAIL_QUALITY)
