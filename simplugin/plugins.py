@@ -176,6 +176,8 @@ def resolve_options(kind: str, contribution: Contribution, given: Mapping[str, A
         try:
             resolved[key] = option.convert(given[key])
         except (TypeError, ValueError) as error:
+            if not isinstance(option.type, type):  # a converter: its message says what it wants
+                raise UsageError(f"{label} option {key!r}: {error}") from error
             raise UsageError(
                 f"{label} option {key!r} expects {option.type.__name__}: {describe(error)}"
             ) from error

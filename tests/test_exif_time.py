@@ -152,8 +152,8 @@ def test_a_window_that_is_not_a_duration_is_a_usage_error(library):
 
     assert run.returncode == 2
     assert run.stderr == (
-        "simplugin: error: bucketer 'exif-time' option 'window' expects duration:"
-        " ValueError: expected a duration such as 90s, 5m or 2h, not 'soon'\n"
+        "simplugin: error: bucketer 'exif-time' option 'window':"
+        " expected a duration such as 90s, 5m or 2h, not 'soon'\n"
     )
 
 

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from conftest import SEAGULLS, run_simplugin
+from simplugin import scan, write
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # As root (CI) Chromium needs --no-sandbox, which Playwright passes; these keep it from
@@ -381,3 +382,28 @@ def test_a_screenshot_of_the_report_shows_the_photos(open_report, library, tmp_p
     assert shot.std() > 20  # photos, not a blank page
     keep_green = np.all(shot == (0x1F, 0x9D, 0x55), axis=2)
     assert keep_green.sum() > 1000  # the keepers' frames are drawn
+
+
+def test_a_photo_gone_since_the_scan_is_shown_without_a_thumbnail(browser, library, capfd):
+    result = scan(library)
+    (library / "seagull_4.jpeg").unlink()
+
+    write(result, "html", path=str(library.parent / "report.html"))
+
+    assert f"no thumbnail for {library / 'seagull_4.jpeg'}: " in capfd.readouterr().err
+    page = browser.new_page()
+    page.goto((library.parent / "report.html").as_uri())
+    card = page.locator("button.photo", has_text="seagull_4.jpeg").inner_text()
+    assert "No thumbnail: No such file or directory" in card
+    assert page.locator("img").count() == 4
+    page.close()
+
+
+def test_the_report_needs_a_file_name_not_stdout(library):
+    run = run_simplugin("scan", str(library), "--html", "-")
+
+    assert run.returncode == 2
+    assert run.stderr == (
+        "simplugin: error: sink 'html' option 'path': the report is a file with its"
+        " thumbnails beside it: give a file name\n"
+    )

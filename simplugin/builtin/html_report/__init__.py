@@ -66,12 +66,20 @@ def thumbnail_folder(page: str) -> str:
     return os.path.splitext(page)[0] + "-thumbnails"
 
 
+def _page_path(path: str) -> str:
+    if str(path).strip() in ("", "-"):
+        raise ValueError("the report is a file with its thumbnails beside it: give a file name")
+    return str(path)
+
+
 class HtmlSink(Sink):
     name = "html"
     description = "write a report to review in a browser, choose keepers and export a plan"
     options = {
         "path": Option(
-            str, "the .html file to write; thumbnails go in a folder beside it", required=True
+            _page_path,
+            "the .html file to write; thumbnails go in a folder beside it",
+            required=True,
         ),
     }
 
