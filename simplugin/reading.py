@@ -112,13 +112,16 @@ def read_all(
                     yield candidate, _read_alone(reader, candidate)
 
 
-def _pool(reader: Reader, jobs: int) -> ProcessPoolExecutor:
-    # Forked, so the workers have the plugins this process loaded, whatever they are.
+def worker_pool(jobs: int, **settings: Any) -> ProcessPoolExecutor:
+    """Worker processes, forked where the system can: they then have the plugins this
+    process loaded, whatever they are, including any a script registered directly."""
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    return ProcessPoolExecutor(
-        jobs, mp_context=context, initializer=_start_worker, initargs=(reader,)
-    )
+    return ProcessPoolExecutor(jobs, mp_context=context, **settings)
+
+
+def _pool(reader: Reader, jobs: int) -> ProcessPoolExecutor:
+    return worker_pool(jobs, initializer=_start_worker, initargs=(reader,))
 
 
 def _read_alone(reader: Reader, candidate: Candidate) -> Summary | str | None:

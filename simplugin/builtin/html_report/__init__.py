@@ -19,13 +19,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import multiprocessing
 import os
 import re
 import time
 import urllib.parse
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -38,7 +36,7 @@ from simplugin.exif import capture_time
 from simplugin.imaging import Unreadable, open_displayed
 from simplugin.output import write_atomically
 from simplugin.plan import PLAN_VERSION
-from simplugin.reading import default_jobs
+from simplugin.reading import default_jobs, worker_pool
 from simplugin.text import printable, tell
 
 THUMBNAIL_SIZE = 320  # pixels, the longest side at most: sharp in the page's 200px frames
@@ -48,6 +46,7 @@ THUMBNAIL_DECODE = 200
 THUMBNAIL_QUALITY = 80
 THUMBNAIL_NAME = re.compile(r"[a-z2-7]{24}\.jpg")  # what _thumbnail_name makes
 SERIAL_BELOW = 16  # fewer photos than this are not worth starting worker processes
+TELL_ABOVE = 500  # photos whose thumbnails take long enough to say what is going on
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,9 +117,11 @@ def make_previews(photos: Sequence[Photo], folder: str) -> list[Preview]:
     work = [(photo.path, _thumbnail_name(photo), folder) for photo in photos]
     if len(work) < SERIAL_BELOW:
         return [_preview(*item) for item in work]
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    with ProcessPoolExecutor(default_jobs(), mp_context=context) as pool:
+    if len(work) >= TELL_ABOVE:
+        tell(
+            f"making the report's thumbnails of {len(work)} photos (once: later reports reuse them)"
+        )
+    with worker_pool(default_jobs()) as pool:
         return list(pool.map(_preview, *zip(*work, strict=True), chunksize=8))
 
 
