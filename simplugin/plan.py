@@ -9,7 +9,10 @@ so that any sink (the move sink, for `simplugin apply --move-to`) can carry it o
 A plan may be applied long after it was made, so every photo is checked again: a
 duplicate that is gone or no longer a photo is left out, and a group whose keeper is
 gone is left alone entirely, so that no photo is moved away from a library that no
-longer has the copy the user chose to keep. Each is reported as skipped, with why.
+longer has the copy the user chose to keep. The report's plans also record each file's
+size and modification time (`files`): a file changed since is treated as gone, since
+what the user decided about it was decided about other content. Each is reported as
+skipped, with why.
 """
 
 from __future__ import annotations
@@ -36,16 +39,17 @@ def load_plan(path: str | os.PathLike) -> ScanResult:
     """
     path = os.fspath(path)
     document = _read(path)
+    seen_as = _files(path, document)
     groups: list[Group] = []
     skipped: list[Skipped] = []
     for keep, duplicates in _groups(path, document):
-        keeper = _photo(keep)
+        keeper = _photo(keep, seen_as.get(keep))
         if isinstance(keeper, Skipped):
             skipped.append(Skipped(keep, f"{keeper.reason}; its group is left alone"))
             continue
         members = []
         for duplicate, distance in duplicates:
-            photo = _photo(duplicate)
+            photo = _photo(duplicate, seen_as.get(duplicate))
             if isinstance(photo, Skipped):
                 skipped.append(photo)
             else:
@@ -114,9 +118,20 @@ def _distance(distances: list[Any], index: int) -> float:
     return float(value) if isinstance(value, (int, float)) else math.nan
 
 
-def _photo(path: str) -> Photo | Skipped:
+def _files(path: str, document: dict) -> dict[str, tuple[int, str]]:
+    """Each file's size and modification time when the plan was made, where it says."""
+    files = document.get("files") or {}
+    try:
+        return {name: (int(f["size"]), str(f["mtime_ns"])) for name, f in files.items()}
+    except (AttributeError, KeyError, TypeError, ValueError):
+        raise UsageError(f"{path}: 'files' must map each path to its size and mtime_ns") from None
+
+
+def _photo(path: str, seen_as: tuple[int, str] | None) -> Photo | Skipped:
     try:
         info = os.stat(path)
+        if seen_as is not None and seen_as != (info.st_size, str(info.st_mtime_ns)):
+            return Skipped(path, "changed since the plan was made")
         width, height, format = probe(path)
     except FileNotFoundError:
         return Skipped(path, "no longer exists")

@@ -4,6 +4,7 @@ JSON of a scan) with the move machinery, and checks every photo again first."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,21 @@ def test_a_loaded_plan_has_the_photos_as_they_are_now(library, tmp_path):
     assert (group.keep.width, group.keep.height, group.keep.format) == (768, 1024, "JPEG")
     assert group.duplicates[0].photo.size == (library / "seagull_6.jpeg").stat().st_size
     assert result.settings.roots == (str(library),)
+
+
+def test_a_duplicate_changed_since_the_plan_was_made_stays(library, tmp_path):
+    duplicate = library / "seagull_6.jpeg"
+    seen = {"size": duplicate.stat().st_size, "mtime_ns": str(duplicate.stat().st_mtime_ns)}
+    plan = write_plan(
+        tmp_path / "plan.json",
+        [(library / "seagull_5.jpeg", [duplicate])],
+        files={str(duplicate): seen},
+    )
+    os.utime(duplicate, ns=(0, duplicate.stat().st_mtime_ns + 1_000_000_000))  # edited since
+
+    run = run_simplugin("apply", str(plan), "--move-to", str(tmp_path / "dest"))
+
+    assert run.returncode == 3
+    assert f"skipped {duplicate}: changed since the plan was made" in run.stderr
+    assert duplicate.exists()
+    assert not (tmp_path / "dest").exists()

@@ -251,6 +251,11 @@ def test_the_exported_plan_is_what_the_reader_chose_and_apply_moves_it(
     plan = report.export_plan(tmp_path / "plan.json")
 
     assert plan["roots"] == [str(library)]
+    seen = plan["files"][str(library / "seagull_4.jpeg")]
+    assert seen == {
+        "size": (library / "seagull_4.jpeg").stat().st_size,
+        "mtime_ns": str((library / "seagull_4.jpeg").stat().st_mtime_ns),  # exact, as text
+    }
     assert [
         (Path(g["keep"]).name, [Path(d).name for d in g["duplicates"]]) for g in plan["groups"]
     ] == [("seagull_3.jpeg", ["seagull_1.jpeg", "seagull_4.jpeg"])]

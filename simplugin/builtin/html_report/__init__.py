@@ -213,6 +213,7 @@ def _member(photo: Photo, preview: Preview, url: str) -> dict:
         "path": os.path.abspath(photo.path),
         "shown": printable(photo.path),
         "size": photo.size,
+        "mtimeNs": str(photo.mtime_ns),  # a string: JavaScript numbers end at 2**53
         "width": photo.width,
         "height": photo.height,
         "format": photo.format,

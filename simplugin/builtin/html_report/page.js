@@ -217,9 +217,11 @@ function setShownTicks(ticked) {
 }
 
 // The plan has the JSON sink's schema for groups (keep, duplicates, distances), with
-// absolute paths so that `simplugin apply` works from any folder.
+// absolute paths so that `simplugin apply` works from any folder, and each file's size
+// and modification time as the scan saw them, so that a file changed since is left alone.
 function plan() {
   const groups = [];
+  const files = {};
   data.groups.forEach((group, index) => {
     const { keep, ticked } = choices[index];
     if (!ticked) return;
@@ -227,6 +229,9 @@ function plan() {
       .map((member, m) => ({ path: member.path, d: distance(group, keep, m), m }))
       .filter((other) => other.m !== keep)
       .sort((a, b) => (a.d ?? Infinity) - (b.d ?? Infinity));
+    for (const member of group.members) {
+      files[member.path] = { size: member.size, mtime_ns: member.mtimeNs };
+    }
     groups.push({
       keep: group.members[keep].path,
       duplicates: others.map((other) => other.path),
@@ -241,6 +246,7 @@ function plan() {
     bucketer: data.bucketer,
     roots: data.absoluteRoots,
     groups,
+    files,
   };
 }
 
