@@ -101,7 +101,7 @@ class HtmlSink(Sink):
             raise OutputIncomplete(
                 f"could not write the report {page}: {folder}: {error.strerror or error}"
             ) from error
-        photos = list({photo.path: photo for g in result.groups for photo in g.photos}.values())
+        photos = [photo for group in result.groups for photo in group.photos]
         previews = dict(zip((p.path for p in photos), make_previews(photos, folder), strict=True))
         for photo in photos:
             if previews[photo.path].problem:
@@ -117,10 +117,9 @@ def make_previews(photos: Sequence[Photo], folder: str) -> list[Preview]:
     work = [(photo.path, _thumbnail_name(photo), folder) for photo in photos]
     if len(work) < SERIAL_BELOW:
         return [_preview(*item) for item in work]
-    if len(work) >= TELL_ABOVE:
-        tell(
-            f"making the report's thumbnails of {len(work)} photos (once: later reports reuse them)"
-        )
+    missing = sum(not os.path.exists(os.path.join(folder, name)) for _, name, _ in work)
+    if missing >= TELL_ABOVE:
+        tell(f"making {missing} thumbnails for the report (later reports reuse them)")
     with worker_pool(default_jobs()) as pool:
         return list(pool.map(_preview, *zip(*work, strict=True), chunksize=8))
 
@@ -169,21 +168,27 @@ def _remove_unused(folder: str, used: set[str]) -> None:
 def page_data(result: ScanResult, previews: Mapping[str, Preview], url: str) -> dict:
     """Everything the page's script shows, as JSON-ready values."""
     settings = result.settings
+    # The distances measured within each group: to its keeper (member 0), and every
+    # near-duplicate pair. A group is made of pairs, so both photos of a pair are in it.
+    position = {
+        photo.path: (number, member)
+        for number, group in enumerate(result.groups)
+        for member, photo in enumerate(group.photos)
+    }
+    known = [
+        {(0, member): d.distance for member, d in enumerate(group.duplicates, start=1)}
+        for group in result.groups
+    ]
+    for pair in result.pairs:
+        (number, a), (_, b) = position[pair.a.path], position[pair.b.path]
+        known[number].setdefault((min(a, b), max(a, b)), pair.distance)
     groups = []
-    for group in result.groups:
-        members = group.photos
-        index = {photo.path: i for i, photo in enumerate(members)}
-        known = {(0, i): d.distance for i, d in enumerate(group.duplicates, start=1)}
-        for pair in result.pairs:
-            if pair.a.path in index and pair.b.path in index:
-                known.setdefault(
-                    tuple(sorted((index[pair.a.path], index[pair.b.path]))), pair.distance
-                )
+    for group, distances in zip(result.groups, known, strict=True):
         groups.append(
             {
-                "members": [_member(photo, previews[photo.path], url) for photo in members],
-                "distances": [[i, j, round(d, 6)] for (i, j), d in sorted(known.items())],
-                "closest": round(min(known.values()), 6),
+                "members": [_member(photo, previews[photo.path], url) for photo in group.photos],
+                "distances": [[i, j, round(d, 6)] for (i, j), d in sorted(distances.items())],
+                "closest": round(min(distances.values()), 6),
                 "spread": round(max(d.distance for d in group.duplicates), 6),
             }
         )
