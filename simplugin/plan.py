@@ -40,16 +40,17 @@ def load_plan(path: str | os.PathLike) -> ScanResult:
     path = os.fspath(path)
     document = _read(path)
     seen_as = _files(path, document)
+    folders: dict[str, dict[str, list[str]]] = {}  # each folder's sidecars, listed once
     groups: list[Group] = []
     skipped: list[Skipped] = []
     for keep, duplicates in _groups(path, document):
-        keeper = _photo(keep, seen_as.get(keep))
+        keeper = _photo(keep, seen_as.get(keep), folders)
         if isinstance(keeper, Skipped):
             skipped.append(Skipped(keep, f"{keeper.reason}; its group is left alone"))
             continue
         members = []
         for duplicate, distance in duplicates:
-            photo = _photo(duplicate, seen_as.get(duplicate))
+            photo = _photo(duplicate, seen_as.get(duplicate), folders)
             if isinstance(photo, Skipped):
                 skipped.append(photo)
             else:
@@ -127,7 +128,9 @@ def _files(path: str, document: dict) -> dict[str, tuple[int, str]]:
         raise UsageError(f"{path}: 'files' must map each path to its size and mtime_ns") from None
 
 
-def _photo(path: str, seen_as: tuple[int, str] | None) -> Photo | Skipped:
+def _photo(
+    path: str, seen_as: tuple[int, str] | None, folders: dict[str, dict[str, list[str]]]
+) -> Photo | Skipped:
     try:
         info = os.stat(path)
         if seen_as is not None and seen_as != (info.st_size, str(info.st_mtime_ns)):
@@ -139,7 +142,10 @@ def _photo(path: str, seen_as: tuple[int, str] | None) -> Photo | Skipped:
         return Skipped(path, error.strerror or str(error))
     except Unreadable as reason:
         return Skipped(path, str(reason))
-    sidecars = sidecars_of(path, sidecars_beside(path))
+    folder = os.path.dirname(path)
+    if folder not in folders:
+        folders[folder] = sidecars_beside(path)
+    sidecars = sidecars_of(path, folders[folder])
     return Photo(path, info.st_size, info.st_mtime_ns, width, height, format, sidecars)
 
 
