@@ -241,8 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Move the duplicates of every group in PLAN into DEST, exactly as"
         " 'scan --move-to' would: never a keeper, with sidecars and RAW/JPEG twins, never"
         " replacing a file, journaled for 'simplugin undo'. Each photo is checked again"
-        " first: a duplicate that is gone is left out, and a group whose keeper is gone is"
-        " left alone.",
+        " first: a duplicate that is gone or changed since the plan was made is left out,"
+        " and a group whose keeper is gone or changed is left alone.",
     )
     apply_parser.add_argument("plan", metavar="PLAN", help="the plan file (JSON)")
     apply_parser.add_argument(

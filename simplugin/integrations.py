@@ -100,13 +100,13 @@ def install(integration: Integration) -> tuple[list[str], list[str]]:
         done.append(f"installed {target}")
     for entry in integration.lines:
         target = Path(_expand(entry["target"]))
-        existing = target.read_text("utf-8").splitlines() if target.exists() else []
-        if entry["line"] in existing:
+        existing = target.read_text("utf-8") if target.exists() else ""
+        if entry["line"] in existing.splitlines():
             done.append(f"already in {target}: {entry['line']}")
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(target, "a", encoding="utf-8") as file:
-            if existing and not target.read_text("utf-8").endswith("\n"):
+            if existing and not existing.endswith("\n"):
                 file.write("\n")
             file.write(entry["line"] + "\n")
         done.append(f"added to {target}: {entry['line']}")
