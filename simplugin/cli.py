@@ -10,7 +10,6 @@ import argparse
 import inspect
 import json
 import os
-import subprocess
 import sys
 import time
 import warnings
@@ -26,10 +25,10 @@ from .config import FILE_NAME as CONFIG_FILE_NAME
 from .config import SCAN_ARGUMENTS, Config, as_toml, user_config_path
 from .config import find as find_config
 from .config import load as load_config
-from .discover import photo_extensions
 from .engine import DEFAULT_BUCKETER, UNDATED_CHOICES, SinkRequest, deliver, prepare_sinks, scan
 from .errors import SimpluginError, UsageError
 from .hookspecs import hookimpl
+from .imaging import Unreadable, probe
 from .moves import undo
 from .plan import load_plan
 from .plugins import (
@@ -41,6 +40,7 @@ from .plugins import (
     resolve_options,
 )
 from .reading import default_jobs
+from .staged import enter_work_tree, scratch_folder, staged_files
 from .text import human_size, printable
 from .text import tell as warn
 from .types import ScanResult, Sink, Skipped
@@ -313,9 +313,10 @@ def build_parser() -> argparse.ArgumentParser:
         run_check_staged,
         help="refuse a git commit that adds a near-duplicate of a photo already committed",
         description="For git hooks (hooks/git/pre-commit, .pre-commit-hooks.yaml): compare the"
-        " photos that the git index adds with the photos already in the repository, and exit"
-        f" with {EXIT_DUPLICATES} when an added photo is a near-duplicate of one of them. Run it"
-        " inside a git work tree.",
+        " photos that the commit adds or changes, as staged (not as the working tree has them"
+        " now), with each other and with every other photo of the commit, and exit with"
+        f" {EXIT_DUPLICATES} when one is a near-duplicate of another. Photos are recognised by"
+        " their content, whatever their names. Run it inside a git work tree.",
     )
     staged_parser.add_argument(
         "--threshold", type=float, metavar="T", help="as for 'scan' (default: the metric's own)"
@@ -649,31 +650,27 @@ def run_hooks(arguments: argparse.Namespace) -> int:
 
 def run_check_staged(arguments: argparse.Namespace) -> int:
     enter_work_tree()
-    added = set(git_paths("diff", "--cached", "--name-only", "--diff-filter=A"))
-    if not added:
-        return EXIT_OK
-    extensions = photo_extensions()
-    photos = [
-        path
-        for path in git_paths("ls-files")
-        if os.path.splitext(path)[1].lower() in extensions and os.path.isfile(path)
-    ]
-    if not added & set(photos):
-        return EXIT_OK
-    # Every photo against every other: a copy is a copy whenever it was taken.
-    result = scan(
-        photos,
-        metric=arguments.metric,
-        threshold=arguments.threshold,
-        bucketer=None,
-        cache=True,
-    )
-    clashes = [pair for pair in result.pairs if (pair.a.path in added) != (pair.b.path in added)]
+    with scratch_folder() as scratch:
+        files = staged_files(scratch)
+        if not any(staged.new and is_photo(staged.readable_at) for staged in files):
+            return EXIT_OK
+        name_of = {staged.readable_at: staged.name for staged in files}
+        new = {staged.readable_at for staged in files if staged.new}
+        # Every photo against every other: a copy is a copy whenever it was taken.
+        result = scan(
+            list(name_of),
+            metric=arguments.metric,
+            threshold=arguments.threshold,
+            bucketer=None,
+            cache=True,
+        )
+    clashes = [pair for pair in result.pairs if pair.a.path in new or pair.b.path in new]
     for pair in clashes:
-        new, old = (pair.a, pair.b) if pair.a.path in added else (pair.b, pair.a)
+        first, other = (pair.a, pair.b) if pair.a.path in new else (pair.b, pair.a)
+        where = "also added by this commit" if other.path in new else "already in the repository"
         warn(
-            f"{printable(new.path)} is a near-duplicate of {printable(old.path)}"
-            f" (distance {pair.distance:.4f}), already in the repository"
+            f"{printable(name_of[first.path])} is a near-duplicate of"
+            f" {printable(name_of[other.path])} (distance {pair.distance:.4f}), {where}"
         )
     if clashes:
         warn("commit refused; to commit anyway: git commit --no-verify")
@@ -681,18 +678,13 @@ def run_check_staged(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def enter_work_tree() -> None:
-    """Make the top of the git work tree the current folder: git lists paths from there."""
-    top = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True)
-    if top.returncode != 0:
-        raise UsageError("check-staged runs inside a git work tree")
-    os.chdir(top.stdout.strip())
-
-
-def git_paths(*command: str) -> list[str]:
-    """The paths a git command lists, relative to the top of the work tree."""
-    listed = subprocess.run(["git", *command, "-z"], capture_output=True, check=True).stdout
-    return [os.fsdecode(path) for path in listed.split(b"\0") if path]
+def is_photo(path: str) -> bool:
+    """Whether the file is a photo simplugin can read, judged by its content."""
+    try:
+        probe(path)
+    except (OSError, Unreadable):
+        return False
+    return True
 
 
 # --- config ------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ for a FIFO between a listing and the open is refused too.
 from __future__ import annotations
 
 import errno
-import io
 import os
 import stat
 from typing import BinaryIO
@@ -46,7 +45,7 @@ def open_regular(path: str | os.PathLike, *, follow_symlinks: bool = True) -> Bi
             raise NotRegularFile(os.fspath(path))
         # Regular files never block; reads go back to blocking for clarity's sake.
         os.set_blocking(descriptor, True)
-        return io.open(descriptor, "rb", closefd=True)
+        return open(descriptor, "rb", closefd=True)
     except BaseException:
         os.close(descriptor)
         raise

@@ -77,3 +77,60 @@ def test_a_commit_without_photos_goes_through(repository):
     git(repository, "add", ".")
 
     assert git(repository, "commit", "-m", "words").returncode == 0
+
+
+def test_the_staged_photo_is_judged_not_the_working_copy(repository):
+    # Staged: a near-duplicate. Edited afterwards into another photo, not re-staged.
+    added = repository / "photos" / "beach-again.jpg"
+    shutil.copy(SEAGULLS / "seagull_6.jpeg", added)
+    git(repository, "add", ".")
+    shutil.copy(SEAGULLS / "seagull_2.jpeg", added)
+
+    commit = git(repository, "commit", "-m", "the same beach, staged")
+
+    assert commit.returncode != 0
+    assert "photos/beach-again.jpg is a near-duplicate of photos/beach.jpg" in commit.stderr
+
+
+def test_a_photo_staged_then_replaced_by_a_duplicate_in_the_work_tree_goes_through(repository):
+    added = repository / "photos" / "harbour.jpg"
+    shutil.copy(SEAGULLS / "seagull_2.jpeg", added)
+    git(repository, "add", ".")
+    shutil.copy(SEAGULLS / "seagull_6.jpeg", added)  # not staged: not in this commit
+
+    commit = git(repository, "commit", "-m", "a new photo")
+
+    assert commit.returncode == 0, commit.stderr
+
+
+def test_two_new_photos_that_are_near_duplicates_of_each_other_are_refused(repository):
+    shutil.copy(SEAGULLS / "seagull_3.jpeg", repository / "photos" / "gull.jpg")
+    shutil.copy(SEAGULLS / "seagull_4.jpeg", repository / "photos" / "gull-again.jpg")
+    git(repository, "add", ".")
+
+    commit = git(repository, "commit", "-m", "two of the same gull")
+
+    assert commit.returncode != 0
+    assert (
+        "photos/gull-again.jpg is a near-duplicate of photos/gull.jpg" in commit.stderr
+        or "photos/gull.jpg is a near-duplicate of photos/gull-again.jpg" in commit.stderr
+    )
+    assert "also added by this commit" in commit.stderr
+
+
+def test_a_photo_is_recognised_by_its_content_whatever_its_name(repository):
+    shutil.copy(SEAGULLS / "seagull_6.jpeg", repository / "photos" / "beach-again.data")
+    git(repository, "add", ".")
+
+    commit = git(repository, "commit", "-m", "a photo with an odd name")
+
+    assert commit.returncode != 0
+    assert "photos/beach-again.data is a near-duplicate of photos/beach.jpg" in commit.stderr
+
+
+def test_renaming_a_committed_photo_goes_through(repository):
+    git(repository, "mv", "photos/beach.jpg", "photos/seaside.jpg")
+
+    commit = git(repository, "commit", "-m", "a better name")
+
+    assert commit.returncode == 0, commit.stderr
