@@ -20,6 +20,30 @@ SEAGULLS = DATA / "seagulls"
 DUBLIN = DATA / "dublin-sample"
 
 
+# In CI (CI=true, as .ci/run is run) every program a test drives has been installed, so
+# a test that skips because one is missing is a failure there, not a quiet pass.
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def need_program(program: str, package: str) -> str:
+    """The path of `program`; without it the test is skipped with one line saying which
+    Debian package to install (and fails in CI, where .ci/run installs them all)."""
+    found = shutil.which(program)
+    if not found:
+        pytest.skip(f"needs {program}: apt-get install {package} (.ci/run does)")
+    return found
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.longrepr = f"skipped in CI, where nothing may be: {reason}"
+
+
 @pytest.fixture(autouse=True)
 def private_folders(tmp_path_factory, monkeypatch):
     """Each test, and each command it runs, gets a signature cache of its own and no

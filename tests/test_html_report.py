@@ -12,10 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import SEAGULLS, run_simplugin
+from conftest import SEAGULLS, need_program, run_simplugin
 from simplugin import scan, write
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # As root (CI) Chromium needs --no-sandbox, which Playwright passes; these keep it from
 # reaching for Google's services on a machine without a network.
 QUIET_CHROMIUM = [
@@ -30,12 +29,11 @@ SCREENSHOT = os.environ.get("SIMPLUGIN_SCREENSHOT")  # where to keep the README'
 
 @pytest.fixture(scope="module")
 def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail("the report tests need Chromium: apt-get install chromium (.ci/run does)")
+    chromium_program = need_program("chromium", "chromium")  # Debian's: Playwright downloads none
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=QUIET_CHROMIUM)
+        chromium = playwright.chromium.launch(executable_path=chromium_program, args=QUIET_CHROMIUM)
         yield chromium
         chromium.close()
 

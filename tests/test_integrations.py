@@ -16,17 +16,26 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SEAGULLS, run_simplugin
+from conftest import SEAGULLS, need_program, run_simplugin
 
 HOOKS = Path(__file__).parents[1] / "hooks"
 SIMPLUGIN = f"{shlex.quote(sys.executable)} -m simplugin"  # what the integrations run
 
 
+# The Debian package of each program the integration tests drive.
+PACKAGES = {
+    "darktable": "darktable",
+    "geeqie": "geeqie",
+    "xvfb-run": "xvfb",
+    "Xvfb": "xvfb",
+    "xauth": "xauth",
+    "xdotool": "xdotool",
+    "desktop-file-validate": "desktop-file-utils",
+}
+
+
 def need(program: str) -> str:
-    found = shutil.which(program)
-    if not found:
-        pytest.fail(f"this test needs {program}: apt-get install it (.ci/run does)")
-    return found
+    return need_program(program, PACKAGES[program])
 
 
 def config_home() -> Path:
@@ -140,6 +149,7 @@ def run_darktable(tmp_path: Path, photos: list[Path]) -> dict[str, tuple[str, st
     """Start darktable (headless, in memory) with the installed script, import `photos`,
     run the script's grouping on them; what darktable recorded, by file name."""
     need("xvfb-run")
+    need("xauth")  # xvfb-run cannot start the server without it
     darktable = need("darktable")
     result = tmp_path / "darktable-result.tsv"
     driver = config_home() / "darktable" / "lua" / "simplugin_test_driver.lua"
