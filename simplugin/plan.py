@@ -25,9 +25,9 @@ size and modification time (`files`): a file changed since is treated as gone, s
 what the user decided about it was decided about other content. Each is reported as
 skipped, with why.
 
-A plan is read whole, so it is refused unread when larger than `PLAN_SIZE_LIMIT`, and
-every field is checked for its type: a malformed plan is one `UsageError` naming the
-file and the key, never a traceback.
+A plan is read whole, so it is refused unread when larger than `PLAN_SIZE_LIMIT` or
+with more values than `PLAN_VALUE_LIMIT`, and every field is checked for its type: a
+malformed plan is one `UsageError` naming the file and the key, never a traceback.
 """
 
 from __future__ import annotations
@@ -50,10 +50,13 @@ from .types import Duplicate, Group, Photo, ScanResult, ScanSettings, Skipped
 
 PLAN_VERSION = 1  # the version of the JSON sink's schema, whose groups a plan shares
 PLAN_FORMAT = "simplugin-plan"  # what the report's plans say they are
-# A plan is parsed whole, in about five times its size of memory. The report's plan of
-# 100,000 photos is about 30 MB; the JSON of a scan that found 100,000 photos in pairs,
-# 41 MB (its `pairs` included, which a plan does not use): twice that is room enough.
+# A plan is parsed whole. The report's plan of 100,000 photos is about 30 MB; the JSON
+# of a scan that found 100,000 photos in groups of four, 63 MB (its `pairs` included,
+# which a plan does not use), parsed in 320 MB. Parsing makes an object of every value,
+# so a plan of millions of `[]` or `{"a": 0}` would take twenty times its size: the
+# values are bounded too (that JSON has 1.15 million), which keeps any plan under 500 MB.
 PLAN_SIZE_LIMIT = 64 * 1024 * 1024
+PLAN_VALUE_LIMIT = 4_000_000
 LONGEST_PATH = 4096  # bytes: PATH_MAX on Linux; no longer string names a file
 _INTEGER = re.compile(r"-?[0-9]{1,30}")  # how the plans write mtime_ns: a string
 
@@ -247,7 +250,7 @@ def _refuse_a_photo_in_two_groups(shown: str, groups: list[tuple[_Name, list]]) 
 
 
 def _read(path: str) -> Any:
-    """The plan's JSON, read only from a regular file no larger than the limit."""
+    """The plan's JSON, read only from a regular file within the limits."""
     shown = printable(path)
     try:
         with open_regular(path) as file:
@@ -262,6 +265,12 @@ def _read(path: str) -> Any:
     if size > PLAN_SIZE_LIMIT or len(data) > PLAN_SIZE_LIMIT:
         raise UsageError(
             f"{shown}: not read: larger than a plan can be ({human_size(PLAN_SIZE_LIMIT)})"
+        )
+    # A value follows a comma, opens a list or an object, or is the first in one: the
+    # values are at most twice this count, which is made without parsing.
+    if sum(data.count(mark) for mark in (b",", b"[", b"{")) > PLAN_VALUE_LIMIT:
+        raise UsageError(
+            f"{shown}: not read: more values than a plan can have ({PLAN_VALUE_LIMIT:,})"
         )
     try:
         return json.loads(data.decode("utf-8"))

@@ -12,7 +12,7 @@ import pytest
 import simplugin
 from conftest import SEAGULLS, run_simplugin
 from simplugin import UsageError, load_plan
-from simplugin.plan import PLAN_SIZE_LIMIT
+from simplugin.plan import PLAN_SIZE_LIMIT, PLAN_VALUE_LIMIT
 
 # A command run from another folder imports this checkout's simplugin too, not whichever
 # is installed (which need not be the one under test).
@@ -344,17 +344,21 @@ def test_a_plan_that_is_not_a_regular_file_is_one_line_without_waiting(tmp_path,
     assert run.stderr == f"simplugin: error: {plan}: not a plan ({kind}, not a regular file)\n"
 
 
-def test_a_plan_larger_than_the_limit_is_refused_unread(tmp_path):
+@pytest.mark.parametrize("limit", ["size", "values"])
+def test_a_plan_over_the_limits_is_refused_unread(tmp_path, limit):
     plan = tmp_path / "plan.json"
-    with open(plan, "wb") as file:
-        file.truncate(PLAN_SIZE_LIMIT + 1)  # sparse: it takes no room on the disk
+    if limit == "size":
+        with open(plan, "wb") as file:
+            file.truncate(PLAN_SIZE_LIMIT + 1)  # sparse: it takes no room on the disk
+        reason = "larger than a plan can be (64.0 MiB)"
+    else:  # a small file that would take hundreds of megabytes to parse
+        plan.write_text('{"groups": [], "x": [' + "[]," * (PLAN_VALUE_LIMIT // 2) + "[]]}")
+        reason = f"more values than a plan can have ({PLAN_VALUE_LIMIT:,})"
 
     run = run_simplugin("apply", str(plan), "--move-to", str(tmp_path / "dest"))
 
     assert run.returncode == 2
-    assert run.stderr == (
-        f"simplugin: error: {plan}: not read: larger than a plan can be (64.0 MiB)\n"
-    )
+    assert run.stderr == f"simplugin: error: {plan}: not read: {reason}\n"
 
 
 DEEP = "[" * 100_000 + "]" * 100_000
