@@ -242,7 +242,11 @@ def build_parser() -> argparse.ArgumentParser:
         " 'scan --move-to' would: never a keeper, with sidecars and RAW/JPEG twins, never"
         " replacing a file, journaled for 'simplugin undo'. Each photo is checked again"
         " first: a duplicate that is gone or changed since the plan was made is left out,"
-        " and a group whose keeper is gone or changed is left alone.",
+        " and a group whose keeper is gone or changed is left alone. A path is judged by its"
+        " real path (links resolved): a duplicate that is its group's keeper, lies outside"
+        " the plan's roots, is a symbolic link or is not a regular file is left where it is,"
+        " and a plan naming one photo in two groups is refused. Relative paths are read"
+        " from the folder the --json plan was written in (its 'base').",
     )
     apply_parser.add_argument("plan", metavar="PLAN", help="the plan file (JSON)")
     apply_parser.add_argument(

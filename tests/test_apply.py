@@ -9,8 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_simplugin
+import simplugin
+from conftest import SEAGULLS, run_simplugin
 from simplugin import UsageError, load_plan
+from simplugin.plan import PLAN_SIZE_LIMIT, PLAN_VALUE_LIMIT
+
+# A command run from another folder imports this checkout's simplugin too, not whichever
+# is installed (which need not be the one under test).
+THIS_CHECKOUT = {
+    "PYTHONPATH": os.pathsep.join(
+        filter(None, [str(Path(simplugin.__file__).parents[1]), os.environ.get("PYTHONPATH")])
+    )
+}
 
 
 def write_plan(path: Path, groups: list[tuple[Path, list[Path]]], **fields) -> Path:
@@ -31,10 +41,12 @@ def names(folder: Path) -> list[str]:
 
 
 def test_the_json_of_a_scan_is_a_plan(library, tmp_path):
-    scanned = run_simplugin("scan", "library", "--json", "plan.json", cwd=tmp_path)
+    scanned = run_simplugin(
+        "scan", "library", "--json", "plan.json", cwd=tmp_path, env=THIS_CHECKOUT
+    )
     assert scanned.returncode == 0
 
-    run = run_simplugin("apply", "plan.json", "--move-to", "dest", cwd=tmp_path)
+    run = run_simplugin("apply", "plan.json", "--move-to", "dest", cwd=tmp_path, env=THIS_CHECKOUT)
 
     assert run.returncode == 0, run.stderr
     assert names(library) == ["seagull_1.jpeg", "seagull_2.jpeg", "seagull_6.jpeg"]
@@ -168,4 +180,228 @@ def test_a_duplicate_changed_since_the_plan_was_made_stays(library, tmp_path):
     assert run.returncode == 3
     assert f"skipped {duplicate}: changed since the plan was made" in run.stderr
     assert duplicate.exists()
+    assert not (tmp_path / "dest").exists()
+
+
+def test_a_json_plan_applies_from_any_folder(library, tmp_path):
+    run_simplugin("scan", "library", "--json", "plan.json", cwd=tmp_path, env=THIS_CHECKOUT)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    run = run_simplugin(
+        "apply", "../plan.json", "--move-to", "../dest", cwd=elsewhere, env=THIS_CHECKOUT
+    )
+
+    assert run.returncode == 0, run.stderr
+    assert names(library) == ["seagull_1.jpeg", "seagull_2.jpeg", "seagull_6.jpeg"]
+    assert names(tmp_path / "dest") == ["seagull_3.jpeg", "seagull_4.jpeg", "seagull_5.jpeg"]
+
+
+@pytest.mark.parametrize("change", ["rewritten with other bytes", "touched"])
+def test_a_duplicate_changed_since_scan_json_stays(library, tmp_path, change):
+    run_simplugin("scan", "library", "--json", "plan.json", cwd=tmp_path, env=THIS_CHECKOUT)
+    duplicate = library / "seagull_5.jpeg"
+    if change == "touched":
+        os.utime(duplicate, ns=(0, duplicate.stat().st_mtime_ns + 1_000_000_000))
+    else:
+        duplicate.write_bytes((SEAGULLS / "seagull_2.jpeg").read_bytes())
+
+    run = run_simplugin("apply", "plan.json", "--move-to", "dest", cwd=tmp_path, env=THIS_CHECKOUT)
+
+    assert run.returncode == 3
+    assert run.stderr.splitlines()[0] == (
+        f"simplugin: skipped {duplicate}: changed since the plan was made"
+    )
+    assert names(library) == [
+        "seagull_1.jpeg",
+        "seagull_2.jpeg",
+        "seagull_5.jpeg",
+        "seagull_6.jpeg",
+    ]
+    assert names(tmp_path / "dest") == ["seagull_3.jpeg", "seagull_4.jpeg"]
+
+
+@pytest.mark.parametrize("spelling", ["through a linked folder", "as itself"])
+def test_a_keeper_named_again_as_its_own_duplicate_stays(library, tmp_path, spelling):
+    (tmp_path / "alias").symlink_to(library)
+    keeper = library / "seagull_5.jpeg"
+    again = keeper if spelling == "as itself" else tmp_path / "alias" / "seagull_5.jpeg"
+    plan = write_plan(tmp_path / "plan.json", [(keeper, [again, library / "seagull_6.jpeg"])])
+
+    run = run_simplugin("apply", str(plan), "--move-to", str(tmp_path / "dest"))
+
+    assert run.returncode == 3
+    assert run.stderr.splitlines()[0] == (
+        f"simplugin: skipped {again}: the same photo as its group's keeper, {keeper}: not moved"
+    )
+    assert keeper.exists()
+    assert names(tmp_path / "dest") == ["seagull_6.jpeg"]
+
+
+def test_the_same_duplicate_named_twice_moves_once(library, tmp_path):
+    duplicate = library / "seagull_6.jpeg"
+    other_spelling = library / ".." / "library" / "seagull_6.jpeg"
+    plan = write_plan(
+        tmp_path / "plan.json", [(library / "seagull_5.jpeg", [duplicate, other_spelling])]
+    )
+
+    run = run_simplugin("apply", str(plan), "--move-to", str(tmp_path / "dest"))
+
+    assert run.returncode == 0, run.stderr
+    assert names(tmp_path / "dest") == ["seagull_6.jpeg"]
+
+
+def test_a_photo_in_two_groups_is_refused_however_it_is_spelled(library, tmp_path):
+    (tmp_path / "alias").symlink_to(library)
+    plan = write_plan(
+        tmp_path / "plan.json",
+        [
+            (library / "seagull_1.jpeg", [library / "seagull_3.jpeg"]),
+            (tmp_path / "alias" / "seagull_3.jpeg", [library / "seagull_4.jpeg"]),
+        ],
+    )
+
+    run = run_simplugin("apply", str(plan), "--move-to", str(tmp_path / "dest"))
+
+    assert run.returncode == 2
+    assert run.stderr == (
+        f"simplugin: error: {plan}: group 2: {tmp_path / 'alias' / 'seagull_3.jpeg'} is already"
+        f" in group 1 (as {library / 'seagull_3.jpeg'})\n"
+    )
+    assert len(names(library)) == 6
+    assert not (tmp_path / "dest").exists()
+
+
+@pytest.mark.parametrize(
+    ("roots", "through_a_link"),
+    [(True, False), (True, True), (False, True)],
+    ids=["outside-the-roots", "linked-folder-leading-out", "linked-folder-leading-out-no-roots"],
+)
+def test_a_duplicate_outside_the_plans_roots_stays(library, tmp_path, roots, through_a_link):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "seagull_6.jpeg").write_bytes((SEAGULLS / "seagull_6.jpeg").read_bytes())
+    if through_a_link:
+        (library / "link").symlink_to(elsewhere)
+    named = (library / "link" if through_a_link else elsewhere) / "seagull_6.jpeg"
+    plan = write_plan(
+        tmp_path / "plan.json",
+        [(library / "seagull_5.jpeg", [named, library / "seagull_6.jpeg"])],
+        **({"roots": [str(library)]} if roots else {}),
+    )
+
+    run = run_simplugin("apply", str(plan), "--move-to", str(tmp_path / "dest"))
+
+    assert run.returncode == 3
+    (line,) = run.stderr.splitlines()[:-1]  # the last line says where the moves are journaled
+    assert line.startswith(f"simplugin: skipped {named}: outside the plan's roots")
+    assert line.endswith(": left alone")
+    assert (elsewhere / "seagull_6.jpeg").exists()
+    assert names(tmp_path / "dest") == ["seagull_6.jpeg"]
+
+
+def test_a_duplicate_that_is_a_symbolic_link_stays_a_link(library, tmp_path):
+    link = library / "link.jpeg"
+    link.symlink_to(library / "seagull_6.jpeg")
+    plan = write_plan(tmp_path / "plan.json", [(library / "seagull_5.jpeg", [link])])
+
+    run = run_simplugin("apply", str(plan), "--move-to", str(tmp_path / "dest"))
+
+    assert run.returncode == 3
+    assert run.stderr == (
+        f"simplugin: skipped {link}: a symbolic link (moving it would not move the photo):"
+        " left alone\n"
+    )
+    assert link.is_symlink()
+    assert not (tmp_path / "dest").exists()
+
+
+def test_a_duplicate_that_is_a_fifo_is_skipped_without_waiting_on_it(library, tmp_path):
+    fifo = library / "seagull_7.jpeg"
+    os.mkfifo(fifo)
+    plan = write_plan(
+        tmp_path / "plan.json", [(library / "seagull_5.jpeg", [fifo, library / "seagull_6.jpeg"])]
+    )
+
+    run = run_simplugin("apply", str(plan), "--move-to", str(tmp_path / "dest"))
+
+    assert run.returncode == 3
+    assert run.stderr.splitlines()[0] == (
+        f"simplugin: skipped {fifo}: not a regular file: a FIFO (named pipe)"
+    )
+    assert fifo.exists()
+    assert names(tmp_path / "dest") == ["seagull_6.jpeg"]
+
+
+@pytest.mark.parametrize("kind", ["a FIFO (named pipe)", "a folder"])
+def test_a_plan_that_is_not_a_regular_file_is_one_line_without_waiting(tmp_path, kind):
+    plan = tmp_path / "plan.json"
+    os.mkfifo(plan) if kind.startswith("a FIFO") else plan.mkdir()
+
+    run = run_simplugin("apply", str(plan), "--move-to", str(tmp_path / "dest"))
+
+    assert run.returncode == 2
+    assert run.stderr == f"simplugin: error: {plan}: not a plan ({kind}, not a regular file)\n"
+
+
+@pytest.mark.parametrize("limit", ["size", "values"])
+def test_a_plan_over_the_limits_is_refused_unread(tmp_path, limit):
+    plan = tmp_path / "plan.json"
+    if limit == "size":
+        with open(plan, "wb") as file:
+            file.truncate(PLAN_SIZE_LIMIT + 1)  # sparse: it takes no room on the disk
+        reason = "larger than a plan can be (64.0 MiB)"
+    else:  # a small file that would take hundreds of megabytes to parse
+        plan.write_text('{"groups": [], "x": [' + "[]," * (PLAN_VALUE_LIMIT // 2) + "[]]}")
+        reason = f"more values than a plan can have ({PLAN_VALUE_LIMIT:,})"
+
+    run = run_simplugin("apply", str(plan), "--move-to", str(tmp_path / "dest"))
+
+    assert run.returncode == 2
+    assert run.stderr == f"simplugin: error: {plan}: not read: {reason}\n"
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+MALFORMED_PLANS = {
+    "roots-a-number": '{"groups": [], "roots": 7}',
+    "roots-a-path": '{"groups": [], "roots": "/photos"}',
+    "roots-not-paths": '{"groups": [], "roots": [7]}',
+    "roots-empty": '{"groups": [], "roots": []}',
+    "base-a-number": '{"groups": [], "base": 7}',
+    "base-relative": '{"groups": [], "base": "photos"}',
+    "files-a-list": '{"groups": [], "files": []}',
+    "files-without-size": '{"groups": [], "files": {"/a.jpg": {"mtime_ns": "1"}}}',
+    "mtime-not-a-number": '{"groups": [], "files": {"/a.jpg": {"size": 1, "mtime_ns": "x"}}}',
+    "threshold-a-string": '{"groups": [], "threshold": "x"}',
+    "metric-an-object": '{"groups": [], "metric": {}}',
+    "bucketer-a-list": '{"groups": [], "bucketer": []}',
+    "version-a-string": '{"groups": [], "version": "1"}',
+    "version-true": '{"groups": [], "version": true}',
+    "format-another": '{"groups": [], "format": "simplugin-journal"}',
+    "groups-an-object": '{"groups": {}}',
+    "group-a-number": '{"groups": [7]}',
+    "keep-a-number": '{"groups": [{"keep": 5}]}',
+    "duplicates-missing": '{"groups": [{"keep": "/a.jpg"}]}',
+    "distances-a-string": '{"groups": [{"keep": "/a", "duplicates": ["/b"], "distances": "x"}]}',
+    "distance-a-string": '{"groups": [{"keep": "/a", "duplicates": ["/b"], "distances": ["x"]}]}',
+    "path-with-nul": '{"groups": [{"keep": "/a.jpg", "duplicates": ["/b\\u0000.jpg"]}]}',
+    "path-not-encodable": '{"groups": [{"keep": "/a\\ud800.jpg", "duplicates": []}]}',
+    "a-list": "[]",
+    "nested-100000-deep": DEEP,
+    "nested-deep-in-a-field": '{"groups": [], "pairs": ' + DEEP + "}",
+    "not-utf8": b'{"groups": [], "metric": "\xff"}',
+}
+
+
+@pytest.mark.parametrize("content", MALFORMED_PLANS.values(), ids=MALFORMED_PLANS.keys())
+def test_a_malformed_plan_is_one_line_naming_it_never_a_traceback(tmp_path, content):
+    plan = tmp_path / "plan.json"
+    plan.write_bytes(content if isinstance(content, bytes) else content.encode())
+
+    run = run_simplugin("apply", str(plan), "--move-to", str(tmp_path / "dest"))
+
+    assert run.returncode == 2
+    (line,) = run.stderr.splitlines()
+    assert line.startswith(f"simplugin: error: {plan}: ")
+    assert "Traceback" not in run.stderr
     assert not (tmp_path / "dest").exists()

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
+import simplugin
 from conftest import SEAGULLS, run_simplugin
 
 
@@ -28,6 +30,24 @@ def test_the_document_has_the_documented_fields(library, expected):
         "duplicates": [f"{library}/seagull_5.jpeg"],
         "distances": [closest["distance"]],
     }
+
+
+def test_the_document_says_what_its_paths_are_relative_to_and_records_each_grouped_file(
+    library, tmp_path
+):
+    this_checkout = {"PYTHONPATH": str(Path(simplugin.__file__).parents[1])}
+    run = run_simplugin("scan", "library", "--json", "-", cwd=tmp_path, env=this_checkout)
+
+    document = json.loads(run.stdout)
+    assert document["base"] == str(tmp_path)
+    assert document["groups"][0]["keep"] == "library/seagull_6.jpeg"  # as typed, as before
+    seen = (library / "seagull_5.jpeg").stat()
+    assert document["files"]["library/seagull_5.jpeg"] == {
+        "size": seen.st_size,
+        "mtime_ns": str(seen.st_mtime_ns),  # a string, as in the report's plans
+    }
+    grouped = {p for g in document["groups"] for p in [g["keep"], *g["duplicates"]]}
+    assert set(document["files"]) == grouped
 
 
 def test_skipped_files_are_listed_with_their_reason(library):

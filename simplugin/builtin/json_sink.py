@@ -1,14 +1,18 @@
 """The machine-readable result, for scripts: `simplugin scan --json FILE` (or `-`).
 
 The schema (version 1) is documented in the README. Paths are strings exactly as the
-scan saw them; a file name that is not valid UTF-8 keeps its raw bytes as `\\udcXX`
-escapes (Python's surrogateescape convention), so `os.fsencode(json.load(f)[...])`
-gives back the original name.
+scan saw them, relative ones relative to `base` (the current folder of the scan); a
+file name that is not valid UTF-8 keeps its raw bytes as `\\udcXX` escapes (Python's
+surrogateescape convention), so `os.fsencode(json.load(f)[...])` gives back the
+original name. The document is a plan for `simplugin apply` (see `simplugin.plan`):
+`files` records each grouped photo's size and modification time, as the HTML report's
+plans do, so that a photo changed since the scan is left alone.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from simplugin import Option, ScanResult, Sink, hookimpl
@@ -25,6 +29,7 @@ def as_document(result: ScanResult) -> dict:
         "threshold": settings.threshold,
         "bucketer": settings.bucketer,
         "roots": list(settings.roots),
+        "base": _current_folder(),
         "photos": len(result.photos),
         "undated": result.undated,
         "skipped": [{"path": s.path, "reason": s.reason} for s in result.skipped],
@@ -39,7 +44,21 @@ def as_document(result: ScanResult) -> dict:
             }
             for g in result.groups
         ],
+        "files": {
+            # mtime_ns is a string, as in the report's plans (JavaScript's numbers end at 2**53)
+            photo.path: {"size": photo.size, "mtime_ns": str(photo.mtime_ns)}
+            for group in result.groups
+            for photo in group.photos
+        },
     }
+
+
+def _current_folder() -> str | None:
+    """What relative paths are relative to; None if the current folder was removed."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return None
 
 
 def encode(document: dict) -> bytes:
