@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .discover import Candidate
-from .errors import PluginError
+from .errors import PluginError, blame
 from .imaging import Unreadable, open_displayed
 from .types import Bucketer, Metric
 
@@ -58,15 +58,16 @@ class Reader:
         except Unreadable as reason:
             return str(reason) if candidate.named_like_photo else None
         try:
-            signature = np.asarray(self.metric.signature(shown.image))
-        except Exception as error:
-            return str(PluginError(self.metric_plugin, "signature", error))
-        key = None
-        if self.bucketer is not None:
-            try:
-                key = self.bucketer.key(candidate.path)
-            except Exception as error:
-                return str(PluginError(self.bucketer_plugin or "?", "key", error))
+            with blame(self.metric_plugin, "signature"):
+                signature = np.asarray(self.metric.signature(shown.image))
+            key = None
+            if self.bucketer is not None:
+                with blame(self.bucketer_plugin or "?", "key"):
+                    key = self.bucketer.key(candidate.path)
+        except PluginError as failure:
+            if not failure.about_one_photo:
+                raise  # a plugin ending the process (sys.exit) fails the scan, here or in a worker
+            return str(failure)
         return Summary(shown.width, shown.height, shown.format, signature, key)
 
 
