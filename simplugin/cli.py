@@ -40,7 +40,7 @@ from .plugins import (
     load_plugins,
     resolve_options,
 )
-from .reading import default_jobs
+from .reading import JOBS_ENV, JOBS_PER_CORE, checked_jobs, default_jobs
 from .text import human_size, printable
 from .text import tell as warn
 from .types import ScanResult, Sink, Skipped
@@ -68,8 +68,18 @@ exit codes:
 ENVIRONMENT = f"""\
 environment:
   {DISABLE_AUTOLOAD_ENV}=1   load only simplugin's built-in plugins
-  {BLOCK_ENV}=a,b            do not load the plugins (entry points) named a and b
+  {BLOCK_ENV}=a,b           do not load the plugins (entry points) named a and b
+  {JOBS_ENV}=N                      read photos in N processes when neither -j nor the
+                                      configuration file's jobs says how many
 """
+
+
+def jobs_argument(text: str) -> int:
+    """-j N, checked as argparse checks a value: a bad one is a usage error naming -j."""
+    try:
+        return checked_jobs(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
 
 
 def command(commands, name: str, run, *, epilog: str = EXIT_CODES, **settings):
@@ -196,9 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
     scan_parser.add_argument(
         "-j",
         "--jobs",
-        type=int,
+        type=jobs_argument,
         metavar="N",
-        help=f"read photos in N processes (default: one per core, {default_jobs()} here)",
+        help=f"read photos in N processes, from 1 to {JOBS_PER_CORE} per core (default:"
+        f" ${JOBS_ENV}, else one per core, {default_jobs()} here)",
     )
     scan_parser.add_argument(
         "--cache",

@@ -23,7 +23,7 @@ from .cache import Kinds, SignatureCache
 from .discover import Candidate, walk
 from .errors import PluginError, SimpluginError, UsageError, blame
 from .plugins import PluginHost, PluginWarning, load_plugins, resolve_options
-from .reading import Reader, default_jobs, read_all
+from .reading import Reader, jobs_to_use, read_all
 from .types import (
     Bucketer,
     Duplicate,
@@ -129,7 +129,8 @@ def scan(
     Photos the bucketer has no key for (no capture time) are compared with every photo
     (`undated="compare-all"`) or only with each other (`"separate"`).
 
-    Photos are read on `jobs` processes (default: every core). What reading gave is
+    Photos are read on `jobs` processes (default: the `SIMPLUGIN_JOBS` environment
+    variable, else one per core; at most 4 per core). What reading gave is
     kept in the signature cache (`cache=True`: the user's cache folder; a path; or
     False for none), so that a re-scan reads only new and changed photos.
 
@@ -148,6 +149,7 @@ def scan(
         raise UsageError(f"bucketer options ({', '.join(bucketer_options)}) need a bucketer")
     if undated not in UNDATED_CHOICES:
         raise UsageError(f"undated must be one of {', '.join(UNDATED_CHOICES)}, not {undated!r}")
+    processes = jobs_to_use(jobs)
     settings = ScanSettings(
         roots=_roots(paths),
         metric=metric,
@@ -181,7 +183,7 @@ def scan(
             chosen_bucketer,
             progress,
             signature_cache,
-            default_jobs() if jobs is None else max(1, int(jobs)),
+            processes,
         )
     finally:
         if signature_cache is not None:

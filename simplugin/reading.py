@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import numbers
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .discover import Candidate
-from .errors import PluginError, blame
+from .errors import PluginError, UsageError, blame
 from .imaging import Unreadable, open_displayed
 from .types import Bucketer, Metric
 
@@ -71,11 +72,59 @@ class Reader:
         return Summary(shown.width, shown.height, shown.format, signature, key)
 
 
+JOBS_ENV = "SIMPLUGIN_JOBS"  # the number of processes when a scan is not given one
+# Decoding is CPU-bound: more processes than cores help only while they wait on slow
+# storage (a NAS, a USB disk), and a few per core already cover that wait; beyond, each
+# one only adds its memory (a decoded photo) and its start. 4 per core keeps that room
+# and stops a slip such as -j 200.
+JOBS_PER_CORE = 4
+
+
 def default_jobs() -> int:
+    """One process per core this process may use."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def jobs_to_use(jobs: object = None) -> int:
+    """The number of reading processes: `jobs` if given, else the `SIMPLUGIN_JOBS`
+    environment variable, else one per core. A value out of range is a `UsageError`."""
+    if jobs is None:
+        jobs = os.environ.get(JOBS_ENV, "").strip() or None
+        source = JOBS_ENV
+    else:
+        source = "jobs"
+    if jobs is None:
+        return default_jobs()
+    try:
+        return checked_jobs(jobs)
+    except ValueError as error:
+        raise UsageError(f"{source} {error}") from error
+
+
+def checked_jobs(value: object) -> int:
+    """`value` (a number, or text as typed) as a number of processes, or a ValueError
+    that says the range."""
+    number = value
+    if isinstance(value, str):
+        try:
+            number = int(value.strip())
+        except ValueError:
+            pass
+    most = JOBS_PER_CORE * default_jobs()
+    if (
+        isinstance(number, bool)
+        or not isinstance(number, numbers.Integral)
+        or not 1 <= number <= most
+    ):
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+        raise ValueError(
+            f"must be a whole number from 1 to {most} ({JOBS_PER_CORE} per core this process"
+            f" may use), not {shown}"
+        )
+    return int(number)
 
 
 def read_all(
