@@ -28,7 +28,7 @@ from .config import find as find_config
 from .config import load as load_config
 from .discover import photo_extensions
 from .engine import DEFAULT_BUCKETER, UNDATED_CHOICES, SinkRequest, deliver, prepare_sinks, scan
-from .errors import SimpluginError, UsageError
+from .errors import SimpluginError, Terminated, UsageError, terminated_by_signals
 from .hookspecs import hookimpl
 from .moves import undo
 from .plan import load_plan
@@ -61,7 +61,8 @@ exit codes:
   {EXIT_FAILED}    the scan ran but a plugin or an output failed (see stderr); for apply and
        undo, some files were left where they were; for hooks install, a file
        of yours was in the way and was left as it is
-  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C, SIGINT)
+  128+N  ended by signal N: 143 for SIGTERM, 129 for SIGHUP
   {EXIT_BROKEN_PIPE}  stdout was closed early (e.g. piped into head)
 """
 
@@ -350,10 +351,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     warnings.showwarning = show_warning
     try:
-        return arguments.run(arguments)
+        with terminated_by_signals():
+            return arguments.run(arguments)
     except SimpluginError as error:
         warn(f"error: {error}")
         return error.exit_code
+    except Terminated as stop:  # SIGTERM, SIGHUP: the worker processes have been ended
+        warn(f"terminated by {stop}")
+        return stop.exit_code
     except KeyboardInterrupt:
         warn("interrupted")
         return EXIT_INTERRUPTED

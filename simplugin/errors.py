@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -49,6 +50,12 @@ class PluginError(SimpluginError):
         return isinstance(self.error, Exception)
 
 
+# The signals that end the command as Ctrl-C does, each with exit code 128 + its number.
+TERMINATING_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM or SIGHUP reached the command. It stops as for Ctrl-C (a KeyboardInterrupt,
     so that no plugin is blamed for it and every clean-up on the way out runs), and
@@ -75,14 +82,18 @@ def blame(plugin: str, during: str, spare: tuple[type[BaseException], ...] = ())
 
 
 @contextmanager
-def terminated_by(*signal_numbers: int) -> Iterator[None]:
-    """While inside, each of these signals raises `Terminated` in the main thread, so the
-    command stops as it does for Ctrl-C; the previous handlers come back on the way out."""
+def terminated_by_signals() -> Iterator[None]:
+    """While inside, SIGTERM and SIGHUP raise `Terminated` in the main thread, so the
+    command stops as it does for Ctrl-C; the previous handlers come back on the way out.
+    (Only the main thread may set handlers: elsewhere this does nothing.)"""
 
     def stop(signal_number: int, frame: object) -> None:
         raise Terminated(signal_number)
 
-    previous = {number: signal.signal(number, stop) for number in signal_numbers}
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.signal(number, stop) for number in TERMINATING_SIGNALS}
     try:
         yield
     finally:

@@ -3,26 +3,31 @@
 Decoding is the cost of a scan, so it runs in worker processes, fed in small batches
 as the walk finds files; only the small results (a signature is 768 bytes for
 `avgdiff`) come back. The workers are forked, so they share the parent's loaded
-plugins, including any registered directly by a script.
+plugins, including any registered directly by a script. They leave signals to the
+scan (Ctrl-C reaches them too, and they ignore it) and end with it, however it ends.
 """
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import multiprocessing
 import numbers
 import os
+import signal
+import sys
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .discover import Candidate
-from .errors import PluginError, UsageError, blame
+from .errors import TERMINATING_SIGNALS, PluginError, UsageError, blame
 from .imaging import Unreadable, open_displayed
 from .types import Bucketer, Metric
 
@@ -162,15 +167,92 @@ def read_all(
                     yield candidate, _read_alone(reader, candidate)
 
 
-def worker_pool(jobs: int, **settings: Any) -> ProcessPoolExecutor:
+class WorkerPool(ProcessPoolExecutor):
+    """Worker processes that never outlive the work they were started for.
+
+    Leaving the `with` block on an exception (Ctrl-C, SIGTERM, a failure, the results no
+    longer wanted) ends every worker at once: `shutdown` alone would wait for the tasks
+    running and queued. The workers ignore Ctrl-C, which reaches the whole process
+    group: this process decides what it means, and they print no traceback. On Linux
+    they also die with this process if it is killed outright (SIGKILL).
+    """
+
+    def submit(self, fn, /, *args, **kwargs):
+        # A submit may fork workers: the stopping signals are held meanwhile, so none
+        # reaches a worker before it has set its own handling (it would run this
+        # process's handlers, and print their traceback).
+        with _signals_held():
+            return super().submit(fn, *args, **kwargs)
+
+    def __exit__(self, kind, error, traceback):
+        if error is not None:
+            self.end_workers()
+            return False
+        try:
+            return super().__exit__(kind, error, traceback)
+        except BaseException:  # a signal while waiting for the workers to finish
+            self.end_workers()
+            raise
+
+    def end_workers(self) -> None:
+        """Stop every worker now, whatever it is doing, and the pool with them."""
+        if hasattr(ProcessPoolExecutor, "terminate_workers"):  # Python 3.14
+            self.terminate_workers()
+            return
+        for process in dict(self._processes or {}).values():  # no public way before 3.14
+            process.terminate()
+        self.shutdown(wait=True, cancel_futures=True)
+
+
+def worker_pool(
+    jobs: int, initializer: Callable[..., object] | None = None, initargs: tuple = ()
+) -> WorkerPool:
     """Worker processes, forked where the system can: they then have the plugins this
     process loaded, whatever they are, including any a script registered directly."""
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    return ProcessPoolExecutor(jobs, mp_context=context, **settings)
+    settings = (os.getpid(), initializer, initargs)
+    return WorkerPool(
+        jobs, mp_context=context, initializer=_start_worker_process, initargs=settings
+    )
 
 
-def _pool(reader: Reader, jobs: int) -> ProcessPoolExecutor:
+def _start_worker_process(
+    parent: int, initializer: Callable[..., object] | None, initargs: tuple
+) -> None:
+    """The first thing a worker does: leave signals to the parent, then die with it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for number in TERMINATING_SIGNALS:  # a forked worker has the parent's handlers
+        signal.signal(number, signal.SIG_DFL)
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPPING_SIGNALS)
+    if initializer is not None:
+        initializer(*initargs)
+
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>: the signal a process gets when its parent dies
+STOPPING_SIGNALS = (signal.SIGINT, *TERMINATING_SIGNALS)
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold the stopping signals in this thread (they are delivered on the way out)."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _pool(reader: Reader, jobs: int) -> WorkerPool:
     return worker_pool(jobs, initializer=_start_worker, initargs=(reader,))
 
 
