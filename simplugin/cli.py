@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+import traceback
 import warnings
 import webbrowser
 from collections.abc import Sequence
@@ -28,7 +29,7 @@ from .config import find as find_config
 from .config import load as load_config
 from .discover import photo_extensions
 from .engine import DEFAULT_BUCKETER, UNDATED_CHOICES, SinkRequest, deliver, prepare_sinks, scan
-from .errors import SimpluginError, Terminated, UsageError, terminated_by_signals
+from .errors import SimpluginError, Terminated, UsageError, describe, terminated_by_signals
 from .hookspecs import hookimpl
 from .moves import undo
 from .plan import load_plan
@@ -367,6 +368,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # and keep Python from failing again when it flushes stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
+    except SystemExit as exit:
+        # Nothing of simplugin's exits once the arguments are parsed: this is plugin code
+        # that `blame` does not wrap. It may not choose how simplugin ends.
+        where = traceback.extract_tb(exit.__traceback__)[-1]
+        warn(
+            f"error: {describe(exit)} raised at {where.filename}:{where.lineno}: only"
+            " simplugin may end a run"
+        )
+        return EXIT_FAILED
 
 
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -308,6 +308,25 @@ def test_a_sink_that_exits_fails_the_scan_after_the_other_sinks(distributions, l
     ]
 
 
+def test_a_plugin_exiting_anywhere_else_still_fails_the_run_in_one_line(distributions, library):
+    distributions.install(
+        "quitter",
+        QUITTING_SINK.replace(
+            "def write(self, result, options):",
+            "def excluded_paths(self, options):\n            sys.exit(0)\n\n"
+            "        def write(self, result, options):",
+        ),
+        {"quitter": "quitter"},
+    )
+
+    run = run_simplugin("scan", str(library), "--sink", "quitter", env=distributions.env)
+
+    assert run.returncode == 3
+    assert run.stderr.startswith("simplugin: error: SystemExit: 0 raised at ")
+    assert "quitter.py:" in run.stderr
+    assert run.stderr.count("\n") == 1
+
+
 @pytest.mark.parametrize(
     "hook, arguments, message",
     [
