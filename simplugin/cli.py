@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import time
+import traceback
 import warnings
 import webbrowser
 from collections.abc import Sequence
@@ -26,7 +27,7 @@ from .config import SCAN_ARGUMENTS, Config, as_toml, user_config_path
 from .config import find as find_config
 from .config import load as load_config
 from .engine import DEFAULT_BUCKETER, UNDATED_CHOICES, SinkRequest, deliver, prepare_sinks, scan
-from .errors import SimpluginError, UsageError
+from .errors import SimpluginError, Terminated, UsageError, describe, terminated_by_signals
 from .hookspecs import hookimpl
 from .imaging import Unreadable, probe
 from .moves import undo
@@ -39,7 +40,7 @@ from .plugins import (
     load_plugins,
     resolve_options,
 )
-from .reading import default_jobs
+from .reading import JOBS_ENV, JOBS_PER_CORE, checked_jobs, default_jobs
 from .staged import enter_work_tree, scratch_folder, staged_files
 from .text import human_size, printable
 from .text import tell as warn
@@ -61,15 +62,26 @@ exit codes:
   {EXIT_FAILED}    the scan ran but a plugin or an output failed (see stderr); for apply and
        undo, some files were left where they were; for hooks install, a file
        of yours was in the way and was left as it is
-  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C, SIGINT)
+  128+N  ended by signal N: 143 for SIGTERM, 129 for SIGHUP
   {EXIT_BROKEN_PIPE}  stdout was closed early (e.g. piped into head)
 """
 
 ENVIRONMENT = f"""\
 environment:
   {DISABLE_AUTOLOAD_ENV}=1   load only simplugin's built-in plugins
-  {BLOCK_ENV}=a,b            do not load the plugins (entry points) named a and b
+  {BLOCK_ENV}=a,b           do not load the plugins (entry points) named a and b
+  {JOBS_ENV}=N                      read photos in N processes when neither -j nor the
+                                      configuration file's jobs says how many
 """
+
+
+def jobs_argument(text: str) -> int:
+    """-j N, checked as argparse checks a value: a bad one is a usage error naming -j."""
+    try:
+        return checked_jobs(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
 
 
 def command(commands, name: str, run, *, epilog: str = EXIT_CODES, **settings):
@@ -196,9 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     scan_parser.add_argument(
         "-j",
         "--jobs",
-        type=int,
+        type=jobs_argument,
         metavar="N",
-        help=f"read photos in N processes (default: one per core, {default_jobs()} here)",
+        help=f"read photos in N processes, from 1 to {JOBS_PER_CORE} per core (default:"
+        f" ${JOBS_ENV}, else one per core, {default_jobs()} here)",
     )
     scan_parser.add_argument(
         "--cache",
@@ -344,10 +357,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     warnings.showwarning = show_warning
     try:
-        return arguments.run(arguments)
+        with terminated_by_signals():
+            return arguments.run(arguments)
     except SimpluginError as error:
         warn(f"error: {error}")
         return error.exit_code
+    except Terminated as stop:  # SIGTERM, SIGHUP: the worker processes have been ended
+        warn(f"terminated by {stop}")
+        return stop.exit_code
     except KeyboardInterrupt:
         warn("interrupted")
         return EXIT_INTERRUPTED
@@ -356,6 +373,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # and keep Python from failing again when it flushes stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
+    except SystemExit as exit:
+        # Nothing of simplugin's exits once the arguments are parsed: this is plugin code
+        # that `blame` does not wrap. It may not choose how simplugin ends.
+        where = traceback.extract_tb(exit.__traceback__)[-1]
+        warn(
+            f"error: {describe(exit)} raised at {where.filename}:{where.lineno}: only"
+            " simplugin may end a run"
+        )
+        return EXIT_FAILED
 
 
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -20,9 +21,9 @@ import numpy as np
 
 from .cache import Kinds, SignatureCache
 from .discover import Candidate, walk
-from .errors import PluginError, SimpluginError, UsageError
-from .plugins import PluginHost, load_plugins, resolve_options
-from .reading import Reader, default_jobs, read_all
+from .errors import PluginError, SimpluginError, UsageError, blame
+from .plugins import PluginHost, PluginWarning, load_plugins, resolve_options
+from .reading import Reader, jobs_to_use, read_all
 from .types import (
     Bucketer,
     Duplicate,
@@ -95,10 +96,13 @@ _default_host: PluginHost | None = None
 
 
 def default_host() -> PluginHost:
-    """The installed plugins, loaded once per process."""
+    """The installed plugins, loaded once per process. A plugin that could not be loaded
+    is a `PluginWarning`, so that no caller scans without a word of it."""
     global _default_host
     if _default_host is None:
         _default_host = load_plugins()
+        for problem in _default_host.problems:
+            warnings.warn(problem, PluginWarning, stacklevel=3)
     return _default_host
 
 
@@ -125,7 +129,8 @@ def scan(
     Photos the bucketer has no key for (no capture time) are compared with every photo
     (`undated="compare-all"`) or only with each other (`"separate"`).
 
-    Photos are read on `jobs` processes (default: every core). What reading gave is
+    Photos are read on `jobs` processes (default: the `SIMPLUGIN_JOBS` environment
+    variable, else one per core; at most 4 per core). What reading gave is
     kept in the signature cache (`cache=True`: the user's cache folder; a path; or
     False for none), so that a re-scan reads only new and changed photos.
 
@@ -144,13 +149,19 @@ def scan(
         raise UsageError(f"bucketer options ({', '.join(bucketer_options)}) need a bucketer")
     if undated not in UNDATED_CHOICES:
         raise UsageError(f"undated must be one of {', '.join(UNDATED_CHOICES)}, not {undated!r}")
+    processes = jobs_to_use(jobs)
     settings = ScanSettings(
         roots=_roots(paths),
         metric=metric,
         threshold=_threshold(chosen_metric, threshold),
         bucketer=bucketer,
         bucketer_options=(
-            resolve_options("bucketer", chosen_bucketer, bucketer_options or {})
+            resolve_options(
+                "bucketer",
+                chosen_bucketer,
+                bucketer_options or {},
+                host.provider("bucketer", chosen_bucketer.name),
+            )
             if chosen_bucketer
             else {}
         ),
@@ -172,7 +183,7 @@ def scan(
             chosen_bucketer,
             progress,
             signature_cache,
-            default_jobs() if jobs is None else max(1, int(jobs)),
+            processes,
         )
     finally:
         if signature_cache is not None:
@@ -329,11 +340,9 @@ def bucket(
     otherwise each bucket, and the photos without a key as `settings.undated` says."""
     if bucketer is None:
         return [Comparison(range(len(summaries.photos)))]
-    try:
+    with blame(host.provider("bucketer", bucketer.name), "buckets"):
         buckets = bucketer.buckets(summaries.photos, summaries.keys, settings.bucketer_options)
         comparisons = [Comparison(list(members)) for members in buckets]
-    except Exception as error:
-        raise PluginError(host.provider("bucketer", bucketer.name), "buckets", error) from error
     undated = [i for i, key in enumerate(summaries.keys) if key is None]
     dated = [i for i, key in enumerate(summaries.keys) if key is not None]
     if undated:
@@ -363,20 +372,17 @@ def compare(
         alone = len(left) < 2 if right is None else min(len(left), len(right)) == 0
         if alone:
             continue
-        try:
+        method = "pairs_within" if right is None else "pairs_between"
+        with blame(host.provider("metric", metric.name), method):
             if right is None:
-                method = "pairs_within"
                 right = left
                 near = metric.pairs_within(signatures[left], settings.threshold)
             else:
-                method = "pairs_between"
                 near = metric.pairs_between(signatures[left], signatures[right], settings.threshold)
             for i, j, distance in near:
                 a, b = sorted((int(left[i]), int(right[j])))
                 if a != b:
                     found[(a, b)] = float(distance)
-        except Exception as error:
-            raise PluginError(host.provider("metric", metric.name), method, error) from error
     paths = [p.path for p in summaries.photos]
     return sorted(
         ((a, b, d) for (a, b), d in found.items()),
@@ -416,14 +422,12 @@ def group(
         by_path = tuple(sorted((photos[i] for i in members), key=lambda p: p.path))
         keep = host.choose_keeper(by_path)
         keeper = next(i for i in members if photos[i] is keep)
-        try:
+        with blame(plugin, "distance"):
             duplicates = [
                 Duplicate(photos[i], float(metric.distance(signatures[keeper], signatures[i])))
                 for i in members
                 if i != keeper
             ]
-        except Exception as error:
-            raise PluginError(plugin, "distance", error) from error
         duplicates.sort(key=lambda d: (d.distance, d.photo.path))
         groups.append((closest[component], keep.path, Group(keep, tuple(duplicates))))
     groups.sort(key=lambda entry: entry[:2])
@@ -440,7 +444,8 @@ def prepare_sinks(
     prepared = []
     for request in requests:
         sink = host.get("sink", request.name)
-        prepared.append((sink, resolve_options("sink", sink, request.options)))
+        options = resolve_options("sink", sink, request.options, host.provider("sink", sink.name))
+        prepared.append((sink, options))
     return prepared
 
 
@@ -450,15 +455,14 @@ def deliver(
     """Hand the result to each sink; one that fails does not stop the others."""
     failures = []
     for sink, options in sinks:
+        # A sink says what went wrong with a SimpluginError; a BrokenPipeError is the
+        # reader of stdout gone, not the sink's fault: the command stops quietly.
+        spare = (SimpluginError, BrokenPipeError)
         try:
-            sink.write(result, options)
-        except BrokenPipeError:  # the reader of stdout has gone: not the sink's fault
-            raise
-        except SimpluginError as error:  # the sink said what went wrong
+            with blame(host.provider("sink", sink.name), f"sink {sink.name!r}", spare):
+                sink.write(result, options)
+        except SimpluginError as error:
             failures.append(error)
-        except Exception as error:
-            plugin = host.provider("sink", sink.name)
-            failures.append(PluginError(plugin, f"sink {sink.name!r}", error))
     return failures
 
 

@@ -1,4 +1,12 @@
-"""The errors simplugin reports to a user as one line, each with its exit code."""
+"""The errors simplugin reports to a user as one line, each with its exit code, and
+`blame`, through which every call into a plugin's code goes."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class SimpluginError(Exception):
@@ -31,6 +39,66 @@ class PluginError(SimpluginError):
         self.during = during
         self.error = error
         super().__init__(f"plugin {plugin!r} failed in {during}: {describe(error)}")
+
+    def __reduce__(self):  # a worker process sends it back to the scan whole
+        return (type(self), (self.plugin, self.during, self.error))
+
+    @property
+    def about_one_photo(self) -> bool:
+        """True for an ordinary exception, which costs only the photo being read; a
+        `SystemExit` or other `BaseException` is the plugin trying to end the run."""
+        return isinstance(self.error, Exception)
+
+
+# The signals that end the command as Ctrl-C does, each with exit code 128 + its number.
+TERMINATING_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP reached the command. It stops as for Ctrl-C (a KeyboardInterrupt,
+    so that no plugin is blamed for it and every clean-up on the way out runs), and
+    exits with 128 + the signal's number, as a shell reports a command a signal ended."""
+
+    def __init__(self, signal_number: int):
+        self.signal_number = signal_number
+        self.exit_code = 128 + signal_number
+        super().__init__(signal.Signals(signal_number).name)
+
+
+@contextmanager
+def blame(plugin: str, during: str, spare: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
+    """Run a plugin's code: whatever it raises, `SystemExit` included, is that plugin
+    failing and comes out as a `PluginError` naming it, never as an exit of the plugin's
+    choosing. Ctrl-C (and `Terminated`) stays what it is; so do a `PluginError`, already
+    blamed, and the exceptions in `spare`, which the caller handles itself."""
+    try:
+        yield
+    except (KeyboardInterrupt, PluginError, *spare):
+        raise
+    except BaseException as error:
+        raise PluginError(plugin, during, error) from error
+
+
+@contextmanager
+def terminated_by_signals() -> Iterator[None]:
+    """While inside, SIGTERM and SIGHUP raise `Terminated` in the main thread, so the
+    command stops as it does for Ctrl-C; the previous handlers come back on the way out.
+    (Only the main thread may set handlers: elsewhere this does nothing.)"""
+
+    def stop(signal_number: int, frame: object) -> None:
+        raise Terminated(signal_number)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.signal(number, stop) for number in TERMINATING_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def describe(error: BaseException) -> str:

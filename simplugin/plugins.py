@@ -21,7 +21,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .errors import PluginError, UsageError, describe
+from .errors import PluginError, UsageError, blame, describe
 from .types import Bucketer, Contribution, Metric, Photo, Sink
 
 ENTRY_POINT_GROUP = "simplugin"
@@ -36,6 +36,10 @@ KINDS: dict[str, tuple[str, type[Contribution]]] = {
     "sink": ("register_sinks", Sink),
 }
 _VALID_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*\Z")
+
+
+class PluginWarning(UserWarning):
+    """A plugin that could not be loaded or registered: the scan goes on without it."""
 
 
 @dataclass(frozen=True)
@@ -75,10 +79,8 @@ class PluginHost:
     @staticmethod
     def _call(impl: pluggy.HookImpl, hook_name: str, kwargs: Mapping[str, Any]) -> Any:
         """One implementation, given the arguments it asks for; errors name its plugin."""
-        try:
+        with blame(impl.plugin_name, hook_name):
             return impl.function(**{name: kwargs[name] for name in impl.argnames})
-        except Exception as error:
-            raise PluginError(impl.plugin_name, hook_name, error) from error
 
     def notify(self, hook_name: str, **kwargs: Any) -> None:
         """Tell every observer; one that raises is reported in `problems`, not fatal."""
@@ -158,8 +160,13 @@ class PluginHost:
             raise UsageError("; ".join(self.conflicts))
 
 
-def resolve_options(kind: str, contribution: Contribution, given: Mapping[str, Any]) -> dict:
-    """Check `given` against the options `contribution` declares and convert the values."""
+def resolve_options(
+    kind: str, contribution: Contribution, given: Mapping[str, Any], plugin: str | None = None
+) -> dict:
+    """Check `given` against the options `contribution` declares and convert the values.
+
+    A converter is the plugin's code: one that fails other than by rejecting the value
+    is `plugin` failing (named by the contribution when not given)."""
     declared = contribution.options
     label = f"{kind} {contribution.name!r}"
     unknown = sorted(set(given) - set(declared))
@@ -174,7 +181,10 @@ def resolve_options(kind: str, contribution: Contribution, given: Mapping[str, A
             resolved[key] = option.default
             continue
         try:
-            resolved[key] = option.convert(given[key])
+            with blame(
+                plugin or contribution.name, f"{label} option {key!r}", (TypeError, ValueError)
+            ):
+                resolved[key] = option.convert(given[key])
         except (TypeError, ValueError) as error:
             if not isinstance(option.type, type):  # a converter: its message says what it wants
                 raise UsageError(f"{label} option {key!r}: {error}") from error
@@ -227,10 +237,13 @@ def load_plugins(
     for name, load, distribution, version in candidates:
         where = f" ({distribution} {version})" if distribution else ""
         try:
-            plugin = load()
-            manager.register(plugin, name=name)
-        except Exception as error:
-            problems.append(f"plugin {name!r}{where} could not be loaded: {describe(error)}")
+            with blame(name, "loading"):
+                plugin = load()
+                manager.register(plugin, name=name)
+        except PluginError as failure:
+            problems.append(
+                f"plugin {name!r}{where} could not be loaded: {describe(failure.error)}"
+            )
             continue
         hooks = tuple(sorted(caller.name for caller in manager.get_hookcallers(plugin) or ()))
         infos[name] = PluginInfo(name, distribution, version, hooks)

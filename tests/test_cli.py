@@ -10,7 +10,10 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from conftest import SEAGULLS, run_simplugin
+from simplugin import UsageError, scan
 
 
 def test_scan_prints_the_groups_on_stdout_and_a_summary_on_stderr(library):
@@ -183,3 +186,123 @@ def test_no_progress_is_drawn_when_stderr_is_not_a_terminal(library):
     run = run_simplugin("scan", str(library))
 
     assert "\r" not in run.stderr
+
+
+# --- how many processes read the photos (-j, SIMPLUGIN_JOBS) -----------------------------
+
+CORES = len(os.sched_getaffinity(0))
+
+# A metric that notes which process reads each photo, and which one ran the scan.
+WHERE_PHOTOS_ARE_READ = """
+    import os
+    import numpy as np
+    from simplugin import Metric, hookimpl
+
+    def note(what):
+        with open(os.environ["READ_LOG"], "a") as log:
+            log.write(f"{what} {os.getpid()}\\n")
+
+    class Reader(Metric):
+        name = "reader"
+        default_threshold = 0.5
+        signature_shape = (1,)
+        signature_dtype = "float64"
+
+        def signature(self, image):
+            note("read")
+            return np.zeros(1)
+
+        def distance(self, a, b):
+            return 0.0
+
+    @hookimpl
+    def register_metrics(register):
+        register(Reader())
+
+    @hookimpl
+    def scan_finished(result):
+        note("scan")
+"""
+
+
+@pytest.fixture
+def reader_installed(distributions) -> dict:
+    distributions.install("reader", WHERE_PHOTOS_ARE_READ, {"reader": "reader"})
+    return distributions.env
+
+
+def read_in_worker_processes(installed, library, tmp_path, *arguments, env=()) -> bool:
+    """Scan the library; whether its photos were read in processes of their own."""
+    log = tmp_path / "read.log"
+    log.unlink(missing_ok=True)
+    run = run_simplugin(
+        "scan",
+        str(library),
+        "--metric",
+        "reader",
+        "--no-cache",
+        *arguments,
+        env={**installed, "READ_LOG": str(log), **dict(env)},
+    )
+    assert run.returncode == 0, run.stderr
+    notes = [line.split() for line in log.read_text().splitlines()]
+    [scanner] = [pid for what, pid in notes if what == "scan"]
+    readers = {pid for what, pid in notes if what == "read"}
+    assert readers
+    return readers != {scanner}
+
+
+@pytest.mark.parametrize("jobs", ["0", "-4", str(4 * CORES + 1), "two"])
+def test_a_number_of_jobs_out_of_range_is_a_usage_error_saying_the_range(library, jobs):
+    run = run_simplugin("scan", str(library), "-j", jobs)
+
+    assert run.returncode == 2
+    assert (
+        f"simplugin scan: error: argument -j/--jobs: must be a whole number from 1 to"
+        f" {4 * CORES} (4 per core this process may use), not '{jobs}'\n"
+    ) in run.stderr
+    assert run.stdout == ""
+
+
+def test_up_to_4_jobs_per_core_may_be_asked_for(library):
+    run = run_simplugin("scan", str(library), "-j", str(4 * CORES), "--no-cache")
+
+    assert run.returncode == 0
+    assert run.stdout.count("Group ") == 2
+
+
+def test_zero_jobs_from_a_configuration_file_is_a_usage_error(library, tmp_path):
+    (tmp_path / "simplugin.toml").write_text("jobs = 0\n")
+
+    run = run_simplugin("scan", str(library), "--config", str(tmp_path / "simplugin.toml"))
+
+    assert run.returncode == 2
+    assert "jobs must be a whole number from 1 to" in run.stderr
+    assert run.stdout == ""
+
+
+def test_zero_jobs_in_the_api_is_a_usage_error(library):
+    with pytest.raises(UsageError, match=r"jobs must be a whole number from 1 to \d+"):
+        scan(library, jobs=0)
+
+
+def test_simplugin_jobs_sets_the_number_of_processes_when_j_is_not_given(
+    reader_installed, library, tmp_path
+):
+    assert not read_in_worker_processes(
+        reader_installed, library, tmp_path, env={"SIMPLUGIN_JOBS": "1"}
+    )
+    assert read_in_worker_processes(
+        reader_installed, library, tmp_path, "-j", "2", env={"SIMPLUGIN_JOBS": "1"}
+    )
+
+
+@pytest.mark.parametrize("value", ["0", "lots", str(4 * CORES + 1)])
+def test_a_bad_simplugin_jobs_is_a_usage_error_naming_the_variable(library, value):
+    run = run_simplugin("scan", str(library), env={"SIMPLUGIN_JOBS": value})
+
+    assert run.returncode == 2
+    assert run.stderr == (
+        f"simplugin: error: SIMPLUGIN_JOBS must be a whole number from 1 to {4 * CORES}"
+        f" (4 per core this process may use), not '{value}'\n"
+    )

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 from importlib import metadata
 from pathlib import Path
 
@@ -13,6 +15,8 @@ from PIL import Image
 
 from conftest import SEAGULLS, run_simplugin
 from simplugin import Bucketer, UsageError, hookimpl, load_plugins, scan
+
+ROOT = Path(__file__).parents[1]  # the simplugin under test, wherever a command runs
 
 # A complete third-party metric: mean brightness, a deliberately coarse measure that
 # pairs any two photos of similar overall exposure.
@@ -177,6 +181,178 @@ def test_a_metric_returning_the_wrong_signature_shape_is_reported(distributions,
     assert run.returncode == 3
     assert "plugin 'sloppy' failed in signature" in run.stderr
     assert "declares float64 of shape (2,)" in run.stderr
+
+
+# --- a plugin that tries to end simplugin (sys.exit) is that plugin failing ------------
+
+QUITTING_SINK = """
+    import sys
+    from simplugin import Sink, hookimpl
+
+    class Quitter(Sink):
+        name = "quitter"
+
+        def write(self, result, options):
+            raise SystemExit(0)
+
+    @hookimpl
+    def register_sinks(register):
+        register(Quitter())
+"""
+
+QUITTING_BUCKETER = """
+    import sys
+    from simplugin import Bucketer, hookimpl
+
+    class Quitter(Bucketer):
+        name = "quitter"
+
+        def key(self, path):
+            return {key}
+
+        def buckets(self, photos, keys, options):
+            return {buckets}
+
+    @hookimpl
+    def register_bucketers(register):
+        register(Quitter())
+"""
+
+
+def test_a_plugin_that_exits_at_import_is_skipped_and_duplicates_still_fail_the_scan(
+    distributions, library
+):
+    distributions.install("quitter", "import sys\nsys.exit(0)\n", {"quitter": "quitter"})
+
+    run = run_simplugin("scan", str(library), "--fail-on-duplicates", env=distributions.env)
+
+    assert run.returncode == 1
+    assert run.stdout.count("Group ") == 2
+    assert [line for line in run.stderr.splitlines() if "quitter" in line] == [
+        "simplugin: warning: plugin 'quitter' (quitter 1.0) could not be loaded: SystemExit: 0"
+    ]
+
+
+def test_a_plugin_that_exits_at_import_does_not_let_a_staged_near_duplicate_through(
+    distributions, tmp_path
+):
+    distributions.install("quitter", "import sys\nsys.exit(0)\n", {"quitter": "quitter"})
+    repository = tmp_path / "site"
+    repository.mkdir()
+    identity = {"GIT_AUTHOR_NAME": "T", "GIT_AUTHOR_EMAIL": "t@example.invalid"}
+    identity |= {"GIT_COMMITTER_NAME": "T", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+    git = ["git", "-C", str(repository)]
+    subprocess.run([*git, "init", "--quiet"], check=True, env={**os.environ, **identity})
+    shutil.copy(SEAGULLS / "seagull_5.jpeg", repository / "beach.jpg")
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run(
+        [*git, "commit", "--quiet", "-m", "1"], check=True, env={**os.environ, **identity}
+    )
+    shutil.copy(SEAGULLS / "seagull_6.jpeg", repository / "beach-again.jpg")
+    subprocess.run([*git, "add", "."], check=True)
+
+    this_simplugin = os.pathsep.join([distributions.env["PYTHONPATH"], str(ROOT)])
+
+    run = run_simplugin("check-staged", cwd=repository, env={"PYTHONPATH": this_simplugin})
+
+    assert run.returncode == 1
+    assert "simplugin: warning: plugin 'quitter' (quitter 1.0) could not be loaded" in run.stderr
+    assert "beach-again.jpg is a near-duplicate of beach.jpg" in run.stderr
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_metric_that_exits_while_reading_fails_the_scan_naming_the_plugin(
+    distributions, library, jobs
+):
+    distributions.install(
+        "quitter",
+        BRIGHTNESS_PLUGIN.replace(
+            "def signature(self, image):", "def signature(self, image):\n            exit(0)"
+        ),
+        {"quitter": "quitter"},
+    )
+
+    run = run_simplugin(
+        "scan", str(library), "--metric", "brightness", "-j", jobs, env=distributions.env
+    )
+
+    assert run.returncode == 3
+    assert run.stderr == "simplugin: error: plugin 'quitter' failed in signature: SystemExit: 0\n"
+
+
+@pytest.mark.parametrize(
+    "key, buckets, during",
+    [("sys.exit(4)", "[]", "key"), ("1", "sys.exit(4)", "buckets")],
+)
+def test_a_bucketer_that_exits_fails_the_scan_naming_the_plugin(
+    distributions, library, key, buckets, during
+):
+    source = QUITTING_BUCKETER.replace("{key}", key).replace("{buckets}", buckets)
+    distributions.install("quitter", source, {"quitter": "quitter"})
+
+    run = run_simplugin("scan", str(library), "--bucket", "quitter", env=distributions.env)
+
+    assert run.returncode == 3
+    assert run.stderr == f"simplugin: error: plugin 'quitter' failed in {during}: SystemExit: 4\n"
+
+
+def test_a_sink_that_exits_fails_the_scan_after_the_other_sinks(distributions, library):
+    distributions.install("quitter", QUITTING_SINK, {"quitter": "quitter"})
+
+    run = run_simplugin("scan", str(library), "--sink", "quitter", env=distributions.env)
+
+    assert run.returncode == 3
+    assert run.stdout.count("Group ") == 2
+    assert [line for line in run.stderr.splitlines() if "quitter" in line] == [
+        "simplugin: error: plugin 'quitter' failed in sink 'quitter': SystemExit: 0"
+    ]
+
+
+def test_a_plugin_exiting_anywhere_else_still_fails_the_run_in_one_line(distributions, library):
+    distributions.install(
+        "quitter",
+        QUITTING_SINK.replace(
+            "def write(self, result, options):",
+            "def excluded_paths(self, options):\n            sys.exit(0)\n\n"
+            "        def write(self, result, options):",
+        ),
+        {"quitter": "quitter"},
+    )
+
+    run = run_simplugin("scan", str(library), "--sink", "quitter", env=distributions.env)
+
+    assert run.returncode == 3
+    assert run.stderr.startswith("simplugin: error: SystemExit: 0 raised at ")
+    assert "quitter.py:" in run.stderr
+    assert run.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "hook, arguments, message",
+    [
+        ("choose_keeper", "photos", "error: plugin 'quitter' failed in choose_keeper"),
+        ("scan_started", "settings", "warning: plugin 'quitter' failed in scan_started"),
+    ],
+)
+def test_a_hook_that_exits_fails_the_scan_naming_the_plugin(
+    distributions, library, hook, arguments, message
+):
+    source = f"""
+        import sys
+        from simplugin import hookimpl
+
+        @hookimpl
+        def {hook}({arguments}):
+            sys.exit("bye")
+    """
+    distributions.install("quitter", source, {"quitter": "quitter"})
+
+    run = run_simplugin("scan", str(library), env=distributions.env)
+
+    assert run.returncode == 3
+    assert [line for line in run.stderr.splitlines() if "quitter" in line] == [
+        f"simplugin: {message}: SystemExit: bye"
+    ]
 
 
 # --- plugins registered on the plugin manager, as a script or a test would -------------
