@@ -27,7 +27,14 @@ from .config import SCAN_ARGUMENTS, Config, as_toml, user_config_path
 from .config import find as find_config
 from .config import load as load_config
 from .engine import DEFAULT_BUCKETER, UNDATED_CHOICES, SinkRequest, deliver, prepare_sinks, scan
-from .errors import SimpluginError, Terminated, UsageError, describe, terminated_by_signals
+from .errors import (
+    SimpluginError,
+    Terminated,
+    UsageError,
+    blame,
+    describe,
+    terminated_by_signals,
+)
 from .hookspecs import hookimpl
 from .imaging import Unreadable, probe
 from .moves import undo
@@ -407,7 +414,7 @@ def run_scan(arguments: argparse.Namespace) -> int:
     result = scan(
         arguments.paths,
         **settings,
-        exclude=[path for sink, options in sinks for path in sink.excluded_paths(options)],
+        exclude=excluded_by_sinks(host, sinks),
         plugins=host,
         progress=reporter,
     )
@@ -423,6 +430,15 @@ def run_scan(arguments: argparse.Namespace) -> int:
     if arguments.fail_on_duplicates and result.groups:
         return EXIT_DUPLICATES
     return EXIT_OK
+
+
+def excluded_by_sinks(host: PluginHost, sinks: list[tuple[Sink, dict]]) -> list[str]:
+    """The folders the sinks write into, which the scan must not read."""
+    excluded = []
+    for sink, options in sinks:
+        with blame(host.provider("sink", sink.name), f"sink {sink.name!r} excluded_paths"):
+            excluded += [os.fspath(path) for path in sink.excluded_paths(options)]
+    return excluded
 
 
 def effective_settings(config: Config, arguments: argparse.Namespace | None) -> dict:

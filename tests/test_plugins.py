@@ -308,7 +308,9 @@ def test_a_sink_that_exits_fails_the_scan_after_the_other_sinks(distributions, l
     ]
 
 
-def test_a_plugin_exiting_anywhere_else_still_fails_the_run_in_one_line(distributions, library):
+def test_a_sink_that_exits_while_naming_its_folders_fails_the_scan_naming_it(
+    distributions, library
+):
     distributions.install(
         "quitter",
         QUITTING_SINK.replace(
@@ -320,6 +322,25 @@ def test_a_plugin_exiting_anywhere_else_still_fails_the_run_in_one_line(distribu
     )
 
     run = run_simplugin("scan", str(library), "--sink", "quitter", env=distributions.env)
+
+    assert run.returncode == 3
+    assert run.stderr == (
+        "simplugin: error: plugin 'quitter' failed in sink 'quitter' excluded_paths:"
+        " SystemExit: 0\n"
+    )
+
+
+def test_a_plugin_exiting_anywhere_else_still_fails_the_run_in_one_line(distributions, library):
+    # The name of what a plugin registers is read by simplugin itself, outside any hook.
+    distributions.install(
+        "quitter",
+        QUITTING_SINK.replace(
+            'name = "quitter"', "@property\n        def name(self):\n            sys.exit(0)"
+        ),
+        {"quitter": "quitter"},
+    )
+
+    run = run_simplugin("scan", str(library), env=distributions.env)
 
     assert run.returncode == 3
     assert run.stderr.startswith("simplugin: error: SystemExit: 0 raised at ")
