@@ -401,10 +401,14 @@ def _open_journal(path: str) -> BinaryIO:
         raise NotAJournal(f"{printable(path)}: no such journal") from None
     except NotRegularFile:
         try:
-            what = kind_of(os.lstat(path))
+            info = os.lstat(path)
         except OSError:
-            what = "not a regular file"
-        raise NotAJournal(f"{printable(path)}: {what}, not a simplugin journal") from None
+            raise NotAJournal(f"{printable(path)}: not a simplugin journal") from None
+        if stat.S_ISLNK(info.st_mode):  # its folder is the destination: it must be the file
+            why = "a symbolic link; give the journal itself"
+        else:
+            why = f"{kind_of(info)}, not a simplugin journal"
+        raise NotAJournal(f"{printable(path)}: {why}") from None
     except OSError as error:
         raise NotAJournal(f"{printable(path)}: {error.strerror or error}") from None
 

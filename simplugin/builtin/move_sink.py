@@ -125,11 +125,11 @@ def plan(
                 for f in unit
                 if os.path.abspath(f) not in sources and os.path.abspath(f) not in kept
             ]
-            refused = [(f, why) for f in unit if (why := _unmovable(f)) is not None]
-            unmovable += refused
-            if any(path == photo.path for path, _ in refused):
+            refused = {f: why for f in unit if (why := _unmovable(f)) is not None}
+            unmovable += refused.items()
+            if photo.path in refused:
                 continue  # its sidecars stay with it
-            unit = [f for f in unit if f not in dict(refused)]
+            unit = [f for f in unit if f not in refused]
             relative = _relative_folder(photo.path, roots)
             stem = os.path.splitext(os.path.basename(photo.path))[0]
             for number in range(10_000):
