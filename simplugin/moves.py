@@ -46,7 +46,7 @@ from .text import human_size, printable
 
 JOURNAL_FORMAT = "simplugin-journal"
 JOURNAL_VERSION = 2  # 2 records the run id and destination; 1 (before) is read too
-JOURNAL_LIMIT = 256 << 20  # an undo reads a journal up to this size (some 300,000 moves)
+JOURNAL_LIMIT = 128 << 20  # an undo reads a journal up to this size (some 400,000 moves)
 LINE_LIMIT = 256 << 10  # and lines up to this (a few paths of PATH_MAX, escaped)
 _TEMPORARY_NAME = re.compile(r"\.simplugin-[0-9a-f]{8}-[0-9]+\.tmp\Z")
 _CHUNK = 1 << 20
@@ -355,6 +355,15 @@ class JournalRead:
     records: dict[Move, _Record] = field(default_factory=dict)
     named: dict[str, int] = field(default_factory=dict)  # each moved path: its line
     rejected: list[Rejected] = field(default_factory=list)
+    real_folders: dict[str, str] = field(default_factory=dict)  # each folder looked up once
+
+    def real_path(self, path: str) -> str:
+        """Where `path` really is, judged by its folder: its last component, a link or
+        not, is never followed."""
+        folder = os.path.dirname(path)
+        if folder not in self.real_folders:
+            self.real_folders[folder] = os.path.realpath(folder)
+        return os.path.join(self.real_folders[folder], os.path.basename(path))
 
 
 def read_journal(path: str) -> JournalRead:
@@ -541,10 +550,11 @@ def _start(entry: dict, item: Move, read: JournalRead, number: int) -> str | Non
     for path in (item.source, item.target):
         if path in read.named:
             return f"{_shown(path)} is already in the move of line {read.named[path]}"
-    destination = read.destination
-    if not _inside(item.target, destination):
+    destination, real = read.destination, read.real_path(item.target)
+    inside = os.path.commonpath([os.path.dirname(real), destination]) == destination
+    if not inside or os.path.basename(item.target) in ("", os.curdir, os.pardir):
         return f"the moved file {_shown(item.target)} is not inside {_shown(destination)}"
-    if _real(item.target) == _real(read.path):
+    if real == read.real_path(read.path):
         return "the moved file is the journal itself"
     why = _kind_problem(item.target, link)
     if why is not None:
@@ -552,21 +562,6 @@ def _start(entry: dict, item: Move, read: JournalRead, number: int) -> str | Non
     read.records[item] = _Record(item, link)
     read.named.update({item.source: number, item.target: number})
     return None
-
-
-def _inside(path: str, folder: str) -> bool:
-    """Whether `path` is in `folder` (a real path), judged by where its parent folder
-    really is; its last component, a link or not, is not followed."""
-    parent = os.path.realpath(os.path.dirname(path))
-    return os.path.commonpath([parent, folder]) == folder and os.path.basename(path) not in (
-        "",
-        os.curdir,
-        os.pardir,
-    )
-
-
-def _real(path: str) -> str:
-    return os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
 
 
 def _kind_problem(target: str, link: bool) -> str | None:

@@ -234,7 +234,7 @@ def sparse(size: int):
             3,
             "line 2: it is longer than 256.0 KiB",
         ),
-        (sparse(300 << 20), 3, "it is 300.0 MiB, more than undo reads"),
+        (sparse(200 << 20), 3, "it is 200.0 MiB, more than undo reads"),
     ],
     ids=["fifo", "folder", "not-utf8", "cut-header", "nested", "long-line", "huge"],
 )
