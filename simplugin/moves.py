@@ -484,6 +484,9 @@ def _shown(path: str) -> str:
 
 
 def _quoted(value: object) -> str:
+    """A value from a journal, for one line: short, and a list or an object by name."""
+    if isinstance(value, list | dict):
+        return "a JSON array" if isinstance(value, list) else "a JSON object"
     shown = repr(value)
     return shown if len(shown) <= 60 else shown[:60] + "…"
 
@@ -498,7 +501,7 @@ def _take(entry: object, read: JournalRead, number: int) -> str | None:
     if not isinstance(entry, dict):
         return "it is not a journal entry (a JSON object)"
     event = entry.get("event")
-    if event not in _EVENTS:
+    if not isinstance(event, str) or event not in _EVENTS:
         return f"unknown event {_quoted(event)}"
     for key in ("source", "target"):
         why = _path_problem(entry.get(key))
