@@ -30,7 +30,7 @@ from .discover import photo_extensions
 from .engine import DEFAULT_BUCKETER, UNDATED_CHOICES, SinkRequest, deliver, prepare_sinks, scan
 from .errors import SimpluginError, UsageError
 from .hookspecs import hookimpl
-from .moves import NotAJournal, undo
+from .moves import undo
 from .plan import load_plan
 from .plugins import (
     BLOCK_ENV,
@@ -575,7 +575,7 @@ def run_undo(arguments: argparse.Namespace) -> int:
     journal = arguments.journal
     try:
         report = undo(journal, dry_run=arguments.dry_run)
-    except NotAJournal as error:
+    except ValueError as error:  # moves.NotAJournal: the file is no journal at all
         raise UsageError(str(error)) from error
     for rejected in report.rejected:
         where = f", line {rejected.line}" if rejected.line else ""
