@@ -241,10 +241,13 @@ def build_parser() -> argparse.ArgumentParser:
         "undo",
         run_undo,
         help="put back the files a --move-to run moved",
-        description="Put every file that a 'scan --move-to' run moved back where it was, newest"
-        " first, as its journal (written in the destination folder) records. A file is never"
-        " written over: if something is now at the original path, the moved file is left where it"
-        " is and reported. Safe to run again, and works on the journal of an interrupted run.",
+        description="Put every file that a 'scan --move-to' or 'apply' run moved back where it"
+        " was, newest first, as its journal (written in the destination folder) records. The"
+        " whole journal is checked first: a line that does not describe that run's own moves"
+        " inside the journal's folder (an edited or copied journal) is reported, and then"
+        " nothing is done. Nothing is ever written over: if anything (a file, a link, a folder)"
+        " is now at an original path, the moved file is left where it is and reported. Safe to"
+        " run again, and works on the journal of an interrupted run.",
     )
     undo_parser.add_argument(
         "journal", metavar="JOURNAL", help="the simplugin-journal-*.jsonl file"
@@ -616,18 +619,20 @@ class TerminalReporter:
 
 
 def run_undo(arguments: argparse.Namespace) -> int:
-    if not os.path.isfile(arguments.journal):
-        raise UsageError(f"{arguments.journal}: no such journal")
+    journal = arguments.journal
     try:
-        report = undo(arguments.journal, dry_run=arguments.dry_run)
-    except ValueError as error:
+        report = undo(journal, dry_run=arguments.dry_run)
+    except ValueError as error:  # moves.NotAJournal: the file is no journal at all
         raise UsageError(str(error)) from error
+    for rejected in report.rejected:
+        where = f", line {rejected.line}" if rejected.line else ""
+        warn(f"{printable(journal)}{where}: {rejected.reason}; nothing was put back")
     verb = "would put back" if arguments.dry_run else "put back"
     for item in report.restored:
         print(f"{verb} {printable(item.source)} (from {printable(item.target)})", flush=True)
     for item, reason in report.refused:
         warn(f"left {printable(item.target)}: {reason}")
-    return EXIT_FAILED if report.refused else EXIT_OK
+    return EXIT_FAILED if report.refused or report.rejected else EXIT_OK
 
 
 # --- apply -------------------------------------------------------------------------------

@@ -2,15 +2,27 @@
 
 Every move is written to a journal (JSON lines, synced to disk) before it starts and
 after it ends, so that `undo` can put back every file of a run, even one killed in
-the middle. A move never replaces an existing file:
+the middle. Only regular files and symbolic links move (a link moves as a link, never
+what it points to); anything else (a FIFO, a device, a folder) is refused and stays.
+A move never replaces an existing file:
 
 * within one filesystem it is one atomic `renameat2(RENAME_NOREPLACE)`: the file is
   at its old path or at its new one, never at both or neither;
-* across filesystems the file is copied beside its target under a temporary name,
-  synced, read back and compared (size and SHA-256) with the original, renamed into
-  place without replacing anything, and only then removed from where it was.
+* across filesystems the file is copied beside its target under a short temporary
+  name (journaled before it is made), synced, read back and compared (size and
+  SHA-256) with the original, journaled as `copied` with its inode, renamed into place
+  without replacing anything, and only then removed from where it was.
 
 Anything that fails (permission denied, a full disk) leaves the file where it was.
+
+A journal belongs to its run: its header records a random run id and the destination
+folder, which must be the folder the journal is in. `undo` reads and checks the whole
+journal before it changes anything, and acts only on what the run recorded doing: a
+moved file inside that folder, a regular file (or the link it moved), a temporary
+file it made. One line it cannot trust, and it changes nothing at all. A path that
+holds anything (a file, a link, a folder) where a file is to be put back is in the
+way, judged without following links, unless the journal proves it is the run's own:
+the original of a verified copy the run stopped before removing.
 """
 
 from __future__ import annotations
@@ -20,14 +32,23 @@ import errno
 import hashlib
 import json
 import os
+import re
+import secrets
 import shutil
+import stat
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from .files import NotRegularFile, kind_of, open_regular
+from .text import human_size, printable
 
 JOURNAL_FORMAT = "simplugin-journal"
-JOURNAL_VERSION = 1
-PARTIAL_SUFFIX = ".simplugin-partial"  # a cross-device copy that is not yet verified
+JOURNAL_VERSION = 2  # 2 records the run id and destination; 1 (before) is read too
+JOURNAL_LIMIT = 128 << 20  # an undo reads a journal up to this size (some 400,000 moves)
+LINE_LIMIT = 256 << 10  # and lines up to this (a few paths of PATH_MAX, escaped)
+_TEMPORARY_NAME = re.compile(r"\.simplugin-[0-9a-f]{8}-[0-9]+\.tmp\Z")
 _CHUNK = 1 << 20
 
 
@@ -39,28 +60,63 @@ class Move:
     target: str
 
 
+def is_temporary(name: str) -> bool:
+    """Whether `name` is that of a copy being made across filesystems."""
+    return _TEMPORARY_NAME.match(os.path.basename(name)) is not None
+
+
 class Journal:
     """An append-only record of moves, one JSON object per line, synced on every write."""
 
-    def __init__(self, path: str):
+    def __init__(self, file: BinaryIO, path: str, token: str):
         self.path = path
-        self._file = open(path, "ab")  # closed by close()
+        self._file = file
+        self._token = token  # 8 hex digits naming this run's temporary files
+        self._temporaries = 0
 
     @classmethod
     def create(cls, folder: str, **header: object) -> Journal:
         os.makedirs(folder, exist_ok=True)
+        run = secrets.token_hex(16)
         stamp = time.strftime("%Y%m%d-%H%M%S")
+        flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC
         for attempt in range(1000):
             name = f"simplugin-journal-{stamp}" + (f"-{attempt}" if attempt else "") + ".jsonl"
             path = os.path.join(os.path.abspath(folder), name)
             try:
-                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+                descriptor = os.open(path, flags, 0o644)
             except FileExistsError:
                 continue
-            journal = cls(path)
-            journal.write(format=JOURNAL_FORMAT, version=JOURNAL_VERSION, **header)
+            journal = cls(os.fdopen(descriptor, "ab"), path, run[:8])
+            destination = os.path.realpath(folder)
+            journal.write(
+                format=JOURNAL_FORMAT,
+                version=JOURNAL_VERSION,
+                run=run,
+                destination=destination,
+                **header,
+            )
             return journal
         raise FileExistsError(f"{folder}: too many journals named {stamp}")
+
+    @classmethod
+    def reopen(cls, read: JournalRead) -> Journal:
+        """The journal `undo` read, to add to. A last line cut short by a crash is
+        dropped first, so that the lines undo adds are whole lines."""
+        flags = os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        descriptor = os.open(read.path, flags)
+        try:
+            info = os.fstat(descriptor)
+            if (info.st_dev, info.st_ino) != read.identity:
+                raise OSError(errno.ESTALE, "the journal was replaced while undo read it")
+            if info.st_size > read.length:
+                os.ftruncate(descriptor, read.length)
+            if read.unterminated:
+                os.write(descriptor, b"\n")
+            return cls(os.fdopen(descriptor, "ab"), read.path, read.token)
+        except BaseException:
+            os.close(descriptor)
+            raise
 
     def write(self, **entry: object) -> None:
         # Lone surrogates (undecodable file names) become \udcXX escapes, as in the
@@ -70,45 +126,60 @@ class Journal:
         self._file.flush()
         os.fsync(self._file.fileno())
 
+    def temporary_beside(self, target: str) -> str:
+        """An unused name for a copy being made in the folder of `target`: short, so
+        that a long file name still fits, and named after this run."""
+        for _ in range(10_000):
+            self._temporaries += 1
+            name = f".simplugin-{self._token}-{self._temporaries}.tmp"
+            path = os.path.join(os.path.dirname(target), name)
+            if not os.path.lexists(path):
+                return path
+        raise FileExistsError(errno.EEXIST, "no free temporary name", os.path.dirname(target))
+
     def close(self) -> None:
         self._file.close()
 
 
-def read_journal(path: str) -> Iterator[dict]:
-    """The entries of a journal; a last line cut short by a crash is ignored."""
-    with open(path, "rb") as file:
-        lines = file.read().split(b"\n")
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            if number >= len(lines) - 1:  # the line being written when the run died
-                return
-            raise ValueError(f"{path}: line {number} is not a journal entry") from None
-        if number == 1 and entry.get("format") != JOURNAL_FORMAT:
-            raise ValueError(f"{path}: not a simplugin journal")
-        yield entry
+# --- moving ------------------------------------------------------------------------------
 
 
 def move(item: Move, journal: Journal) -> None:
-    """Move one file, journaled; raises OSError and leaves the file in place on failure."""
-    journal.write(event="moving", source=item.source, target=item.target)
-    relocate(item.source, item.target)
-    journal.write(event="moved", source=item.source, target=item.target)
+    """Move one file or symbolic link, journaled; raises OSError and leaves it in place
+    on failure (NotRegularFile for anything else, which is never touched)."""
+    info = os.lstat(item.source)
+    link = stat.S_ISLNK(info.st_mode)
+    if not link and not stat.S_ISREG(info.st_mode):
+        raise NotRegularFile(item.source, f"{kind_of(info)}, not a regular file")
+    journal.write(event="moving", source=item.source, target=item.target, link=link)
+    _relocate_journaled(item.source, item.target, link, journal, finished="moved")
 
 
-def relocate(source: str, target: str) -> None:
-    """Move `source` to `target`, which must not exist; it is never overwritten."""
+def _relocate_journaled(source: str, target: str, link: bool, journal: Journal, finished: str):
+    try:
+        relocate(source, target, link, journal)
+    except OSError:
+        # relocate left the file at `source` and removed its copy, if it made one.
+        journal.write(event="failed", source=source, target=target)
+        raise
+    journal.write(event=finished, source=source, target=target)
+
+
+def relocate(source: str, target: str, link: bool, journal: Journal) -> None:
+    """Move `source` (a regular file, or a symbolic link if `link`) to `target`, which
+    must not exist; it is never overwritten. On OSError the file is still at `source`."""
     os.makedirs(os.path.dirname(target), exist_ok=True)
     try:
         _rename_noreplace(source, target)
     except OSError as error:
         if error.errno != errno.EXDEV:
             raise
-        _copy_verified(source, target)
-        os.unlink(source)
+        copy = _copy_across(source, target, link, journal)
+        try:
+            os.unlink(source)
+        except OSError:
+            _remove_if_same(target, copy)  # the file stays where it was, and only there
+            raise
 
 
 def _rename_noreplace(source: str, target: str) -> None:
@@ -140,35 +211,410 @@ def _renameat2(source: str, target: str) -> bool:
     raise OSError(code, os.strerror(code), source, None, target)
 
 
-def _copy_verified(source: str, target: str) -> None:
-    partial = target + PARTIAL_SUFFIX
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """A verified copy as the journal records it: the file the copy is (its device and
+    inode, kept by the rename into place) and what it holds (see `fingerprint`)."""
+
+    device: int
+    inode: int
+    fingerprint: dict
+
+
+def _copy_across(source: str, target: str, link: bool, journal: Journal) -> Copy:
+    """Copy `source` to `target` on another filesystem, verified; on failure nothing of
+    the copy is left."""
+    temporary = journal.temporary_beside(target)
+    # Journaled before it exists, so that undo may remove it if this run dies.
+    journal.write(event="temporary", source=source, target=target, temporary=temporary)
+    written = _make_copy(source, temporary, link)
+    landed = False
     try:
-        digest = hashlib.sha256()
-        with open(source, "rb") as original, open(partial, "xb") as copy:
-            while chunk := original.read(_CHUNK):
-                digest.update(chunk)
-                copy.write(chunk)
-            copy.flush()
-            os.fsync(copy.fileno())
-        shutil.copystat(source, partial)
-        if (
-            os.path.getsize(partial) != os.path.getsize(source)
-            or file_hash(partial) != digest.digest()
-        ):
-            raise OSError(errno.EIO, "the copy differs from the original", partial)
-        _rename_noreplace(partial, target)
+        shutil.copystat(source, temporary, follow_symlinks=False)
+        info = os.lstat(temporary)
+        copy = Copy(info.st_dev, info.st_ino, written)
+        if fingerprint(temporary, link) != written:
+            raise OSError(errno.EIO, "the copy differs from the original", temporary)
+        where = {"device": copy.device, "inode": copy.inode}
+        journal.write(event="copied", source=source, target=target, **where, **written)
+        _rename_noreplace(temporary, target)
+        landed = True
+        _sync_folder(os.path.dirname(target))  # the copy is there before the original goes
     except BaseException:
-        if os.path.lexists(partial):
-            os.unlink(partial)
+        if landed:
+            _remove_if_same(target, copy)
+        elif os.path.lexists(temporary):
+            os.unlink(temporary)
         raise
+    return copy
 
 
-def file_hash(path: str) -> bytes:
+def _make_copy(source: str, temporary: str, link: bool) -> dict:
+    """Copy `source` to the new path `temporary`, synced; what was copied (see
+    `fingerprint`). On failure nothing is left at `temporary`, nor ever replaced there."""
+    if link:
+        points_to = os.readlink(source)
+        os.symlink(points_to, temporary)
+        return {"points_to": points_to}
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    with open_regular(source, follow_symlinks=False) as original:
+        descriptor = os.open(temporary, flags, 0o600)
+        try:
+            with open(descriptor, "wb", closefd=True) as copy:
+                written = _digest(original, copy)
+                copy.flush()
+                os.fsync(copy.fileno())
+        except BaseException:
+            os.unlink(temporary)
+            raise
+    return written
+
+
+def fingerprint(path: str, link: bool) -> dict:
+    """What a moved file holds, to know its copy: a link's text, or a regular file's
+    size and SHA-256. Never follows a link; raises OSError for anything else."""
+    if link:
+        return {"points_to": os.readlink(path)}
+    with open_regular(path, follow_symlinks=False) as file:
+        return _digest(file)
+
+
+def _digest(file: BinaryIO, copy: BinaryIO | None = None) -> dict:
     digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        while chunk := file.read(_CHUNK):
-            digest.update(chunk)
-    return digest.digest()
+    size = 0
+    while chunk := file.read(_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+        if copy is not None:
+            copy.write(chunk)
+    return {"size": size, "sha256": digest.hexdigest()}
+
+
+def _remove_if_same(path: str, copy: Copy) -> None:
+    """Remove the copy this run made at `path`, and nothing that replaced it since."""
+    info = os.lstat(path)
+    if (info.st_dev, info.st_ino) == (copy.device, copy.inode):
+        os.unlink(path)
+
+
+def _sync_folder(folder: str) -> None:
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(descriptor)
+    except OSError as error:
+        if error.errno not in (errno.EINVAL, errno.ENOTSUP):  # folders that cannot sync
+            raise
+    finally:
+        os.close(descriptor)
+
+
+# --- reading a journal back --------------------------------------------------------------
+
+
+class NotAJournal(ValueError):
+    """The file given to undo is not a simplugin journal at all (missing, a FIFO, a
+    folder, another kind of file); the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A journal line undo does not trust, and why; with any of them, undo does nothing."""
+
+    line: int | None  # None: the journal as a whole
+    reason: str
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """One way of a move (there, or back by undo), as far as the journal tells."""
+
+    copy: Copy | None = None  # the verified copy made across filesystems, if any
+    finished: bool = False  # moved there, or restored back
+    failed: bool = False  # relocate failed and left the file where it was
+    temporaries: list[str] = field(default_factory=list)  # made, maybe never removed
+
+
+@dataclass(slots=True)
+class _Record:
+    move: Move
+    link: bool  # a symbolic link was moved, as a link
+    there: _Attempt = field(default_factory=_Attempt)
+    back: _Attempt = field(default_factory=_Attempt)
+
+
+@dataclass(slots=True)
+class JournalRead:
+    """A journal, read and checked: what each move it records went through."""
+
+    path: str  # absolute
+    identity: tuple[int, int]  # device and inode, so that undo writes to the file it read
+    destination: str  # the real path of the folder it is in
+    token: str = ""  # names the temporary files undo makes
+    length: int = 0  # bytes up to the end of its last whole line
+    unterminated: bool = False  # its last line is whole but has no newline yet
+    records: dict[Move, _Record] = field(default_factory=dict)
+    named: dict[str, int] = field(default_factory=dict)  # each moved path: its line
+    rejected: list[Rejected] = field(default_factory=list)
+    real_folders: dict[str, str] = field(default_factory=dict)  # each folder looked up once
+
+    def real_path(self, path: str) -> str:
+        """Where `path` really is, judged by its folder: its last component, a link or
+        not, is never followed."""
+        folder = os.path.dirname(path)
+        if folder not in self.real_folders:
+            self.real_folders[folder] = os.path.realpath(folder)
+        return os.path.join(self.real_folders[folder], os.path.basename(path))
+
+
+def read_journal(path: str) -> JournalRead:
+    """Read and check a whole journal; raises NotAJournal. Reads at most JOURNAL_LIMIT
+    bytes, a line at a time; a last line cut short by a crash is left out."""
+    with _open_journal(path) as file:
+        info = os.fstat(file.fileno())
+        folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+        read = JournalRead(os.path.abspath(path), (info.st_dev, info.st_ino), folder)
+        if info.st_size > JOURNAL_LIMIT:
+            size, limit = human_size(info.st_size), human_size(JOURNAL_LIMIT)
+            read.rejected.append(Rejected(None, f"it is {size}, more than undo reads ({limit})"))
+            return read
+        header = file.readline(LINE_LIMIT + 1)
+        try:
+            run = _check_header(header, path, folder)
+        except _Refused as refusal:
+            read.rejected.append(Rejected(1, str(refusal)))
+            return read
+        read.token = run[:8] if run else secrets.token_hex(4)
+        read.length, read.unterminated = file.tell(), not header.endswith(b"\n")
+        for number, (line, whole) in enumerate(_lines(file), start=2):
+            entry = _parse(line) if line is not None else _TOO_LONG
+            if entry is _NOT_JSON and not whole:
+                break  # the line being written when the run died
+            if entry is _BLANK:
+                why = None
+            elif entry is _TOO_LONG:
+                why = f"it is longer than {human_size(LINE_LIMIT)}"
+            elif entry is _NOT_JSON:
+                why = "it is not a journal entry (a JSON object in UTF-8)"
+            else:
+                why = _take(entry, read, number)
+            if why is not None:
+                read.rejected.append(Rejected(number, why))
+            read.length, read.unterminated = file.tell(), not whole
+    return read
+
+
+def _open_journal(path: str) -> BinaryIO:
+    try:
+        return open_regular(path, follow_symlinks=False)
+    except FileNotFoundError:
+        raise NotAJournal(f"{printable(path)}: no such journal") from None
+    except NotRegularFile:
+        try:
+            info = os.lstat(path)
+        except OSError:
+            raise NotAJournal(f"{printable(path)}: not a simplugin journal") from None
+        if stat.S_ISLNK(info.st_mode):  # its folder is the destination: it must be the file
+            why = "a symbolic link; give the journal itself"
+        else:
+            why = f"{kind_of(info)}, not a simplugin journal"
+        raise NotAJournal(f"{printable(path)}: {why}") from None
+    except OSError as error:
+        raise NotAJournal(f"{printable(path)}: {error.strerror or error}") from None
+
+
+class _Refused(Exception):
+    """The journal's header says it cannot be trusted here."""
+
+
+def _check_header(line: bytes, path: str, folder: str) -> str | None:
+    """The run id a journal's first line records (None for a version-1 journal, whose
+    destination is the folder it is in). Raises NotAJournal, or _Refused."""
+    header = _parse(line) if len(line) <= LINE_LIMIT else _TOO_LONG
+    if not isinstance(header, dict) or header.get("format") != JOURNAL_FORMAT:
+        raise NotAJournal(f"{printable(path)}: not a simplugin journal")
+    version = header.get("version")
+    if version == 1 and type(version) is int:
+        return None
+    if version != JOURNAL_VERSION or type(version) is not int:
+        raise _Refused(f"it is a journal of version {_quoted(version)}, which undo cannot read")
+    run, destination = header.get("run"), header.get("destination")
+    if not isinstance(run, str) or re.fullmatch("[0-9a-f]{32}", run) is None:
+        raise _Refused("its header has no run id")
+    if not isinstance(destination, str):
+        raise _Refused("its header has no destination folder")
+    if destination != folder:
+        raise _Refused(
+            f"it was written for the destination {_shown(destination)}, but it is in"
+            f" {_shown(folder)} (copied or moved from elsewhere?)"
+        )
+    return run
+
+
+def _lines(file: BinaryIO) -> Iterator[tuple[bytes | None, bool]]:
+    """Each line of `file` (None for one longer than LINE_LIMIT, which is never held in
+    memory), and whether it ends with a newline."""
+    while line := file.readline(LINE_LIMIT + 1):
+        whole = line.endswith(b"\n")
+        if len(line) > LINE_LIMIT and not whole:
+            while line and not line.endswith(b"\n"):
+                line = file.readline(LINE_LIMIT + 1)
+            yield None, bool(line)
+        else:
+            yield line, whole
+
+
+_NOT_JSON = object()
+_TOO_LONG = object()
+_BLANK = object()
+
+
+def _parse(line: bytes) -> object:
+    """A journal line as JSON, _BLANK, or _NOT_JSON."""
+    if not line.strip():
+        return _BLANK
+    try:
+        return json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return _NOT_JSON
+
+
+def _shown(path: str) -> str:
+    """A path from a journal, for one line: printable, and not too long to read."""
+    return printable(path if len(path) <= 300 else path[:300] + "…")
+
+
+def _quoted(value: object) -> str:
+    """A value from a journal, for one line: short, and a list or an object by name."""
+    if isinstance(value, list | dict):
+        return "a JSON array" if isinstance(value, list) else "a JSON object"
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:60] + "…"
+
+
+_EITHER_WAY = frozenset({"temporary", "copied", "failed"})
+_EVENTS = _EITHER_WAY | {"moving", "moved", "restoring", "restored"}
+
+
+def _take(entry: object, read: JournalRead, number: int) -> str | None:
+    """Check one entry and add what it tells to `read.records`; why it is not
+    trusted, or None."""
+    if not isinstance(entry, dict):
+        return "it is not a journal entry (a JSON object)"
+    event = entry.get("event")
+    if not isinstance(event, str) or event not in _EVENTS:
+        return f"unknown event {_quoted(event)}"
+    for key in ("source", "target"):
+        why = _path_problem(entry.get(key))
+        if why is not None:
+            return f"its {key} {why}"
+    item = Move(entry["source"], entry["target"])
+    if item.source == item.target:
+        return f"its source and target are the same path, {_shown(item.source)}"
+    if event == "moving":
+        return _start(entry, item, read, number)
+    # temporary, copied and failed are written both ways: by a move and by its undo
+    there = event == "moved" or (item in read.records and event in _EITHER_WAY)
+    record = read.records.get(item if there else Move(item.target, item.source))
+    if record is None:
+        return f"it names no move started before it ({event} {_shown(item.source)})"
+    attempt = record.there if there else record.back
+    if event == "temporary":
+        return _add_temporary(entry.get("temporary"), item.target, attempt)
+    if event == "copied":
+        return _add_copy(entry, record, attempt)
+    if event == "restoring":  # another undo begins: what an earlier one did is known
+        attempt.copy, attempt.finished, attempt.failed = None, False, False
+    elif event == "failed":
+        attempt.failed, attempt.temporaries = True, []
+    else:  # moved or restored
+        attempt.finished, attempt.temporaries = True, []
+    return None
+
+
+def _path_problem(value: object) -> str | None:
+    if value is None:
+        return "is missing"
+    if not isinstance(value, str) or not value or "\0" in value:
+        return f"is not a path: {_quoted(value)}"
+    try:
+        os.fsencode(value)
+    except UnicodeEncodeError:
+        return f"is not a file name this system can hold: {_quoted(value)}"
+    if not os.path.isabs(value) or os.path.normpath(value) != value:
+        return f"is not an absolute path: {_shown(value)}"
+    return None
+
+
+def _start(entry: dict, item: Move, read: JournalRead, number: int) -> str | None:
+    """A `moving` entry: a move the run started, which undo may put back."""
+    link = entry.get("link", False)  # version-1 journals moved only what they called files
+    if not isinstance(link, bool):
+        return f"its link flag is not true or false: {_quoted(link)}"
+    for path in (item.source, item.target):
+        if path in read.named:
+            return f"{_shown(path)} is already in the move of line {read.named[path]}"
+    destination, real = read.destination, read.real_path(item.target)
+    inside = os.path.commonpath([os.path.dirname(real), destination]) == destination
+    if not inside or os.path.basename(item.target) in ("", os.curdir, os.pardir):
+        return f"the moved file {_shown(item.target)} is not inside {_shown(destination)}"
+    if real == read.real_path(read.path):
+        return "the moved file is the journal itself"
+    why = _kind_problem(item.target, link)
+    if why is not None:
+        return why
+    read.records[item] = _Record(item, link)
+    read.named.update({item.source: number, item.target: number})
+    return None
+
+
+def _kind_problem(target: str, link: bool) -> str | None:
+    """Why what is at a moved file's path is not what the run moved there."""
+    try:
+        info = os.lstat(target)
+    except (FileNotFoundError, NotADirectoryError):
+        return None  # put back already, or never moved
+    except OSError as error:
+        return f"the moved file {_shown(target)} cannot be examined: {error.strerror}"
+    if _is_kind(info, link):
+        return None
+    moved = "symbolic link" if link else "regular file"
+    return f"the moved file {_shown(target)} is {kind_of(info)}, not the {moved} the run moved"
+
+
+def _is_kind(info: os.stat_result, link: bool) -> bool:
+    return stat.S_ISLNK(info.st_mode) if link else stat.S_ISREG(info.st_mode)
+
+
+def _add_temporary(temporary: object, target: str, attempt: _Attempt) -> str | None:
+    why = _path_problem(temporary)
+    if why is not None:
+        return f"its temporary file {why}"
+    if os.path.dirname(temporary) != os.path.dirname(target) or not is_temporary(temporary):
+        return f"{_shown(temporary)} is not a temporary file simplugin makes for {_shown(target)}"
+    attempt.temporaries.append(temporary)
+    return None
+
+
+def _add_copy(entry: dict, record: _Record, attempt: _Attempt) -> str | None:
+    device, inode = entry.get("device"), entry.get("inode")
+    held = _held(entry, record.link)
+    if held is None or not all(type(n) is int and n >= 0 for n in (device, inode)):
+        return "its copy is not recorded with its device, inode and what it holds"
+    attempt.copy = Copy(device, inode, held)
+    return None
+
+
+def _held(entry: dict, link: bool) -> dict | None:
+    """What a `copied` entry says the copy holds (as `fingerprint` has it), if it says."""
+    if link:
+        points_to = entry.get("points_to")
+        if isinstance(points_to, str) and points_to and "\0" not in points_to:
+            return {"points_to": points_to}
+        return None
+    size, sha256 = entry.get("size"), entry.get("sha256")
+    if type(size) is not int or size < 0 or not isinstance(sha256, str):
+        return None
+    return {"size": size, "sha256": sha256} if re.fullmatch("[0-9a-f]{64}", sha256) else None
 
 
 # --- undo -------------------------------------------------------------------------------
@@ -178,42 +624,68 @@ def file_hash(path: str) -> bytes:
 class UndoReport:
     restored: list[Move]
     refused: list[tuple[Move, str]]  # and why: the file is left where it is
+    rejected: list[Rejected]  # lines of the journal not trusted: then nothing was done
 
 
 def undo(journal_path: str, dry_run: bool = False) -> UndoReport:
     """Put back every file a journal moved, newest first; safe to run again.
 
-    A file is put back only if nothing is at its original path; if something is, the
-    moved file is left where it is and reported. An interrupted move is finished
-    backwards: a verified copy whose original is still there is simply removed.
+    The whole journal is checked first; if any line of it is not trusted, nothing is
+    done and the report says why. A file is put back only if nothing at all is at its
+    original path; if something is, the moved file is left where it is and reported,
+    unless the journal proves that the run stopped between a verified copy and the
+    removal of the original: then the copy, identical to it, is removed. Temporary
+    copies a killed run left are removed.
     """
-    entries = list(read_journal(journal_path))
-    moves = [Move(e["source"], e["target"]) for e in entries if e.get("event") == "moving"]
-    journal = None if dry_run else Journal(journal_path)
-    report = UndoReport([], [])
+    read = read_journal(journal_path)
+    report = UndoReport([], [], read.rejected)
+    if report.rejected or not read.records:
+        return report
+    journal = None
+    if not dry_run:
+        try:
+            journal = Journal.reopen(read)
+        except OSError as error:
+            report.rejected.append(Rejected(None, f"cannot add to it: {error.strerror or error}"))
+            return report
     try:
-        for item in reversed(list(dict.fromkeys(moves))):
+        for record in reversed(read.records.values()):
             try:
-                outcome = _undo_one(item, journal)
+                if journal is not None:
+                    _remove_temporaries(record)
+                outcome = _undo_one(record, journal)
             except OSError as error:
-                report.refused.append((item, error.strerror or str(error)))
+                report.refused.append((record.move, error.strerror or str(error)))
                 continue
             if outcome is True:
-                report.restored.append(item)
+                report.restored.append(record.move)
             elif outcome:
-                report.refused.append((item, outcome))
+                report.refused.append((record.move, outcome))
     finally:
         if journal is not None:
             journal.close()
-    if not dry_run:
-        _remove_emptied_folders(report.restored, os.path.dirname(os.path.abspath(journal_path)))
+    if journal is not None:
+        _remove_emptied_folders(report.restored, read.destination)
     return report
+
+
+def _remove_temporaries(record: _Record) -> None:
+    """Remove the copies a killed run was making: those the journal records it made,
+    still there and of the kind it makes."""
+    for attempt in (record.there, record.back):
+        for temporary in attempt.temporaries:
+            try:
+                info = os.lstat(temporary)
+            except FileNotFoundError:
+                continue
+            if _is_kind(info, record.link):
+                os.unlink(temporary)
 
 
 def _remove_emptied_folders(restored: list[Move], top: str) -> None:
     """Remove the folders a move created and undo emptied, up to the journal's own."""
     for item in restored:
-        folder = os.path.dirname(item.target)
+        folder = os.path.realpath(os.path.dirname(item.target))
         while folder.startswith(top + os.sep):
             try:
                 os.rmdir(folder)  # only ever succeeds on an empty folder
@@ -222,30 +694,59 @@ def _remove_emptied_folders(restored: list[Move], top: str) -> None:
             folder = os.path.dirname(folder)
 
 
-def _undo_one(item: Move, journal: Journal | None) -> bool | str | None:
-    """True when put back, None when there was nothing to do, else why not."""
-    partial = item.target + PARTIAL_SUFFIX
-    if journal is not None and os.path.lexists(partial):
-        os.unlink(partial)  # the copy that was being made when the run stopped
-    moved_exists = os.path.lexists(item.target)
-    original_exists = os.path.lexists(item.source)
-    if not moved_exists:
-        if original_exists:
+def _undo_one(record: _Record, journal: Journal | None) -> bool | str | None:
+    """True when put back (or it would be, without a journal to write), None when
+    there was nothing to do, else why not."""
+    item, there = record.move, record.there
+    if there.failed and not there.finished:
+        return None  # the move failed and left the file where it was
+    moved, original = _lstat(item.target), _lstat(item.source)
+    if moved is None:
+        if original is not None:
             return None  # never moved, or already put back
         return "neither the original nor the moved file exists any more"
-    if original_exists:
-        if os.path.samefile(item.source, item.target) or file_hash(item.source) == file_hash(
-            item.target
-        ):
-            # Stopped after the copy and before removing the original: drop the copy.
-            if journal is not None:
-                journal.write(event="restoring", source=item.target, target=item.source)
-                os.unlink(item.target)
-                journal.write(event="restored", source=item.target, target=item.source)
-            return True
-        return f"a different file is now at {item.source}; the moved file stays at {item.target}"
-    if journal is not None:
-        journal.write(event="restoring", source=item.target, target=item.source)
-        relocate(item.target, item.source)
-        journal.write(event="restored", source=item.target, target=item.source)
-    return True
+    if not _is_kind(moved, record.link):
+        return f"it is {kind_of(moved)} now, not what the run moved there"
+    if original is None:
+        if journal is not None:
+            journal.write(event="restoring", source=item.target, target=item.source)
+            _relocate_journaled(item.target, item.source, record.link, journal, "restored")
+        return True
+    if _is_leftover(record, original, moved):
+        # Stopped after the verified copy and before removing what it copied: the two
+        # are the same bytes, and the one at the original path stays.
+        if journal is not None:
+            journal.write(event="restoring", source=item.target, target=item.source)
+            os.unlink(item.target)
+            journal.write(event="restored", source=item.target, target=item.source)
+        return True
+    what = "a different file" if stat.S_ISREG(original.st_mode) else kind_of(original)
+    source, target = printable(item.source), printable(item.target)
+    return f"{what} is now at {source}; the moved file stays at {target}"
+
+
+def _lstat(path: str) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _is_leftover(record: _Record, original: os.stat_result, moved: os.stat_result) -> bool:
+    """Whether a move (or an undo) stopped between a verified copy and the removal of
+    what it copied: the journal records the copy, which is still that same file (by its
+    inode), and both paths hold what it recorded, the original never through a link."""
+    item = record.move
+    for attempt, copy in ((record.there, moved), (record.back, original)):
+        made = attempt.copy
+        if made is None or attempt.finished or attempt.failed:
+            continue
+        if (copy.st_dev, copy.st_ino) != (made.device, made.inode):
+            continue
+        if not _is_kind(original, record.link):
+            return False
+        held = made.fingerprint
+        return (
+            fingerprint(item.source, record.link) == held == fingerprint(item.target, record.link)
+        )
+    return False

@@ -40,7 +40,7 @@ def contents(*folders: Path) -> Counter:
         for folder in folders
         if folder.exists()
         for name, data in snapshot(folder).items()
-        if not name.endswith(moves.PARTIAL_SUFFIX)
+        if not moves.is_temporary(name)
     )
 
 
@@ -264,7 +264,7 @@ def test_a_move_to_another_filesystem_copies_verifies_and_then_removes(library, 
             "seagull_5.jpeg",
         ]
         assert contents(library, destination) == contents_of(before)
-        assert not any(p.name.endswith(moves.PARTIAL_SUFFIX) for p in destination.iterdir())
+        assert not any(moves.is_temporary(p.name) for p in destination.iterdir())
 
         run_simplugin("undo", str(journal_of(destination)))
 
@@ -283,14 +283,19 @@ def test_the_cross_filesystem_path_is_taken_when_a_rename_says_exdev(
     rename = moves._renameat2
 
     def cross_device(source, target):  # the kernel's answer when leaving the filesystem
-        if source.endswith(moves.PARTIAL_SUFFIX):  # the verified copy, renamed beside itself
+        if moves.is_temporary(source):  # the verified copy, renamed beside itself
             return rename(source, target)
         raise OSError(errno.EXDEV, os.strerror(errno.EXDEV), source)
 
     monkeypatch.setattr(moves, "_renameat2", cross_device)
     copies = []
-    real_copy = moves._copy_verified
-    monkeypatch.setattr(moves, "_copy_verified", lambda s, t: (copies.append(s), real_copy(s, t)))
+    real_copy = moves._copy_across
+
+    def copy_across(source, *rest):
+        copies.append(source)
+        return real_copy(source, *rest)
+
+    monkeypatch.setattr(moves, "_copy_across", copy_across)
     before = snapshot(library)
 
     write(scan(library), "move", to=str(tmp_path / "dest"))

@@ -9,14 +9,17 @@ A file already at the target is never replaced: the moved one gets a suffix,
 
 A photo moves with its sidecars (`IMG_1.xmp`, `IMG_1.jpg.xmp`, `IMG_1.aae`, Google
 Takeout's `IMG_1.jpg.json`) and with its RAW or JPEG twin of the same name: the pair
-is one photo, so if either is a keeper, neither moves. Every move is journaled in
-DEST (see `simplugin.moves`) and `simplugin undo JOURNAL` puts everything back.
+is one photo, so if either is a keeper, neither moves. Only regular files and symbolic
+links move (a link as a link): a FIFO or a device named like a sidecar is reported and
+stays. Every move is journaled in DEST (see `simplugin.moves`) and `simplugin undo
+JOURNAL` puts everything back.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+import stat
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +27,7 @@ from typing import Any
 
 from simplugin import Option, OutputIncomplete, Photo, ScanResult, Sink, hookimpl
 from simplugin.discover import sidecar_index, sidecars_of
+from simplugin.files import kind_of
 from simplugin.imaging import RAW_EXTENSIONS
 from simplugin.moves import Journal, Move, move
 from simplugin.text import printable, tell
@@ -52,9 +56,12 @@ class MoveSink(Sink):
 
     def write(self, result: ScanResult, options: Mapping[str, Any]) -> None:
         destination = os.path.expanduser(options["to"])
-        planned, kept_twins = plan(result, destination)
+        planned, kept_twins, unmovable = plan(result, destination)
         for photo, keeper in kept_twins:
             tell(f"kept {printable(photo)}: its twin {printable(keeper)} is a keeper")
+        for path, why in unmovable:
+            tell(f"could not move {printable(path)}: {why}; left where it was")
+        failed = len(unmovable)
         if options["dry_run"]:
             for item in planned:
                 _out(f"would move {printable(item.shown_source)} -> {printable(item.shown_target)}")
@@ -66,16 +73,16 @@ class MoveSink(Sink):
                     f"cannot move into {destination}: {error.strerror or error}; nothing was moved"
                 ) from error
             try:
-                failed = sum(not _move_one(item, journal) for item in planned)
+                failed += sum(not _move_one(item, journal) for item in planned)
             finally:
                 journal.close()
             undo = f"simplugin undo {shlex.quote(journal.path)}"
             tell(f"moves journaled in {journal.path}; to put everything back: {undo}")
-            if failed:
-                raise OutputIncomplete(
-                    f"{failed} of {len(planned)} files could not be moved and were left"
-                    " where they were"
-                )
+        if failed:
+            raise OutputIncomplete(
+                f"{failed} of {len(planned) + len(unmovable)} files could not be moved and"
+                " were left where they were"
+            )
 
 
 def _move_one(item: PlannedMove, journal: Journal) -> bool:
@@ -89,8 +96,11 @@ def _move_one(item: PlannedMove, journal: Journal) -> bool:
     return True
 
 
-def plan(result: ScanResult, destination: str) -> tuple[list[PlannedMove], list[tuple[str, str]]]:
-    """What to move where, and the duplicates kept because their twin is a keeper."""
+def plan(
+    result: ScanResult, destination: str
+) -> tuple[list[PlannedMove], list[tuple[str, str]], list[tuple[str, str]]]:
+    """What to move where, the duplicates kept because their twin is a keeper, and the
+    files that cannot move (not regular files), each with why."""
     roots = result.settings.roots
     keepers = {os.path.abspath(group.keep.path) for group in result.groups}
     # A sidecar named after a stem (IMG_1.xmp) can belong to a keeper and a duplicate at
@@ -101,6 +111,7 @@ def plan(result: ScanResult, destination: str) -> tuple[list[PlannedMove], list[
     sources: set[str] = set()
     targets: set[str] = set()
     kept_twins = []
+    unmovable = []
     for group in result.groups:
         for duplicate in group.duplicates:
             photo = duplicate.photo
@@ -114,6 +125,11 @@ def plan(result: ScanResult, destination: str) -> tuple[list[PlannedMove], list[
                 for f in unit
                 if os.path.abspath(f) not in sources and os.path.abspath(f) not in kept
             ]
+            refused = {f: why for f in unit if (why := _unmovable(f)) is not None}
+            unmovable += refused.items()
+            if photo.path in refused:
+                continue  # its sidecars stay with it
+            unit = [f for f in unit if f not in refused]
             relative = _relative_folder(photo.path, roots)
             stem = os.path.splitext(os.path.basename(photo.path))[0]
             for number in range(10_000):
@@ -128,7 +144,18 @@ def plan(result: ScanResult, destination: str) -> tuple[list[PlannedMove], list[
                 )
                 sources.add(os.path.abspath(source))
                 targets.add(target)
-    return planned, kept_twins
+    return planned, kept_twins, unmovable
+
+
+def _unmovable(path: str) -> str | None:
+    """Why `path` cannot move: a FIFO, a device, a folder... (never opened); or None."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None  # gone, or unreadable: the move itself says so
+    if stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
+        return None
+    return f"{kind_of(info)}, not a regular file"
 
 
 def _unit(photo: Photo, folders: dict[str, tuple[list[str], dict] | None]) -> list[str]:
