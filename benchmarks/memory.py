@@ -125,7 +125,8 @@ def dotted_keys_config(path: Path, parts: int) -> None:
 
 def peak_of(*arguments: str, cwd: Path) -> tuple[float, int, str]:
     """Run `python -m simplugin ARGUMENTS`: its peak resident memory in MB (the largest
-    process, workers included), exit code, and last line on stderr."""
+    process, workers included), exit code, and what it said of the hostile file (else
+    its last line on stderr)."""
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(
@@ -139,8 +140,8 @@ def peak_of(*arguments: str, cwd: Path) -> tuple[float, int, str]:
         _, status, usage = os.wait4(process.pid, 0)
         errors.seek(0)
         lines = errors.read().decode(errors="replace").splitlines()
-    said = next((line for line in lines if "hostile" in line or "Error" in line), "")
-    return usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), said or "-"
+    said = next((line for line in lines if "hostile" in line), lines[-1] if lines else "-")
+    return usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), said.replace(f"{cwd}/", "")
 
 
 def main() -> None:
@@ -184,7 +185,7 @@ def main() -> None:
     print(f"\nhostile files of {arguments.size} MB; {arguments.photos} ordinary photos\n")
     print(f"{'run':48} {'peak MB':>8} {'exit':>4}  what it said")
     for label, peak, code, said in rows:
-        print(f"{label:48} {peak:8.0f} {code:4}  {said[:110]}")
+        print(f"{label:48} {peak:8.0f} {code:4}  {said}")
 
 
 if __name__ == "__main__":
