@@ -100,7 +100,9 @@ class Config:
     sinks: tuple[tuple[str, dict[str, Any]], ...] = ()
 
     def where(self, key: str) -> str:
-        return f"{self.path}: {key}"
+        """`FILE: KEY`, for an error; a key no one would write is quoted, cut short."""
+        shown = key if key.isprintable() and len(key) <= 60 else quoted(key)
+        return f"{self.path}: {shown}"
 
 
 def user_config_path() -> str:

@@ -230,14 +230,22 @@ def test_a_value_no_scan_can_use_is_one_line_naming_the_file_and_the_key(library
     assert run.stderr.count("\n") == 1
 
 
-@pytest.mark.parametrize("key", ["metric", "undated", "cache", "bucket_options"])
-def test_a_long_value_in_the_file_is_quoted_cut_short(library, tmp_path, key):
-    value = '"' + "x" * 200_000 + '"' if key != "cache" else "[" + "1, " * 60_000 + "]"
-    line = f"{key} = {value}" if key != "bucket_options" else f"bucket_options.window = {value}"
+LONG = "x" * 200_000
+LONG_VALUES = {  # a line of the file: how its error starts
+    f'metric = "{LONG}"': "metric: unknown metric 'xxxx",
+    f'undated = "{LONG}"': "undated: expected",
+    "cache = [" + "1, " * 60_000 + "]": "cache: expected a path, or false, not [1, 1,",
+    f'bucket_options.window = "{LONG}"': "bucket_options: bucketer 'exif-time' option 'window'",
+    f'"{LONG}" = 1': "'xxxx",
+}
+
+
+@pytest.mark.parametrize("line", LONG_VALUES, ids=lambda line: line[:20])
+def test_a_long_value_or_key_in_the_file_is_quoted_cut_short(library, tmp_path, line):
     config = write_config(tmp_path, line + "\n")
 
     run = run_simplugin("scan", str(library), "--config", str(config))
 
     assert run.returncode == 2
-    assert run.stderr.startswith(f"simplugin: error: {config}: {key}: ")
+    assert run.stderr.startswith(f"simplugin: error: {config}: {LONG_VALUES[line]}")
     assert run.stderr.count("\n") == 1 and len(run.stderr) < 400
