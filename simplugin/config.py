@@ -40,7 +40,7 @@ from typing import Any
 from .engine import UNDATED_CHOICES
 from .errors import UsageError
 from .files import NotRegularFile, kind_of, open_regular
-from .text import human_size, quoted
+from .text import human_size, printable, quoted
 
 FILE_NAME = "simplugin.toml"
 
@@ -102,7 +102,7 @@ class Config:
     def where(self, key: str) -> str:
         """`FILE: KEY`, for an error; a key no one would write is quoted, cut short."""
         shown = key if key.isprintable() and len(key) <= 60 else quoted(key)
-        return f"{self.path}: {shown}"
+        return f"{printable(self.path or '')}: {shown}"
 
 
 def user_config_path() -> str:
@@ -115,7 +115,7 @@ def find(explicit: str | None) -> str | None:
     anything: a folder in the way is reported when it is read, not passed over)."""
     if explicit is not None:
         if not os.path.lexists(explicit):
-            raise UsageError(f"{explicit}: no such configuration file")
+            raise UsageError(f"{printable(explicit)}: no such configuration file")
         return explicit
     for candidate in (FILE_NAME, user_config_path()):
         if os.path.lexists(candidate):
@@ -159,16 +159,20 @@ def read_text(path: str) -> str:
         with open_regular(path) as file:
             data = file.read(MAX_BYTES + 1)
     except NotRegularFile:
-        raise UsageError(f"{path}: {_kind(path)}, not a configuration file") from None
+        raise UsageError(f"{printable(path)}: {_kind(path)}, not a configuration file") from None
     except OSError as error:
-        raise UsageError(f"{path}: {error.strerror or error}") from error
+        raise UsageError(f"{printable(path)}: {error.strerror or error}") from error
     if len(data) > MAX_BYTES:
         limit = human_size(MAX_BYTES)
-        raise UsageError(f"{path}: larger than {limit}, too large for a configuration file")
+        raise UsageError(
+            f"{printable(path)}: larger than {limit}, too large for a configuration file"
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise UsageError(f"{path}: not UTF-8 text: byte {error.start + 1} cannot be read") from None
+        raise UsageError(
+            f"{printable(path)}: not UTF-8 text: byte {error.start + 1} cannot be read"
+        ) from None
 
 
 def parse(path: str, text: str) -> dict[str, Any]:
@@ -176,13 +180,13 @@ def parse(path: str, text: str) -> dict[str, Any]:
     line = _too_deep(text)
     if line is not None:
         raise UsageError(
-            f"{path}: line {line}: nested more than {MAX_NESTING} deep"
+            f"{printable(path)}: line {line}: nested more than {MAX_NESTING} deep"
             " (arrays, tables and dotted keys)"
         )
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise UsageError(f"{path}: not valid TOML: {error}") from error
+        raise UsageError(f"{printable(path)}: not valid TOML: {error}") from error
 
 
 # What the nesting of a TOML text is made of: strings and comments (whose content does
