@@ -49,7 +49,7 @@ from .plugins import (
 )
 from .reading import JOBS_ENV, JOBS_PER_CORE, checked_jobs, default_jobs
 from .staged import enter_work_tree, scratch_folder, staged_files
-from .text import human_size, printable
+from .text import human_size, printable, quoted
 from .text import tell as warn
 from .types import ScanResult, Sink, Skipped
 
@@ -483,7 +483,17 @@ def configured_sinks(
 
 
 def check_bucket_options(host: PluginHost, config: Config, settings: dict) -> None:
-    """Check the file's bucketer options now, so that an error names the file."""
+    """Check the file's metric and bucketer, by name and options, now, so that an error
+    names the file (a name the command line overrides is not the file's to answer for)."""
+    for key, kind in (("metric", "metric"), ("bucket", "bucketer")):
+        chosen = config.settings.get(key)
+        if chosen is None or settings.get(SCAN_ARGUMENTS[key]) != chosen:
+            continue  # not in the file, or overridden on the command line
+        if chosen not in host.registered[kind] and not (kind == "bucketer" and chosen == "none"):
+            available = ", ".join(sorted(host.registered[kind])) or "none"
+            raise UsageError(
+                f"{config.where(key)}: unknown {kind} {quoted(chosen)} (available: {available})"
+            )
     name = settings.get("bucketer", scan_default("bucketer"))
     options = config.settings.get("bucket_options")
     if options and name and name != "none":

@@ -23,34 +23,85 @@ Flags on the command line override the file; a sink given on the command line
 (`--json`, `--move-to`, `--sink`) replaces the file's sink of the same name. A key the
 file should not have, or a value of the wrong type, is a one-line error naming the
 file, the key and what was expected; sinks' and bucketers' own options are checked
-against what the plugin declares.
+against what the plugin declares. A file that is not a regular file, not UTF-8, larger
+than 256 KiB or nested more than 16 deep is refused the same way, before it is parsed.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .engine import UNDATED_CHOICES
 from .errors import UsageError
+from .files import NotRegularFile, kind_of, open_regular
+from .reading import JOBS_PER_CORE, checked_jobs, default_jobs
+from .text import human_size, printable, quoted
 
 FILE_NAME = "simplugin.toml"
 
-# Each setting of the file: the types it may have, what it is (for errors), and the
-# argument of `simplugin.scan()` it sets.
-SETTINGS: dict[str, tuple[tuple[type, ...], str, str | None]] = {
-    "metric": ((str,), "a metric name", "metric"),
-    "threshold": ((int, float), "a number", "threshold"),
-    "bucket": ((str,), 'a bucketer name, or "none"', "bucketer"),
-    "bucket_options": ((dict,), "a table of the bucketer's options", "bucketer_options"),
-    "undated": ((str,), '"compare-all" or "separate"', "undated"),
-    "jobs": ((int,), "a number of processes", "jobs"),
-    "cache": ((str, bool), "a path, or false", "cache"),
-    "follow_symlinks": ((bool,), "true or false", "follow_symlinks"),
-    "sinks": ((list,), "an array of tables ([[sinks]]), each with a name", None),
+# A configuration is a few hundred bytes; the caps are a thousand times that, and keep
+# what tomllib builds from any file small. It builds up to ~200 bytes of tables per
+# byte of TOML (a 256 KiB file of distinct nested tables: 50 MB), and keeps, for every
+# dotted key, a tuple per prefix of the key, so that a key of n parts costs n²/2 (one
+# of 20,000 parts, in a 40 KB file, took 1.5 GB); it parses nested arrays and inline
+# tables by recursion. simplugin's own settings nest 2 deep (`[[sinks]]`, a dotted
+# `bucket_options.window`): 16 leaves plugins' options room.
+MAX_BYTES = 256 * 1024
+MAX_NESTING = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """A setting of the file: the types its value may have, what it is (for errors),
+    the argument of `simplugin.scan()` it sets, and, when a value of the right type
+    can still be wrong, which values are good and how to say so."""
+
+    types: tuple[type, ...]
+    expected: str
+    argument: str | None
+    good: Callable[[Any], bool] = lambda value: True
+    expected_value: str = ""
+
+
+def _is_good(check: Callable[[Any], Any], value: Any) -> bool:
+    try:
+        check(value)
+    except ValueError:
+        return False
+    return True
+
+
+_UNDATED = " or ".join(f'"{choice}"' for choice in UNDATED_CHOICES)
+SETTINGS: dict[str, Setting] = {
+    "metric": Setting((str,), "a metric name", "metric"),
+    "threshold": Setting(
+        (int, float),
+        "a number",
+        "threshold",
+        lambda threshold: math.isfinite(threshold) and threshold >= 0,
+        "a number of 0 or more",
+    ),
+    "bucket": Setting((str,), 'a bucketer name, or "none"', "bucketer"),
+    "bucket_options": Setting((dict,), "a table of the bucketer's options", "bucketer_options"),
+    "undated": Setting((str,), _UNDATED, "undated", UNDATED_CHOICES.__contains__, _UNDATED),
+    "jobs": Setting(
+        (int,),
+        "a number of processes",
+        "jobs",
+        lambda jobs: _is_good(checked_jobs, jobs),
+        f"a whole number from 1 to {JOBS_PER_CORE * default_jobs()} ({JOBS_PER_CORE} per core)",
+    ),
+    "cache": Setting((str, bool), "a path, or false", "cache"),
+    "follow_symlinks": Setting((bool,), "true or false", "follow_symlinks"),
+    "sinks": Setting((list,), "an array of tables ([[sinks]]), each with a name", None),
 }
-SCAN_ARGUMENTS = {key: argument for key, (_, _, argument) in SETTINGS.items() if argument}
+SCAN_ARGUMENTS = {key: setting.argument for key, setting in SETTINGS.items() if setting.argument}
 
 
 @dataclass(frozen=True)
@@ -62,7 +113,9 @@ class Config:
     sinks: tuple[tuple[str, dict[str, Any]], ...] = ()
 
     def where(self, key: str) -> str:
-        return f"{self.path}: {key}"
+        """`FILE: KEY`, for an error; a key no one would write is quoted, cut short."""
+        shown = key if key.isprintable() and len(key) <= 60 else quoted(key)
+        return f"{printable(self.path or '')}: {shown}"
 
 
 def user_config_path() -> str:
@@ -71,13 +124,14 @@ def user_config_path() -> str:
 
 
 def find(explicit: str | None) -> str | None:
-    """The configuration file to read: the one given, else the first that exists."""
+    """The configuration file to read: the one given, else the first that exists (as
+    anything: a folder in the way is reported when it is read, not passed over)."""
     if explicit is not None:
-        if not os.path.isfile(explicit):
-            raise UsageError(f"{explicit}: no such configuration file")
+        if not os.path.lexists(explicit):
+            raise UsageError(f"{printable(explicit)}: no such configuration file")
         return explicit
     for candidate in (FILE_NAME, user_config_path()):
-        if os.path.isfile(candidate):
+        if os.path.lexists(candidate):
             return candidate
     return None
 
@@ -86,21 +140,22 @@ def load(path: str | None) -> Config:
     """Read and check a configuration file (None: no file, an empty configuration)."""
     if path is None:
         return Config()
-    try:
-        with open(path, "rb") as file:
-            document = tomllib.load(file)
-    except tomllib.TOMLDecodeError as error:
-        raise UsageError(f"{path}: not valid TOML: {error}") from error
-    except OSError as error:
-        raise UsageError(f"{path}: {error.strerror or error}") from error
+    document = parse(path, read_text(path))
     config = Config(path)
     for key, value in document.items():
-        if key not in SETTINGS:
+        setting = SETTINGS.get(key)
+        if setting is None:
             known = ", ".join(SETTINGS)
             raise UsageError(f"{config.where(key)}: unknown setting (the settings are: {known})")
-        types, expected, _ = SETTINGS[key]
-        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-            raise UsageError(f"{config.where(key)}: expected {expected}, not {value!r}")
+        expected = None
+        if not isinstance(value, setting.types) or (
+            isinstance(value, bool) and bool not in setting.types
+        ):
+            expected = setting.expected
+        elif not setting.good(value):
+            expected = setting.expected_value
+        if expected is not None:
+            raise UsageError(f"{config.where(key)}: expected {expected}, not {quoted(value)}")
     sinks = []
     for number, table in enumerate(document.pop("sinks", []), start=1):
         label = f"sinks[{number}]"
@@ -109,6 +164,87 @@ def load(path: str | None) -> Config:
         options = {key: value for key, value in table.items() if key != "name"}
         sinks.append((table["name"], options))
     return Config(path, document, tuple(sinks))
+
+
+def read_text(path: str) -> str:
+    """The file's text: a regular file of at most MAX_BYTES of UTF-8, or a `UsageError`."""
+    try:
+        with open_regular(path) as file:
+            data = file.read(MAX_BYTES + 1)
+    except NotRegularFile:
+        raise UsageError(f"{printable(path)}: {_kind(path)}, not a configuration file") from None
+    except OSError as error:
+        raise UsageError(f"{printable(path)}: {error.strerror or error}") from error
+    if len(data) > MAX_BYTES:
+        limit = human_size(MAX_BYTES)
+        raise UsageError(
+            f"{printable(path)}: larger than {limit}, too large for a configuration file"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UsageError(
+            f"{printable(path)}: not UTF-8 text: byte {error.start + 1} cannot be read"
+        ) from None
+
+
+def parse(path: str, text: str) -> dict[str, Any]:
+    """The TOML document in `text`, if it nests at most MAX_NESTING deep."""
+    line = _too_deep(text)
+    if line is not None:
+        raise UsageError(
+            f"{printable(path)}: line {line}: nested more than {MAX_NESTING} deep"
+            " (arrays, tables and dotted keys)"
+        )
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise UsageError(f"{printable(path)}: not valid TOML: {error}") from error
+
+
+# What the nesting of a TOML text is made of: strings and comments (whose content does
+# not count), brackets and braces, the dots of dotted keys, and where a key ends.
+_TOML_TOKENS = re.compile(
+    r"""
+      "{3}(?:\\.|[^\\])*?"{3,5}   # multi-line basic string
+    | '{3}.*?'{3,5}                   # multi-line literal string
+    | "(?:\\.|[^"\\\n])*"            # basic string
+    | '[^'\n]*'                        # literal string
+    | \#[^\n]*                         # comment
+    | [][{}.=,\n]                      # structure
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
+def _too_deep(text: str) -> int | None:
+    """The line at which `text` nests deeper than MAX_NESTING, or None.
+
+    Counted without parsing, so that parsing never starts on a text that would take
+    tomllib too much memory or recursion: open brackets and braces, plus the parts of
+    the dotted key being read. Anything this cannot tell from a string counts as nesting.
+    """
+    depth = parts = 0
+    for token in _TOML_TOKENS.finditer(text):
+        mark = token.group()
+        if mark in ("[", "{"):
+            depth, parts = depth + 1, 0
+        elif mark in ("]", "}"):
+            depth, parts = max(0, depth - 1), 0
+        elif mark == ".":
+            parts += 1
+        elif mark in ("=", ",", "\n"):
+            parts = 0
+        if depth + parts + 1 > MAX_NESTING:
+            return text.count("\n", 0, token.start()) + 1
+    return None
+
+
+def _kind(path: str) -> str:
+    try:
+        return kind_of(os.stat(path))
+    except OSError:
+        return "not a regular file"
 
 
 def as_toml(settings: dict[str, Any], sinks: list[tuple[str, dict[str, Any]]]) -> str:

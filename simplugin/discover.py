@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from .files import kind_of, open_regular
 from .imaging import HEIF_EXTENSIONS, RAW_EXTENSIONS
 from .types import Skipped
 
@@ -81,41 +82,63 @@ def walk(
     """Every candidate file under `roots`, in a stable order, and every path that
     cannot be scanned, with the reason. A root that is a file is always a candidate;
     the `exclude` folders are passed over silently."""
-    extensions = photo_extensions()
+    walker = _Walk(photo_extensions(), follow_symlinks)
     # Folders are known by identity, so an excluded folder is recognised by any path.
-    seen: set[tuple[int, int]] = set()
     for folder in exclude:
         try:
             info = os.stat(folder)
         except OSError:
             continue  # not created yet: nothing in it to pass over
-        seen.add((info.st_dev, info.st_ino))
+        walker.seen.add((info.st_dev, info.st_ino))
+    for root in roots:
+        yield from walker.visit(root, explicit=True)
 
-    def candidate(
-        path: str, info: os.stat_result, explicit: bool, sidecars: dict[str, list[str]]
-    ) -> Iterator[Candidate]:
-        identity = (info.st_dev, info.st_ino)
-        if identity in seen:
-            return
-        seen.add(identity)
-        if sidecar_owner(os.path.basename(path)) is not None and not explicit:
-            return
-        extension = os.path.splitext(path)[1].lower()
-        yield Candidate(
-            path,
-            info.st_size,
-            info.st_mtime_ns,
-            named_like_photo=explicit or extension in extensions,
-            sidecars=sidecars_of(path, sidecars),
-        )
 
-    def folder(path: str, info: os.stat_result) -> Iterator[Candidate | Skipped]:
+class _Walk:
+    """One walk: what it has seen (by identity), and how it treats what it finds."""
+
+    def __init__(self, extensions: frozenset[str], follow_symlinks: bool):
+        self.extensions = extensions
+        self.follow_symlinks = follow_symlinks
+        self.seen: set[tuple[int, int]] = set()
+
+    def visit(
+        self, path: str, explicit: bool = False, sidecars: dict[str, list[str]] | None = None
+    ) -> Iterator[Candidate | Skipped]:
+        try:
+            info = os.lstat(path)
+        except OSError as error:  # deleted since its folder was listed, for one
+            yield Skipped(path, error.strerror or str(error))
+            return
+        if stat.S_ISLNK(info.st_mode):
+            if not (self.follow_symlinks or explicit):
+                yield Skipped(path, "symbolic link, not followed (use --follow-symlinks)")
+                return
+            try:
+                info = os.stat(path)
+            except OSError as error:
+                yield Skipped(path, f"broken symbolic link: {error.strerror or error}")
+                return
+        if stat.S_ISDIR(info.st_mode):
+            yield from self.folder(path, info)
+        elif stat.S_ISREG(info.st_mode):
+            if sidecars is None:  # a photo named on the command line: look beside it
+                sidecars = sidecars_beside(path)
+            yield from self.candidate(path, info, explicit, sidecars)
+        elif explicit:
+            yield Skipped(path, f"not a regular file or folder: {kind_of(info)}")
+        elif self.named_like_photo(path):
+            # A FIFO or a device named IMG_1.jpg is never opened (reading it would
+            # block or never end), but the person who put it there hears of it.
+            yield Skipped(path, f"not a regular file: {kind_of(info)}")
+
+    def folder(self, path: str, info: os.stat_result) -> Iterator[Candidate | Skipped]:
         identity = (info.st_dev, info.st_ino)
-        if identity in seen:
+        if identity in self.seen:
             if os.path.islink(path):
                 yield Skipped(path, "symbolic link to a folder already scanned (a loop?)")
             return  # otherwise an excluded folder
-        seen.add(identity)
+        self.seen.add(identity)
         try:
             with os.scandir(path) as listing:
                 # Links last: a file reached both directly and through a link is
@@ -128,36 +151,27 @@ def walk(
             return
         sidecars = sidecar_index(path, [entry.name for entry in entries])
         for entry in entries:
-            yield from visit(entry.path, sidecars=sidecars)
+            yield from self.visit(entry.path, sidecars=sidecars)
 
-    def visit(
-        path: str, explicit: bool = False, sidecars: dict[str, list[str]] | None = None
-    ) -> Iterator[Candidate | Skipped]:
-        try:
-            info = os.lstat(path)
-        except OSError as error:  # deleted since its folder was listed, for one
-            yield Skipped(path, error.strerror or str(error))
+    def candidate(
+        self, path: str, info: os.stat_result, explicit: bool, sidecars: dict[str, list[str]]
+    ) -> Iterator[Candidate]:
+        identity = (info.st_dev, info.st_ino)
+        if identity in self.seen:
             return
-        if stat.S_ISLNK(info.st_mode):
-            if not (follow_symlinks or explicit):
-                yield Skipped(path, "symbolic link, not followed (use --follow-symlinks)")
-                return
-            try:
-                info = os.stat(path)
-            except OSError as error:
-                yield Skipped(path, f"broken symbolic link: {error.strerror or error}")
-                return
-        if stat.S_ISDIR(info.st_mode):
-            yield from folder(path, info)
-        elif stat.S_ISREG(info.st_mode):
-            if sidecars is None:  # a photo named on the command line: look beside it
-                sidecars = sidecars_beside(path)
-            yield from candidate(path, info, explicit, sidecars)
-        elif explicit:
-            yield Skipped(path, "not a regular file or folder")
+        self.seen.add(identity)
+        if sidecar_owner(os.path.basename(path)) is not None and not explicit:
+            return
+        yield Candidate(
+            path,
+            info.st_size,
+            info.st_mtime_ns,
+            named_like_photo=explicit or self.named_like_photo(path),
+            sidecars=sidecars_of(path, sidecars),
+        )
 
-    for root in roots:
-        yield from visit(root, explicit=True)
+    def named_like_photo(self, path: str) -> bool:
+        return os.path.splitext(path)[1].lower() in self.extensions
 
 
 def sidecars_beside(path: str) -> dict[str, list[str]]:
@@ -173,19 +187,21 @@ def is_cache(folder: str) -> bool:
     """Whether `folder` is tagged as a cache: it holds a CACHEDIR.TAG that starts with
     the specification's signature."""
     try:
-        with open(os.path.join(folder, CACHEDIR_TAG), "rb") as tag:
+        with open_regular(os.path.join(folder, CACHEDIR_TAG)) as tag:
             return tag.read(len(CACHEDIR_SIGNATURE)) == CACHEDIR_SIGNATURE
-    except OSError:
+    except OSError:  # NotRegularFile too: a FIFO named CACHEDIR.TAG tags nothing
         return False
 
 
 def tag_as_cache(folder: str, made_by: str) -> None:
-    """Mark `folder` as a cache with a CACHEDIR.TAG, so that scans and backups skip it."""
-    path = os.path.join(folder, CACHEDIR_TAG)
-    if not is_cache(folder):
-        with open(path, "wb") as tag:
+    """Mark `folder` as a cache with a CACHEDIR.TAG, so that scans and backups skip it.
+    Whatever already has that name (a tag, a file of the user's, a FIFO) is left as it is."""
+    try:
+        with open(os.path.join(folder, CACHEDIR_TAG), "xb") as tag:
             tag.write(
                 CACHEDIR_SIGNATURE
                 + f"\n# This folder holds {made_by}, made by simplugin.\n".encode()
                 + b"# For information about cache directory tags see https://bford.info/cachedir/\n"
             )
+    except FileExistsError:
+        pass

@@ -15,6 +15,9 @@ from typing import Any
 
 import exifread
 
+from .files import open_regular
+from .imaging import MetadataBudget
+
 # exifread logs a warning for every file it does not understand (a PNG without EXIF,
 # a GIF...). Those are not problems for a user: the photo simply has no capture time.
 logging.getLogger("exifread").setLevel(logging.CRITICAL)
@@ -35,11 +38,15 @@ def capture_time(path: str) -> datetime | None:
 
     The result is aware (it has a `tzinfo`) when the camera wrote a UTC offset, and
     naive, in the camera's local time, when it did not. Raises OSError when the file
-    cannot be read, and may raise anything on EXIF that exifread cannot parse.
+    cannot be read or is not a regular file, `Unreadable` when its metadata is over
+    the limits of `MetadataBudget`, and may raise anything on EXIF that exifread cannot
+    parse.
     """
-    with open(path, "rb") as file:
+    with open_regular(path) as file:
+        # exifread trusts the file's counts and offsets (an ASCII tag 4 GB long is read
+        # whole): the budget bounds what it reads, as it does for Pillow.
         tags = exifread.process_file(
-            file, details=False, extract_thumbnail=False, builtin_types=True
+            MetadataBudget(file), details=False, extract_thumbnail=False, builtin_types=True
         )
     for date_tag, subsecond_tag, offset_tag in TIME_TAGS:
         taken = _parse(tags.get(date_tag), tags.get(subsecond_tag), tags.get(offset_tag))

@@ -12,19 +12,30 @@ Two optional extras widen what can be read:
   uses the full-size JPEG preview the camera embedded (no demosaicing: fast, and the
   picture the camera itself rendered, so a RAW matches its JPEG twin), and develops
   the raw data at half size only when a file has no preview.
+
+What is read of a file's headers and metadata is bounded, not by the file's size:
+Pillow keeps every JPEG APP segment, PNG chunk and TIFF tag it reads, so a file made
+of 512 MB of metadata would cost that much memory. Up to MAX_METADATA_BYTES (16 MiB)
+is read; a file that holds more is refused with a reason. Formats decoded from memory
+(WebP, AVIF, HEIF) are read whole, up to MAX_WHOLE_FILE_BYTES (256 MiB).
 """
 
 from __future__ import annotations
 
 import io
 import os
+import struct
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError, features
 
 from .errors import describe
+from .files import open_regular
+from .text import human_size
 
 _ORIENTATION = 0x0112
 BACKGROUND = (255, 255, 255)  # transparent pixels are compared as if on white paper
@@ -53,6 +64,23 @@ _LIBRAW_FLIP = {
 # EXIF orientations that turn a photo on its side, swapping width and height.
 _SIDEWAYS = frozenset({5, 6, 7, 8})
 
+# What may be read of a file's headers and metadata (EXIF, ICC, XMP, PNG text...). Real
+# photos carry at most a few MiB: EXIF fits in 64 KiB, ICC profiles are rarely over
+# 4 MiB, extended XMP (a phone's depth map) adds a few MiB. 16 MiB is several times
+# that, and keeps the worst a file can make Pillow do with it small: it keeps two or
+# three copies, and joins EXIF split over many segments one segment at a time, which
+# costs time in the square of the size (62 MB of them took 40 s and 275 MB; 16 MiB,
+# a sixteenth of that). Reads are counted too: Pillow keeps an entry per JPEG segment
+# or TIFF tag it reads, and a file of 100 million empty ones is small.
+MAX_METADATA_BYTES = 16 * 1024 * 1024
+MAX_METADATA_READS = 65_536
+# Formats decoded from memory (WebP, AVIF, HEIF) are read whole: that is their image
+# data, not metadata, and it may be as large as one decoded photo at Pillow's pixel
+# limit (89 Mpx x 3 bytes = 256 MiB), no larger.
+MAX_WHOLE_FILE_BYTES = 256 * 1024 * 1024
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_IMAGE_CHUNKS = frozenset({b"IDAT", b"fdAT", b"fcTL"})  # pixels and frames, not metadata
+
 
 class Unreadable(Exception):
     """The file cannot be used as a photo; `str()` is the one-line reason."""
@@ -77,11 +105,12 @@ def open_displayed(path: str, decode_size: int | None = None) -> Displayed:
     work than a full decode, for a metric that only needs a thumbnail.
 
     Raises `Unreadable` with a one-line reason for anything that is not a readable
-    image, including images too large to decode safely (Pillow's MAX_IMAGE_PIXELS).
+    image, including images too large to decode safely (Pillow's MAX_IMAGE_PIXELS),
+    files with more metadata than MAX_METADATA_BYTES, and anything but a regular file.
     """
     extension = os.path.splitext(path)[1].lower()
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), open_regular(path) as file:
             # Pillow warns about what it works around ("Corrupt EXIF data"...): the
             # photo is still read, and a user should not see library noise.
             warnings.simplefilter("ignore")
@@ -89,10 +118,10 @@ def open_displayed(path: str, decode_size: int | None = None) -> Displayed:
             # refuse it like the larger ones rather than spend the memory.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             if extension in RAW_EXTENSIONS:
-                image = _to_rgb(_raw_preview(path))
+                image = _to_rgb(_raw_preview(_same_file(path, file)))
                 return Displayed(image, extension[1:].upper(), image.width, image.height)
-            with Image.open(path) as image:
-                width, height = _upright_size(image)
+            image, (width, height) = _open_headers(file)
+            with image:
                 if decode_size:
                     image.draft("RGB", (decode_size, decode_size))
                 image.load()
@@ -118,14 +147,140 @@ def probe(path: str) -> tuple[int, int, str]:
     the header, for the formats Pillow opens lazily. Raises `Unreadable`."""
     if os.path.splitext(path)[1].lower() not in RAW_EXTENSIONS:
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), open_regular(path) as file:
                 warnings.simplefilter("ignore")
-                with Image.open(path) as image:
-                    return (*_upright_size(image), image.format or "unknown")
+                image, (width, height) = _open_headers(file)
+                with image:
+                    return width, height, image.format or "unknown"
         except Exception:
             pass  # open_displayed says why, in the same words as a scan would
     shown = open_displayed(path)
     return shown.width, shown.height, shown.format
+
+
+def _open_headers(file: BinaryIO) -> tuple[Image.Image, tuple[int, int]]:
+    """The image in `file`, opened but not decoded, and its upright size. What Pillow
+    reads to learn them is bounded (MAX_METADATA_BYTES); the pixels are not."""
+    _check_png_chunks(file)
+    budget = MetadataBudget(file)
+    try:
+        image = Image.open(budget)  # type: ignore[arg-type]  # it reads like a file
+        size = _upright_size(image)
+    except Exception:
+        budget.check()  # a refusal said as such, whatever a plugin made of it
+        raise
+    try:
+        budget.check()  # even when a plugin swallowed the refusal
+    except Unreadable:
+        image.close()
+        raise
+    budget.lift()  # decoding reads what the image is made of, however large
+    return image, size
+
+
+class MetadataBudget:
+    """A photo's file as a library reads its headers and metadata (Pillow opening it,
+    exifread): a read that would take what has been read past MAX_METADATA_BYTES, or
+    the reads past MAX_METADATA_READS, raises `Unreadable` (and so does every read after
+    it, in case the library catches it), having read at most MAX_METADATA_BYTES + 1
+    bytes. `lift()` ends the limits, for decoding the pixels."""
+
+    def __init__(self, file: BinaryIO):
+        self._file = file
+        self._bytes = self._reads = 0
+        self._limited = True
+        self._exceeded: str | None = None
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self._limited and (size is None or size < 0):
+            return self._read_whole()
+        return self._read(self._file.read, size)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return self._read(self._file.readline, size)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def fileno(self) -> int:  # libtiff decodes from the descriptor
+        return self._file.fileno()
+
+    def flush(self) -> None:
+        pass  # read only
+
+    def check(self) -> None:
+        if self._exceeded is not None:
+            raise Unreadable(self._exceeded)
+
+    def lift(self) -> None:
+        self._limited = False
+
+    def _read(self, read: Callable[[int], bytes], size: int | None) -> bytes:
+        if not self._limited:
+            return read(-1 if size is None else size)
+        self._count_read()
+        left = MAX_METADATA_BYTES - self._bytes
+        data = read(left + 1 if size is None or size < 0 else min(size, left + 1))
+        self._bytes += len(data)
+        if self._bytes > MAX_METADATA_BYTES:
+            self._refuse(
+                f"metadata larger than {human_size(MAX_METADATA_BYTES)} before the image data"
+            )
+        return data
+
+    def _read_whole(self) -> bytes:
+        """The rest of the file, for a decoder that takes it whole (and to which it is
+        image data, not metadata)."""
+        self._count_read()
+        too_large = f"larger than {human_size(MAX_WHOLE_FILE_BYTES)}, for a format decoded whole"
+        rest = os.fstat(self._file.fileno()).st_size - self._file.tell()
+        if rest > MAX_WHOLE_FILE_BYTES:
+            self._refuse(too_large)
+        data = self._file.read(MAX_WHOLE_FILE_BYTES + 1)  # it may have grown since
+        if len(data) > MAX_WHOLE_FILE_BYTES:
+            self._refuse(too_large)
+        return data
+
+    def _count_read(self) -> None:
+        self.check()
+        self._reads += 1
+        if self._reads > MAX_METADATA_READS:
+            self._refuse(f"metadata in more than {MAX_METADATA_READS:,} pieces")
+
+    def _refuse(self, what: str) -> None:
+        self._exceeded = f"refused: {what}"
+        self.check()
+
+
+def _check_png_chunks(file: BinaryIO) -> None:
+    """Refuse a PNG whose chunks other than its pixels add up to more than the metadata
+    limits: Pillow reads (and keeps) those found after the pixels too, when it decodes,
+    where `MetadataBudget` no longer counts. Only the chunks' headers are read."""
+    if file.read(len(_PNG_SIGNATURE)) == _PNG_SIGNATURE:
+        total = count = 0
+        while len(header := file.read(8)) == 8:
+            length, kind = struct.unpack(">I4s", header)
+            if kind not in _PNG_IMAGE_CHUNKS:
+                total, count = total + length, count + 1
+                if total > MAX_METADATA_BYTES:
+                    limit = human_size(MAX_METADATA_BYTES)
+                    raise Unreadable(f"refused: metadata chunks larger than {limit} in all")
+                if count > MAX_METADATA_READS:
+                    raise Unreadable(f"refused: more than {MAX_METADATA_READS:,} metadata chunks")
+            if kind == b"IEND":
+                break
+            file.seek(length + 4, os.SEEK_CUR)  # the data and its checksum
+    file.seek(0)
+
+
+def _same_file(path: str, file: BinaryIO) -> str:
+    """A path that opens the very file `file` is open on (Linux's /proc/self/fd), for
+    a library that opens files by name; elsewhere, `path`, checked a moment ago."""
+    same = f"/proc/self/fd/{file.fileno()}"
+    return same if os.path.exists(same) else path
 
 
 def _upright_size(image: Image.Image) -> tuple[int, int]:

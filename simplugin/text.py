@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 import sys
 
 
@@ -14,6 +15,15 @@ def printable(path: str) -> str:
     is sent raw to the terminal.
     """
     return path if path.isprintable() else repr(path)
+
+
+def quoted(value: object, limit: int = 60) -> str:
+    """`value` as Python writes it (`'low'`, `nan`, `[1, 2]`), cut to about `limit`
+    characters, so that an error message quoting a 30 MB value stays one short line."""
+    shortened = reprlib.Repr()
+    shortened.maxstring = shortened.maxother = shortened.maxlong = limit
+    text = shortened.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def human_size(size: int) -> str:

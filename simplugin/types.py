@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .text import quoted
+
 if TYPE_CHECKING:  # imported for annotations only: keeps `import simplugin` light
     import numpy as np
     from PIL import Image
@@ -146,14 +148,14 @@ class Option:
                 return value
             if self.type is float and type(value) is int:
                 return float(value)
-            raise TypeError(f"expected {self.type.__name__}, not {value!r}")
+            raise TypeError(f"expected {self.type.__name__}, not {quoted(value)}")
         if self.type is bool and isinstance(value, str):
             lowered = value.strip().lower()
             if lowered in ("1", "true", "yes", "on"):
                 return True
             if lowered in ("0", "false", "no", "off"):
                 return False
-            raise ValueError(f"expected true or false, got {value!r}")
+            raise ValueError(f"expected true or false, got {quoted(value)}")
         return self.type(value)
 
 

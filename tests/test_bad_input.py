@@ -7,6 +7,7 @@ line for it and no traceback, and the seagulls' pairs are exactly the reference 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -205,3 +206,115 @@ def test_a_file_deleted_between_listing_and_reading_is_skipped(library, monkeypa
         (str(victim), "No such file or directory")
     ]
     assert seagull_pairs(result) == SEAGULL_PAIRS
+
+
+# Run in a process of its own: a scan that opened the FIFO would wait on it forever.
+SWAP_FOR_A_FIFO_AFTER_LISTING = """
+import os, sys
+from simplugin import engine, scan
+
+library, victim = sys.argv[1:]
+listing = engine.walk
+
+def walk_then_swap(*arguments, **options):
+    yield from listing(*arguments, **options)
+    os.unlink(victim)  # as another program might, while the scan is running
+    os.mkfifo(victim)
+
+engine.walk = walk_then_swap
+for item in scan(library, cache=False).skipped:
+    print(f"{item.path}: {item.reason}")
+"""
+
+
+def test_a_photo_swapped_for_a_fifo_after_listing_is_refused_not_waited_on(library):
+    victim = library / "seagull_2.jpeg"
+
+    run = subprocess.run(
+        [sys.executable, "-c", SWAP_FOR_A_FIFO_AFTER_LISTING, str(library), str(victim)],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=300,
+    )
+
+    assert run.stdout == f"{victim}: not a regular file\n"
+
+
+# --- files made of metadata: what is read of headers is bounded, not the file -------------
+
+
+def jpeg_with_segments(marker: bytes, payload: bytes, count: int) -> bytes:
+    """A real photo with `count` segments of `payload` before its image data."""
+    photo = (SEAGULLS / "seagull_2.jpeg").read_bytes()
+    segment = marker + struct.pack(">H", len(payload) + 2) + payload
+    return photo[:2] + segment * count + photo[2:]
+
+
+def png_with_chunks(before: bytes = b"", after: bytes = b"") -> bytes:
+    """A real photo as a PNG, with chunks between its header and its pixels, and after."""
+    out = io.BytesIO()
+    Image.open(SEAGULLS / "seagull_2.jpeg").save(out, "PNG")
+    photo = out.getvalue()
+    header_end, iend = 8 + 25, len(photo) - 12
+    return photo[:header_end] + before + photo[header_end:iend] + after + photo[iend:]
+
+
+def tiff_with_a_large_tag(size: int) -> bytes:
+    out = io.BytesIO()
+    Image.open(SEAGULLS / "seagull_2.jpeg").save(out, "TIFF", tiffinfo={0xC6FF: bytes(size)})
+    return out.getvalue()
+
+
+def webp_of_size(size: int):
+    def write(path):
+        Image.open(SEAGULLS / "seagull_2.jpeg").save(path, "WEBP")
+        os.truncate(path, size)  # a sparse file: large, and quick to make
+
+    return write
+
+
+def writing(make):
+    return lambda path: path.write_bytes(make())
+
+
+MEGABYTES_24 = 24_000_000
+METADATA_BOMBS = {
+    "app_segments.jpg": (
+        writing(lambda: jpeg_with_segments(b"\xff\xe4", bytes(65533), MEGABYTES_24 // 65537)),
+        "refused: metadata larger than 16.0 MiB before the image data",
+    ),
+    "empty_segments.jpg": (
+        writing(lambda: jpeg_with_segments(b"\xff\xfe", b"", 70_000)),
+        "refused: metadata in more than 65,536 pieces",
+    ),
+    "text_after_the_pixels.png": (
+        writing(lambda: png_with_chunks(after=png_chunk(b"tEXt", b"A\0" + b"x" * MEGABYTES_24))),
+        "refused: metadata chunks larger than 16.0 MiB in all",
+    ),
+    "private_chunks.png": (
+        writing(lambda: png_with_chunks(before=png_chunk(b"prIv", b"") * 70_000)),
+        "refused: more than 65,536 metadata chunks",
+    ),
+    "large_tag.tif": (
+        writing(lambda: tiff_with_a_large_tag(MEGABYTES_24)),
+        "refused: metadata larger than 16.0 MiB before the image data",
+    ),
+    "huge.webp": (
+        webp_of_size(300_000_000),
+        "refused: larger than 256.0 MiB, for a format decoded whole",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(METADATA_BOMBS))
+def test_a_file_made_of_metadata_is_skipped_with_the_reason_and_the_rest_scanned(library, name):
+    write, reason = METADATA_BOMBS[name]
+    write(library / name)
+
+    run = run_simplugin("scan", str(library), "--no-cache")
+
+    assert run.returncode == 0
+    assert f"simplugin: skipped {library / name}: {reason}\n" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert run.stdout.count("Group ") == 2

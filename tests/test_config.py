@@ -4,6 +4,9 @@ line overrides it, and every mistake in it is one line naming the file and the k
 from __future__ import annotations
 
 import json
+import os
+
+import pytest
 
 from conftest import run_simplugin
 
@@ -148,3 +151,101 @@ def test_the_users_config_folder_is_read_when_there_is_no_local_file(library, tm
     )
 
     assert len(json.loads(run.stdout)["pairs"]) == 1
+
+
+def make_fifo(folder):
+    path = folder / "simplugin.toml"
+    os.mkfifo(path)
+    return path
+
+
+def make_folder(folder):
+    path = folder / "simplugin.toml"
+    path.mkdir()
+    return path
+
+
+# Files that once took a traceback, a hang or gigabytes: each is one line, before parsing.
+UNREADABLE_CONFIGS = {
+    "20,000 dotted keys": (
+        lambda folder: write_config(folder, ".".join(["a"] * 20_000) + " = 1\n"),
+        "line 1: nested more than 16 deep (arrays, tables and dotted keys)",
+    ),
+    "arrays nested 100,000 deep": (
+        lambda folder: write_config(folder, "threshold = " + "[" * 100_000 + "]" * 100_000),
+        "line 1: nested more than 16 deep (arrays, tables and dotted keys)",
+    ),
+    "inline tables nested 5,000 deep": (
+        lambda folder: write_config(folder, "[bucket_options]\nx = " + "{a = " * 5000 + "1"),
+        "line 2: nested more than 16 deep (arrays, tables and dotted keys)",
+    ),
+    "not UTF-8": (
+        lambda folder: write_config(folder, "").write_bytes(b"metric = 'caf\xe9'\n"),
+        "not UTF-8 text: byte 14 cannot be read",
+    ),
+    "larger than 256 KiB": (
+        lambda folder: write_config(folder, "# a long comment\n" * 20_000),
+        "larger than 256.0 KiB, too large for a configuration file",
+    ),
+    "a FIFO": (make_fifo, "a FIFO (named pipe), not a configuration file"),
+    "a folder": (make_folder, "a folder, not a configuration file"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNREADABLE_CONFIGS))
+def test_a_config_file_that_cannot_be_a_configuration_is_one_line_naming_it(
+    library, tmp_path, case
+):
+    make, reason = UNREADABLE_CONFIGS[case]
+    config = tmp_path / "simplugin.toml"
+    make(tmp_path)
+
+    run = run_simplugin("scan", str(library), "--config", str(config))
+
+    assert run.returncode == 2
+    assert run.stderr == f"simplugin: error: {config}: {reason}\n"
+
+
+# Values of the right type that no scan can use: named by file and key, in one line.
+BAD_VALUES = {
+    'metric = "nope"': "metric: unknown metric 'nope' (available: avgdiff",
+    'bucket = "nope"': "bucket: unknown bucketer 'nope' (available: exif-time",
+    "threshold = nan": "threshold: expected a number of 0 or more, not nan",
+    "threshold = inf": "threshold: expected a number of 0 or more, not inf",
+    "threshold = -1": "threshold: expected a number of 0 or more, not -1",
+    'undated = "sometimes"': ('undated: expected "compare-all" or "separate", not \'sometimes\''),
+    "jobs = 0": "jobs: expected 1 process or more, not 0",
+    "jobs = -4": "jobs: expected 1 process or more, not -4",
+}
+
+
+@pytest.mark.parametrize("line", sorted(BAD_VALUES))
+def test_a_value_no_scan_can_use_is_one_line_naming_the_file_and_the_key(library, tmp_path, line):
+    config = write_config(tmp_path, line + "\n")
+
+    run = run_simplugin("scan", str(library), "--config", str(config))
+
+    assert run.returncode == 2
+    assert run.stderr.startswith(f"simplugin: error: {config}: {BAD_VALUES[line]}")
+    assert run.stderr.count("\n") == 1
+
+
+LONG = "x" * 200_000
+LONG_VALUES = {  # a line of the file: how its error starts
+    f'metric = "{LONG}"': "metric: unknown metric 'xxxx",
+    f'undated = "{LONG}"': "undated: expected",
+    "cache = [" + "1, " * 60_000 + "]": "cache: expected a path, or false, not [1, 1,",
+    f'bucket_options.window = "{LONG}"': "bucket_options: bucketer 'exif-time' option 'window'",
+    f'"{LONG}" = 1': "'xxxx",
+}
+
+
+@pytest.mark.parametrize("line", LONG_VALUES, ids=lambda line: line[:20])
+def test_a_long_value_or_key_in_the_file_is_quoted_cut_short(library, tmp_path, line):
+    config = write_config(tmp_path, line + "\n")
+
+    run = run_simplugin("scan", str(library), "--config", str(config))
+
+    assert run.returncode == 2
+    assert run.stderr.startswith(f"simplugin: error: {config}: {LONG_VALUES[line]}")
+    assert run.stderr.count("\n") == 1 and len(run.stderr) < 400

@@ -3,10 +3,15 @@ when asked."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import socket
+import stat
 
-from conftest import SEAGULLS
+import pytest
+
+from conftest import SEAGULLS, run_simplugin
 from simplugin import scan
 from simplugin.discover import tag_as_cache
 
@@ -115,3 +120,53 @@ def test_a_cachedir_tag_without_the_signature_does_not_hide_photos(tmp_path):
     (tmp_path / "album" / "CACHEDIR.TAG").write_text("not a cache, just a file with this name\n")
 
     assert len(scan(tmp_path).photos) == 1
+
+
+def make_socket(path):
+    with socket.socket(socket.AF_UNIX) as listening:
+        listening.bind(str(path))  # the socket file stays after the socket is closed
+
+
+def make_device(path):
+    if os.geteuid() != 0:
+        pytest.skip("making a device file needs root (CI runs as root)")
+    os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(1, 5))  # what /dev/zero is
+
+
+SPECIAL_FILES = {  # name: how to make it, the flags of the scan, what it is
+    "trap.jpg": (os.mkfifo, (), "a FIFO (named pipe)"),
+    "zero.jpg": (make_device, (), "a character device"),
+    "zero_link.jpeg": (
+        lambda path: path.symlink_to("/dev/zero"),
+        ("--follow-symlinks",),
+        "a character device",
+    ),
+    "socket.png": (make_socket, (), "a socket"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SPECIAL_FILES))
+def test_a_fifo_device_or_socket_named_like_a_photo_is_reported_and_never_read(library, name):
+    make, flags, kind = SPECIAL_FILES[name]
+    make(library / name)
+    os.mkfifo(library / "notes.txt")  # not named like a photo: ignored, as a text file is
+
+    run = run_simplugin("scan", str(library), "--no-cache", *flags)
+
+    assert run.returncode == 0
+    skipped = [line for line in run.stderr.splitlines() if " skipped " in line]
+    assert skipped == [f"simplugin: skipped {library / name}: not a regular file: {kind}"]
+    assert run.stdout.count("Group ") == 2
+
+
+def test_a_fifo_named_cachedir_tag_is_not_waited_on(library):
+    album = library / "album"
+    album.mkdir()
+    shutil.copy(SEAGULLS / "seagull_5.jpeg", album / "copy.jpeg")
+    os.mkfifo(album / "CACHEDIR.TAG")
+
+    run = run_simplugin("scan", str(library), "--no-cache", "--json", "-")
+
+    assert run.returncode == 0
+    pairs = json.loads(run.stdout)["pairs"]
+    assert any(str(album / "copy.jpeg") in (pair["a"], pair["b"]) for pair in pairs)

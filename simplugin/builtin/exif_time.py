@@ -19,6 +19,7 @@ from typing import Any
 
 from simplugin import Bucketer, Option, Photo, hookimpl
 from simplugin.exif import capture_time
+from simplugin.text import quoted
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smh]?)\Z")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600}
@@ -30,7 +31,7 @@ def duration(value: Any) -> float:
         return float(value)
     match = _DURATION.match(str(value).strip().lower())
     if not match:
-        raise ValueError(f"expected a duration such as 90s, 5m or 2h, not {value!r}")
+        raise ValueError(f"expected a duration such as 90s, 5m or 2h, not {quoted(value)}")
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
