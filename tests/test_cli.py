@@ -277,7 +277,7 @@ def test_zero_jobs_from_a_configuration_file_is_a_usage_error(library, tmp_path)
     run = run_simplugin("scan", str(library), "--config", str(tmp_path / "simplugin.toml"))
 
     assert run.returncode == 2
-    assert "jobs must be a whole number from 1 to" in run.stderr
+    assert f"simplugin.toml: jobs: expected a whole number from 1 to {4 * CORES}" in run.stderr
     assert run.stdout == ""
 
 

@@ -214,8 +214,8 @@ BAD_VALUES = {
     "threshold = inf": "threshold: expected a number of 0 or more, not inf",
     "threshold = -1": "threshold: expected a number of 0 or more, not -1",
     'undated = "sometimes"': ('undated: expected "compare-all" or "separate", not \'sometimes\''),
-    "jobs = 0": "jobs: expected 1 process or more, not 0",
-    "jobs = -4": "jobs: expected 1 process or more, not -4",
+    "jobs = 0": "jobs: expected a whole number from 1 to",
+    "jobs = -4": "jobs: expected a whole number from 1 to",
 }
 
 
