@@ -14,9 +14,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any
+from typing import Any, cast
 
 import pluggy
 
@@ -138,8 +139,22 @@ class PluginHost:
         self.registered[kind][name] = item
         self.providers[(kind, name)] = plugin
 
+    def metric(self, name: str) -> Metric:
+        """The metric registered as `name`, or a `UsageError` listing those there are."""
+        return cast(Metric, self.get("metric", name))
+
+    def bucketer(self, name: str) -> Bucketer:
+        """The bucketer registered as `name`, or a `UsageError` listing those there are."""
+        return cast(Bucketer, self.get("bucketer", name))
+
+    def sink(self, name: str) -> Sink:
+        """The sink registered as `name`, or a `UsageError` listing those there are."""
+        return cast(Sink, self.get("sink", name))
+
     def get(self, kind: str, name: str) -> Contribution:
-        """The registered contribution, or a `UsageError` listing what there is."""
+        """The contribution of `kind` ("metric", "bucketer" or "sink") registered as
+        `name`, or a `UsageError` listing what there is. `metric`, `bucketer` and `sink`
+        say the same with the type they return."""
         found = self.registered[kind].get(name)
         if found is None:
             available = ", ".join(sorted(self.registered[kind])) or "none"
@@ -147,7 +162,23 @@ class PluginHost:
         return found
 
     def provider(self, kind: str, name: str) -> str:
+        """The name of the plugin that registered the `kind` called `name`."""
         return self.providers[(kind, name)]
+
+    def provider_of(self, contribution: Contribution) -> str:
+        """The name of the plugin that registered `contribution` (this very object)."""
+        for kind, (_, base) in KINDS.items():
+            name = contribution.name
+            if isinstance(contribution, base) and self.registered[kind].get(name) is contribution:
+                return self.providers[(kind, name)]
+        raise ValueError(f"{contribution!r} is not registered with this host")
+
+    def blame(
+        self, contribution: Contribution, during: str, spare: tuple[type[BaseException], ...] = ()
+    ) -> AbstractContextManager[None]:
+        """Run `contribution`'s code: what it raises is its plugin failing `during` this
+        (see `errors.blame`): `with host.blame(metric, "distance"): metric.distance(a, b)`."""
+        return blame(self.provider_of(contribution), during, spare)
 
     def describe(self, plugin: str) -> str:
         info = self.infos.get(plugin)

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from conftest import SEAGULLS, run_simplugin
-from simplugin import Bucketer, UsageError, hookimpl, load_plugins, scan
+from simplugin import Bucketer, Metric, Sink, UsageError, hookimpl, load_plugins, scan
 
 ROOT = Path(__file__).parents[1]  # the simplugin under test, wherever a command runs
 
@@ -550,3 +550,14 @@ def test_every_built_in_is_registered_through_an_entry_point():
     assert {info.distribution for info in load_plugins(autoload=False).infos.values()} == {
         "simplugin"
     }
+
+
+def test_the_host_hands_out_what_plugins_registered_by_kind_and_name():
+    host = load_plugins(extra={"by-folder": ByFolderPlugin()})
+
+    assert isinstance(host.metric("avgdiff"), Metric)
+    assert isinstance(host.bucketer("by-folder"), ByFolder)
+    assert isinstance(host.sink("json"), Sink)
+    assert host.provider_of(host.bucketer("by-folder")) == "by-folder"
+    with pytest.raises(UsageError, match=r"unknown sink 'nope' \(available: .*json"):
+        host.sink("nope")
