@@ -11,6 +11,7 @@ switch plugins off, for debugging a broken install:
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -37,6 +38,63 @@ KINDS: dict[str, tuple[str, type[Contribution]]] = {
     "sink": ("register_sinks", Sink),
 }
 _VALID_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*\Z")
+
+
+class HookManager(pluggy.PluginManager):
+    """pluggy's plugin manager for simplugin's hooks, taking from each plugin only the
+    implementations simplugin will call. pluggy alone keeps one named after no hook,
+    never calling it (the plugin silently does nothing), and refuses a whole plugin,
+    left half registered, for one implementation asking for an argument its hook does
+    not give. Here each such implementation is left out and `mistakes` says why, so the
+    author is told and the plugin's other hooks still work."""
+
+    def __init__(self) -> None:
+        super().__init__(ENTRY_POINT_GROUP)
+        self.add_hookspecs(hookspecs)
+        # Every hook, by name, with the arguments it gives.
+        self.hooks: dict[str, tuple[str, ...]] = {
+            name: caller.spec.argnames
+            for name, caller in vars(self.hook).items()
+            if caller.spec is not None
+        }
+
+    def parse_hookimpl_opts(self, plugin: object, name: str) -> pluggy.HookimplOpts | None:
+        options = super().parse_hookimpl_opts(plugin, name)
+        if options is None or self._mistake(plugin, name, options) is not None:
+            return None
+        return options
+
+    def mistakes(self, plugin: object) -> list[str]:
+        """What is wrong with each of `plugin`'s implementations that simplugin will not
+        call, each the end of a sentence starting "plugin 'x' implements"."""
+        found = []
+        for name in dir(plugin):  # as pluggy looks for implementations
+            options = super().parse_hookimpl_opts(plugin, name)
+            mistake = None if options is None else self._mistake(plugin, name, options)
+            if mistake is not None:
+                found.append(mistake)
+        return found
+
+    def _mistake(self, plugin: object, name: str, options: pluggy.HookimplOpts) -> str | None:
+        hook = options.get("specname") or name
+        if hook not in self.hooks:
+            if options.get("optionalhook"):  # its author says the hook may not exist
+                return None
+            close = difflib.get_close_matches(hook, self.hooks, n=1)
+            suggestion = f" (did you mean {close[0]!r}?)" if close else ""
+            return f"{hook!r}, which is not a simplugin hook{suggestion}"
+        if options.get("wrapper") or options.get("hookwrapper"):
+            return f"{hook!r} as a hook wrapper, which simplugin does not support: it is not called"
+        implementation = pluggy.HookImpl(plugin, "", getattr(plugin, name), options)
+        given = self.hooks[hook]
+        unknown = [argument for argument in implementation.argnames if argument not in given]
+        if not unknown:
+            return None
+        arguments = "the argument" if len(unknown) == 1 else "the arguments"
+        return (
+            f"{hook!r} with {arguments} {', '.join(map(repr, unknown))}, which that hook does"
+            f" not have (its arguments: {', '.join(given)}): it is not called"
+        )
 
 
 class PluginWarning(UserWarning):
@@ -251,8 +309,7 @@ def load_plugins(
         autoload = os.environ.get(DISABLE_AUTOLOAD_ENV, "") in ("", "0")
     if blocked is None:
         blocked = [n.strip() for n in os.environ.get(BLOCK_ENV, "").split(",") if n.strip()]
-    manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
-    manager.add_hookspecs(hookspecs)
+    manager = HookManager()
     infos: dict[str, PluginInfo] = {}
     problems: list[str] = []
     candidates: list[tuple[str, Callable[[], object], str | None, str | None]] = [
@@ -270,12 +327,14 @@ def load_plugins(
         try:
             with blame(name, "loading"):
                 plugin = load()
+                mistakes = manager.mistakes(plugin)
                 manager.register(plugin, name=name)
         except PluginError as failure:
             problems.append(
                 f"plugin {name!r}{where} could not be loaded: {describe(failure.error)}"
             )
             continue
+        problems += [f"plugin {name!r}{where} implements {mistake}" for mistake in mistakes]
         hooks = tuple(sorted(caller.name for caller in manager.get_hookcallers(plugin) or ()))
         infos[name] = PluginInfo(name, distribution, version, hooks)
     host = PluginHost(manager, infos)
