@@ -98,7 +98,8 @@ class HookManager(pluggy.PluginManager):
 
 
 class PluginWarning(UserWarning):
-    """A plugin that could not be loaded or registered: the scan goes on without it."""
+    """A plugin that could not be loaded or registered, or a hook implementation of one
+    that simplugin does not call: the scan goes on without it."""
 
 
 @dataclass(frozen=True)
@@ -118,13 +119,13 @@ class PluginHost:
     through `manager.hook`: so every metric, bucketer and sink is attributed to the
     plugin that offered it (for conflicts and `simplugin plugins`), and a plugin that
     raises is named in the error and, where the scan can go on, skipped on its own.
-    (Hook wrappers are therefore not supported.)
+    (Hook wrappers are therefore not supported: `HookManager` leaves them out.)
     """
 
     def __init__(self, manager: pluggy.PluginManager, infos: Mapping[str, PluginInfo]):
         self.manager = manager
         self.infos = dict(infos)
-        self.problems: list[str] = []  # one line per plugin that could not be used
+        self.problems: list[str] = []  # one line per plugin or implementation not used
         self.conflicts: list[str] = []  # one line per name offered twice
         self.registered: dict[str, dict[str, Contribution]] = {kind: {} for kind in KINDS}
         self.providers: dict[tuple[str, str], str] = {}  # (kind, name) -> plugin name
@@ -225,8 +226,8 @@ class PluginHost:
 
     def provider_of(self, contribution: Contribution) -> str:
         """The name of the plugin that registered `contribution` (this very object)."""
+        name = contribution.name
         for kind, (_, base) in KINDS.items():
-            name = contribution.name
             if isinstance(contribution, base) and self.registered[kind].get(name) is contribution:
                 return self.providers[(kind, name)]
         raise ValueError(f"{contribution!r} is not registered with this host")
