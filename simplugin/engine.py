@@ -21,7 +21,7 @@ import numpy as np
 
 from .cache import Kinds, SignatureCache
 from .discover import Candidate, walk
-from .errors import PluginError, SimpluginError, UsageError, blame
+from .errors import PluginError, SimpluginError, UsageError
 from .plugins import PluginHost, PluginWarning, load_plugins, resolve_options
 from .reading import Reader, jobs_to_use, read_all
 from .types import (
@@ -141,10 +141,10 @@ def scan(
     host = plugins or default_host()
     progress = progress or _Silent()
     host.check_conflicts()
-    chosen_metric = host.get("metric", metric)
+    chosen_metric = host.metric(metric)
     if bucketer == "none":
         bucketer = None
-    chosen_bucketer = host.get("bucketer", bucketer) if bucketer else None
+    chosen_bucketer = host.bucketer(bucketer) if bucketer else None
     if bucketer_options and chosen_bucketer is None:
         raise UsageError(f"bucketer options ({', '.join(bucketer_options)}) need a bucketer")
     if undated not in UNDATED_CHOICES:
@@ -340,7 +340,7 @@ def bucket(
     otherwise each bucket, and the photos without a key as `settings.undated` says."""
     if bucketer is None:
         return [Comparison(range(len(summaries.photos)))]
-    with blame(host.provider("bucketer", bucketer.name), "buckets"):
+    with host.blame(bucketer, "buckets"):
         buckets = bucketer.buckets(summaries.photos, summaries.keys, settings.bucketer_options)
         comparisons = [Comparison(list(members)) for members in buckets]
     undated = [i for i, key in enumerate(summaries.keys) if key is None]
@@ -373,7 +373,7 @@ def compare(
         if alone:
             continue
         method = "pairs_within" if right is None else "pairs_between"
-        with blame(host.provider("metric", metric.name), method):
+        with host.blame(metric, method):
             if right is None:
                 right = left
                 near = metric.pairs_within(signatures[left], settings.threshold)
@@ -416,13 +416,12 @@ def group(
         components.setdefault(root(i), []).append(i)
 
     photos, signatures = summaries.photos, summaries.signatures
-    plugin = host.provider("metric", metric.name)
     groups = []
     for component, members in components.items():
         by_path = tuple(sorted((photos[i] for i in members), key=lambda p: p.path))
         keep = host.choose_keeper(by_path)
         keeper = next(i for i in members if photos[i] is keep)
-        with blame(plugin, "distance"):
+        with host.blame(metric, "distance"):
             duplicates = [
                 Duplicate(photos[i], float(metric.distance(signatures[keeper], signatures[i])))
                 for i in members
@@ -443,8 +442,8 @@ def prepare_sinks(
     """Look up each requested sink and check its options, before any photo is read."""
     prepared = []
     for request in requests:
-        sink = host.get("sink", request.name)
-        options = resolve_options("sink", sink, request.options, host.provider("sink", sink.name))
+        sink = host.sink(request.name)
+        options = resolve_options("sink", sink, request.options, host.provider_of(sink))
         prepared.append((sink, options))
     return prepared
 
@@ -459,7 +458,7 @@ def deliver(
         # reader of stdout gone, not the sink's fault: the command stops quietly.
         spare = (SimpluginError, BrokenPipeError)
         try:
-            with blame(host.provider("sink", sink.name), f"sink {sink.name!r}", spare):
+            with host.blame(sink, f"sink {sink.name!r}", spare):
                 sink.write(result, options)
         except SimpluginError as error:
             failures.append(error)

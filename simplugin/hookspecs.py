@@ -13,7 +13,9 @@ Hooks are called rarely: once per scan, per group or per skipped file, never per
 of photos. The work done per photo or per pair is done by the objects a plugin
 registers (`simplugin.Metric`, `simplugin.Bucketer`, `simplugin.Sink`), which the
 engine calls directly. A plugin whose hook raises is reported by name and the scan
-carries on where it can.
+carries on where it can. An implementation named after no hook below, asking for an
+argument its hook does not give, or marked as a wrapper is never called: loading the
+plugin says so in one warning line, with the hook it probably means.
 """
 
 from __future__ import annotations

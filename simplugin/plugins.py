@@ -11,12 +11,14 @@ switch plugins off, for debugging a broken install:
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any
+from typing import Any, cast
 
 import pluggy
 
@@ -38,8 +40,66 @@ KINDS: dict[str, tuple[str, type[Contribution]]] = {
 _VALID_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*\Z")
 
 
+class HookManager(pluggy.PluginManager):
+    """pluggy's plugin manager for simplugin's hooks, taking from each plugin only the
+    implementations simplugin will call. pluggy alone keeps one named after no hook,
+    never calling it (the plugin silently does nothing), and refuses a whole plugin,
+    left half registered, for one implementation asking for an argument its hook does
+    not give. Here each such implementation is left out and `mistakes` says why, so the
+    author is told and the plugin's other hooks still work."""
+
+    def __init__(self) -> None:
+        super().__init__(ENTRY_POINT_GROUP)
+        self.add_hookspecs(hookspecs)
+        # Every hook, by name, with the arguments it gives.
+        self.hooks: dict[str, tuple[str, ...]] = {
+            name: caller.spec.argnames
+            for name, caller in vars(self.hook).items()
+            if caller.spec is not None
+        }
+
+    def parse_hookimpl_opts(self, plugin: object, name: str) -> pluggy.HookimplOpts | None:
+        options = super().parse_hookimpl_opts(plugin, name)
+        if options is None or self._mistake(plugin, name, options) is not None:
+            return None
+        return options
+
+    def mistakes(self, plugin: object) -> list[str]:
+        """What is wrong with each of `plugin`'s implementations that simplugin will not
+        call, each the end of a sentence starting "plugin 'x' implements"."""
+        found = []
+        for name in dir(plugin):  # as pluggy looks for implementations
+            options = super().parse_hookimpl_opts(plugin, name)
+            mistake = None if options is None else self._mistake(plugin, name, options)
+            if mistake is not None:
+                found.append(mistake)
+        return found
+
+    def _mistake(self, plugin: object, name: str, options: pluggy.HookimplOpts) -> str | None:
+        hook = options.get("specname") or name
+        if hook not in self.hooks:
+            if options.get("optionalhook"):  # its author says the hook may not exist
+                return None
+            close = difflib.get_close_matches(hook, self.hooks, n=1)
+            suggestion = f" (did you mean {close[0]!r}?)" if close else ""
+            return f"{hook!r}, which is not a simplugin hook{suggestion}"
+        if options.get("wrapper") or options.get("hookwrapper"):
+            return f"{hook!r} as a hook wrapper, which simplugin does not support: it is not called"
+        implementation = pluggy.HookImpl(plugin, "", getattr(plugin, name), options)
+        given = self.hooks[hook]
+        unknown = [argument for argument in implementation.argnames if argument not in given]
+        if not unknown:
+            return None
+        arguments = "the argument" if len(unknown) == 1 else "the arguments"
+        return (
+            f"{hook!r} with {arguments} {', '.join(map(repr, unknown))}, which that hook does"
+            f" not have (its arguments: {', '.join(given)}): it is not called"
+        )
+
+
 class PluginWarning(UserWarning):
-    """A plugin that could not be loaded or registered: the scan goes on without it."""
+    """A plugin that could not be loaded or registered, or a hook implementation of one
+    that simplugin does not call: the scan goes on without it."""
 
 
 @dataclass(frozen=True)
@@ -59,13 +119,13 @@ class PluginHost:
     through `manager.hook`: so every metric, bucketer and sink is attributed to the
     plugin that offered it (for conflicts and `simplugin plugins`), and a plugin that
     raises is named in the error and, where the scan can go on, skipped on its own.
-    (Hook wrappers are therefore not supported.)
+    (Hook wrappers are therefore not supported: `HookManager` leaves them out.)
     """
 
     def __init__(self, manager: pluggy.PluginManager, infos: Mapping[str, PluginInfo]):
         self.manager = manager
         self.infos = dict(infos)
-        self.problems: list[str] = []  # one line per plugin that could not be used
+        self.problems: list[str] = []  # one line per plugin or implementation not used
         self.conflicts: list[str] = []  # one line per name offered twice
         self.registered: dict[str, dict[str, Contribution]] = {kind: {} for kind in KINDS}
         self.providers: dict[tuple[str, str], str] = {}  # (kind, name) -> plugin name
@@ -138,8 +198,22 @@ class PluginHost:
         self.registered[kind][name] = item
         self.providers[(kind, name)] = plugin
 
+    def metric(self, name: str) -> Metric:
+        """The metric registered as `name`, or a `UsageError` listing those there are."""
+        return cast(Metric, self.get("metric", name))
+
+    def bucketer(self, name: str) -> Bucketer:
+        """The bucketer registered as `name`, or a `UsageError` listing those there are."""
+        return cast(Bucketer, self.get("bucketer", name))
+
+    def sink(self, name: str) -> Sink:
+        """The sink registered as `name`, or a `UsageError` listing those there are."""
+        return cast(Sink, self.get("sink", name))
+
     def get(self, kind: str, name: str) -> Contribution:
-        """The registered contribution, or a `UsageError` listing what there is."""
+        """The contribution of `kind` ("metric", "bucketer" or "sink") registered as
+        `name`, or a `UsageError` listing what there is. `metric`, `bucketer` and `sink`
+        say the same with the type they return."""
         found = self.registered[kind].get(name)
         if found is None:
             available = ", ".join(sorted(self.registered[kind])) or "none"
@@ -147,7 +221,23 @@ class PluginHost:
         return found
 
     def provider(self, kind: str, name: str) -> str:
+        """The name of the plugin that registered the `kind` called `name`."""
         return self.providers[(kind, name)]
+
+    def provider_of(self, contribution: Contribution) -> str:
+        """The name of the plugin that registered `contribution` (this very object)."""
+        name = contribution.name
+        for kind, (_, base) in KINDS.items():
+            if isinstance(contribution, base) and self.registered[kind].get(name) is contribution:
+                return self.providers[(kind, name)]
+        raise ValueError(f"{contribution!r} is not registered with this host")
+
+    def blame(
+        self, contribution: Contribution, during: str, spare: tuple[type[BaseException], ...] = ()
+    ) -> AbstractContextManager[None]:
+        """Run `contribution`'s code: what it raises is its plugin failing `during` this
+        (see `errors.blame`): `with host.blame(metric, "distance"): metric.distance(a, b)`."""
+        return blame(self.provider_of(contribution), during, spare)
 
     def describe(self, plugin: str) -> str:
         info = self.infos.get(plugin)
@@ -220,8 +310,7 @@ def load_plugins(
         autoload = os.environ.get(DISABLE_AUTOLOAD_ENV, "") in ("", "0")
     if blocked is None:
         blocked = [n.strip() for n in os.environ.get(BLOCK_ENV, "").split(",") if n.strip()]
-    manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
-    manager.add_hookspecs(hookspecs)
+    manager = HookManager()
     infos: dict[str, PluginInfo] = {}
     problems: list[str] = []
     candidates: list[tuple[str, Callable[[], object], str | None, str | None]] = [
@@ -239,12 +328,14 @@ def load_plugins(
         try:
             with blame(name, "loading"):
                 plugin = load()
+                mistakes = manager.mistakes(plugin)
                 manager.register(plugin, name=name)
         except PluginError as failure:
             problems.append(
                 f"plugin {name!r}{where} could not be loaded: {describe(failure.error)}"
             )
             continue
+        problems += [f"plugin {name!r}{where} implements {mistake}" for mistake in mistakes]
         hooks = tuple(sorted(caller.name for caller in manager.get_hookcallers(plugin) or ()))
         infos[name] = PluginInfo(name, distribution, version, hooks)
     host = PluginHost(manager, infos)

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from conftest import SEAGULLS, run_simplugin
-from simplugin import Bucketer, UsageError, hookimpl, load_plugins, scan
+from simplugin import Bucketer, Metric, Sink, UsageError, hookimpl, load_plugins, scan
 
 ROOT = Path(__file__).parents[1]  # the simplugin under test, wherever a command runs
 
@@ -181,6 +181,108 @@ def test_a_metric_returning_the_wrong_signature_shape_is_reported(distributions,
     assert run.returncode == 3
     assert "plugin 'sloppy' failed in signature" in run.stderr
     assert "declares float64 of shape (2,)" in run.stderr
+
+
+# --- a plugin author's mistakes are told, one line each, and the rest of it works -------
+
+
+MISNAMED_ARGUMENT = """
+    @hookimpl
+    def scan_started(setings):
+        raise AssertionError("never called")
+"""
+
+MISSPELLED_OBSERVER = """
+    @hookimpl
+    def scan_finish(result):
+        pass
+"""
+
+
+def plugin_warnings(run, plugin: str) -> list[str]:
+    return [line for line in run.stderr.splitlines() if f"plugin {plugin!r}" in line]
+
+
+def test_a_misspelled_hook_is_reported_with_the_hook_it_meant_and_the_scan_goes_on(
+    distributions, library
+):
+    distributions.install(
+        "typo",
+        BRIGHTNESS_PLUGIN.replace("def register_metrics(", "def register_metric("),
+        {"typo": "typo"},
+    )
+
+    run = run_simplugin("scan", str(library), env=distributions.env)
+
+    assert run.returncode == 0  # as for a plugin that could not be loaded
+    assert plugin_warnings(run, "typo") == [
+        "simplugin: warning: plugin 'typo' (typo 1.0) implements 'register_metric', which is"
+        " not a simplugin hook (did you mean 'register_metrics'?)"
+    ]
+    assert run.stdout.count("Group ") == 2
+
+
+def test_a_hook_asking_for_an_argument_its_hook_does_not_give_is_named_and_the_rest_works(
+    distributions, library
+):
+    distributions.install("sloppy", BRIGHTNESS_PLUGIN + MISNAMED_ARGUMENT, {"sloppy": "sloppy"})
+
+    run = run_simplugin("scan", str(library), "--metric", "brightness", env=distributions.env)
+
+    assert run.returncode == 0
+    assert plugin_warnings(run, "sloppy") == [
+        "simplugin: warning: plugin 'sloppy' (sloppy 1.0) implements 'scan_started' with the"
+        " argument 'setings', which that hook does not have (its arguments: settings):"
+        " it is not called"
+    ]
+    assert "Group " in run.stdout  # its metric, registered by its correct hook, did the scan
+
+
+def test_plugins_shows_a_plugins_mistakes_and_lists_only_the_hooks_it_implements(
+    distributions,
+):
+    distributions.install("typo", BRIGHTNESS_PLUGIN + MISSPELLED_OBSERVER, {"typo": "typo"})
+
+    run = run_simplugin("plugins", "--json", env=distributions.env)
+
+    assert run.returncode == 0
+    assert plugin_warnings(run, "typo") == [
+        "simplugin: warning: plugin 'typo' (typo 1.0) implements 'scan_finish', which is"
+        " not a simplugin hook (did you mean 'scan_finished'?)"
+    ]
+    listing = {entry["name"]: entry for entry in json.loads(run.stdout)}
+    assert listing["typo"]["hooks"] == ["register_metrics"]
+    assert listing["typo"]["metrics"] == ["brightness"]
+
+
+class MistakenPlugin:
+    """A keeper rule as a hook wrapper, which simplugin does not call, and a function
+    that only its author's own plugin manager would know."""
+
+    @hookimpl(wrapper=True, tryfirst=True)
+    def choose_keeper(self, photos):
+        return (yield)
+
+    @hookimpl
+    def count_photos(self, photos):
+        return len(photos)
+
+    @hookimpl(optionalhook=True)
+    def maybe_a_future_hook(self):
+        return None
+
+
+def test_a_hook_wrapper_and_an_unknown_hook_are_reported_and_the_scan_goes_on(library):
+    host = load_plugins(extra={"mistaken": MistakenPlugin()})
+
+    result = scan(library, plugins=host)
+
+    assert host.problems == [
+        "plugin 'mistaken' implements 'choose_keeper' as a hook wrapper, which simplugin does"
+        " not support: it is not called",
+        "plugin 'mistaken' implements 'count_photos', which is not a simplugin hook",
+    ]
+    assert len(result.groups) == 2
 
 
 # --- a plugin that tries to end simplugin (sys.exit) is that plugin failing ------------
@@ -550,3 +652,14 @@ def test_every_built_in_is_registered_through_an_entry_point():
     assert {info.distribution for info in load_plugins(autoload=False).infos.values()} == {
         "simplugin"
     }
+
+
+def test_the_host_hands_out_what_plugins_registered_by_kind_and_name():
+    host = load_plugins(extra={"by-folder": ByFolderPlugin()})
+
+    assert isinstance(host.metric("avgdiff"), Metric)
+    assert isinstance(host.bucketer("by-folder"), ByFolder)
+    assert isinstance(host.sink("json"), Sink)
+    assert host.provider_of(host.bucketer("by-folder")) == "by-folder"
+    with pytest.raises(UsageError, match=r"unknown sink 'nope' \(available: .*json"):
+        host.sink("nope")
