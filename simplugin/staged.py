@@ -13,6 +13,7 @@ content, as a scan does, so every regular file of the index is a candidate.
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -48,9 +49,9 @@ def staged_files(scratch: str) -> list[StagedFile]:
     committed = _head_tree()
     changed_in_work_tree = set(_lines("diff", "--name-only", "--no-renames"))
     files = []
-    for name, blob in index.items():
+    for name, (blob, watched) in index.items():
         readable_at = name
-        if name in changed_in_work_tree or not os.path.isfile(name):
+        if not watched or name in changed_in_work_tree or not _is_regular(name):
             readable_at = _export(blob, name, scratch)
         files.append(StagedFile(name, readable_at, new=committed.get(name) != blob))
     return files
@@ -60,14 +61,17 @@ def scratch_folder() -> tempfile.TemporaryDirectory:
     return tempfile.TemporaryDirectory(prefix="simplugin-staged-")
 
 
-def _index() -> dict[str, str]:
-    """Path -> blob id of every regular file staged (stage 0: no unresolved merge)."""
+def _index() -> dict[str, tuple[str, bool]]:
+    """Path -> (blob id, whether git watches its working copy) of every regular file
+    staged (stage 0: no unresolved merge). A file marked assume-unchanged or
+    skip-worktree is one git no longer compares with its working copy, so `git diff`
+    cannot say whether that copy holds the staged bytes."""
     entries = {}
-    for line in _lines("ls-files", "--stage"):
+    for line in _lines("ls-files", "--stage", "-v"):
         meta, _, name = line.partition("\t")
-        mode, blob, stage = meta.split()
+        tag, mode, blob, stage = meta.split()
         if mode in REGULAR_MODES and stage == "0":
-            entries[name] = blob
+            entries[name] = (blob, tag == "H")
     return entries
 
 
@@ -83,6 +87,13 @@ def _head_tree() -> dict[str, str]:
         if kind == "blob" and mode in REGULAR_MODES:
             entries[name] = blob
     return entries
+
+
+def _is_regular(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _export(blob: str, name: str, scratch: str) -> str:

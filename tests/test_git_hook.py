@@ -134,3 +134,17 @@ def test_renaming_a_committed_photo_goes_through(repository):
     commit = git(repository, "commit", "-m", "a better name")
 
     assert commit.returncode == 0, commit.stderr
+
+
+@pytest.mark.parametrize("flag", ["--assume-unchanged", "--skip-worktree"])
+def test_a_file_git_no_longer_compares_with_its_working_copy_is_judged_as_staged(repository, flag):
+    added = repository / "photos" / "beach-again.jpg"
+    shutil.copy(SEAGULLS / "seagull_6.jpeg", added)
+    git(repository, "add", ".")
+    git(repository, "update-index", flag, "photos/beach-again.jpg")
+    shutil.copy(SEAGULLS / "seagull_2.jpeg", added)  # git will not look: the index says so
+
+    commit = git(repository, "commit", "-m", "the same beach, staged")
+
+    assert commit.returncode != 0
+    assert "photos/beach-again.jpg is a near-duplicate of photos/beach.jpg" in commit.stderr
