@@ -70,6 +70,7 @@ class Journal:
 
     def __init__(self, file: BinaryIO, path: str, token: str):
         self.path = path
+        self.destination = os.path.realpath(os.path.dirname(path))  # moves land inside it
         self._file = file
         self._token = token  # 8 hex digits naming this run's temporary files
         self._temporaries = 0
@@ -151,8 +152,24 @@ def move(item: Move, journal: Journal) -> None:
     link = stat.S_ISLNK(info.st_mode)
     if not link and not stat.S_ISREG(info.st_mode):
         raise NotRegularFile(item.source, f"{kind_of(info)}, not a regular file")
+    if not _lands_inside(item.target, journal.destination):
+        # A folder of DEST that is a link to elsewhere: the file would leave DEST, and
+        # undo, which acts only inside DEST, could not put it back.
+        raise OSError(
+            errno.EXDEV, f"its target leads out of {journal.destination} through a symbolic link"
+        )
     journal.write(event="moving", source=item.source, target=item.target, link=link)
     _relocate_journaled(item.source, item.target, link, journal, finished="moved")
+
+
+def _lands_inside(target: str, folder: str) -> bool:
+    """Whether `target` would be created inside `folder` (a real path): judged on the
+    real path of the deepest of its folders that exists, as the move will create the rest."""
+    existing, rest = os.path.dirname(target), []
+    while not os.path.lexists(existing) and existing != os.path.dirname(existing):
+        existing, rest = os.path.dirname(existing), [os.path.basename(existing), *rest]
+    real = os.path.join(os.path.realpath(existing), *rest)
+    return os.path.commonpath([real, folder]) == folder
 
 
 def _relocate_journaled(source: str, target: str, link: bool, journal: Journal, finished: str):
@@ -540,7 +557,9 @@ def _path_problem(value: object) -> str | None:
         os.fsencode(value)
     except UnicodeEncodeError:
         return f"is not a file name this system can hold: {_quoted(value)}"
-    if not os.path.isabs(value) or os.path.normpath(value) != value:
+    # POSIX lets a path start with exactly two slashes and mean something else: no run
+    # writes one, and it would name a file twice.
+    if not os.path.isabs(value) or os.path.normpath(value) != value or value.startswith("//"):
         return f"is not an absolute path: {_shown(value)}"
     return None
 
@@ -553,6 +572,8 @@ def _start(entry: dict, item: Move, read: JournalRead, number: int) -> str | Non
     for path in (item.source, item.target):
         if path in read.named:
             return f"{_shown(path)} is already in the move of line {read.named[path]}"
+    if read.real_path(item.source) == read.real_path(item.target):
+        return f"its source and target are the same file, {_shown(item.target)}"
     destination, real = read.destination, read.real_path(item.target)
     inside = os.path.commonpath([os.path.dirname(real), destination]) == destination
     if not inside or os.path.basename(item.target) in ("", os.curdir, os.pardir):
@@ -652,7 +673,8 @@ def undo(journal_path: str, dry_run: bool = False) -> UndoReport:
         for record in reversed(read.records.values()):
             try:
                 if journal is not None:
-                    _remove_temporaries(record)
+                    for left in _remove_temporaries(record, read):
+                        report.refused.append((record.move, _partial_left(left, read)))
                 outcome = _undo_one(record, journal)
             except OSError as error:
                 report.refused.append((record.move, error.strerror or str(error)))
@@ -669,17 +691,31 @@ def undo(journal_path: str, dry_run: bool = False) -> UndoReport:
     return report
 
 
-def _remove_temporaries(record: _Record) -> None:
+def _remove_temporaries(record: _Record, read: JournalRead) -> list[str]:
     """Remove the copies a killed run was making: those the journal records it made,
-    still there and of the kind it makes."""
+    still there and of the kind it makes, inside the destination. One outside it (an
+    undo killed while copying back into the library) is not removed, since a journal
+    cannot prove it is not a file of the user's: it is returned, to be reported."""
+    left = []
     for attempt in (record.there, record.back):
         for temporary in attempt.temporaries:
             try:
                 info = os.lstat(temporary)
             except FileNotFoundError:
                 continue
-            if _is_kind(info, record.link):
+            real = read.real_path(temporary)
+            if os.path.commonpath([real, read.destination]) != read.destination:
+                left.append(temporary)
+            elif _is_kind(info, record.link):
                 os.unlink(temporary)
+    return left
+
+
+def _partial_left(temporary: str, read: JournalRead) -> str:
+    return (
+        f"an interrupted undo may have left a partial copy at {printable(temporary)};"
+        f" undo removes nothing outside {printable(read.destination)}: check it and delete it"
+    )
 
 
 def _remove_emptied_folders(restored: list[Move], top: str) -> None:
@@ -737,6 +773,8 @@ def _is_leftover(record: _Record, original: os.stat_result, moved: os.stat_resul
     what it copied: the journal records the copy, which is still that same file (by its
     inode), and both paths hold what it recorded, the original never through a link."""
     item = record.move
+    if (original.st_dev, original.st_ino) == (moved.st_dev, moved.st_ino):
+        return False  # one file by two names: removing either name would lose it
     for attempt, copy in ((record.there, moved), (record.back, original)):
         made = attempt.copy
         if made is None or attempt.finished or attempt.failed:

@@ -4,6 +4,7 @@ but a regular file. Links and long names survive a move across filesystems and b
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -153,6 +154,29 @@ def malformed_entries(library, destination, tmp_path):
     return tampered(destination, entries), 5
 
 
+def copied(source, target, moved_file: Path) -> dict:
+    """The entry a run writes once its verified copy of `source` is at `target`."""
+    info, data = moved_file.stat(), moved_file.read_bytes()
+    fingerprint = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    where = {"device": info.st_dev, "inode": info.st_ino}
+    return {"event": "copied", "source": str(source), "target": str(target), **where, **fingerprint}
+
+
+def the_moved_file_as_its_own_leftover_through_two_slashes(library, destination, tmp_path):
+    moved_file = destination / "seagull_3.jpeg"
+    source = "/" + str(moved_file)  # the same file, spelled //tmp/...
+    entries = moving(source, moved_file, moved=False) + [copied(source, moved_file, moved_file)]
+    return tampered(destination, entries), 2
+
+
+def the_moved_file_as_its_own_leftover_through_a_linked_folder(library, destination, tmp_path):
+    (tmp_path / "door").symlink_to(destination)
+    moved_file = destination / "seagull_3.jpeg"
+    source = tmp_path / "door" / "seagull_3.jpeg"
+    entries = moving(source, moved_file, moved=False) + [copied(source, moved_file, moved_file)]
+    return tampered(destination, entries), 2
+
+
 def journal_copied_into_another_folder(library, destination, tmp_path):
     other = tmp_path / "other"
     other.mkdir()
@@ -170,6 +194,8 @@ def journal_copied_into_another_folder(library, destination, tmp_path):
         relative_paths,
         malformed_entries,
         journal_copied_into_another_folder,
+        the_moved_file_as_its_own_leftover_through_two_slashes,
+        the_moved_file_as_its_own_leftover_through_a_linked_folder,
     ],
     ids=lambda attack: attack.__name__,
 )
@@ -421,3 +447,44 @@ def test_a_run_killed_between_a_copy_and_the_removal_of_its_original_is_undone(
         assert not any(moves.is_temporary(name) for name in os.listdir(library))
     finally:
         shutil.rmtree(destination, ignore_errors=True)
+
+
+def test_a_recorded_temporary_copy_outside_the_destination_is_never_deleted(moved, tmp_path):
+    # A journal claiming that an undo, killed while copying back across filesystems,
+    # left a temporary copy in the library: the file there may be anyone's.
+    library, destination = moved
+    journal = journal_of(destination)
+    run_id = json.loads(journal.read_text().splitlines()[0])["run"]
+    victim = library / f".simplugin-{run_id[:8]}-1.tmp"
+    victim.write_bytes(b"precious")
+    back = {
+        "source": str(destination / "seagull_3.jpeg"),
+        "target": str(library / "seagull_3.jpeg"),
+    }
+    with journal.open("a") as file:
+        file.write(json.dumps({"event": "restoring", **back}) + "\n")
+        file.write(json.dumps({"event": "temporary", **back, "temporary": str(victim)}) + "\n")
+
+    run = run_simplugin("undo", str(journal))
+
+    assert victim.read_bytes() == b"precious"
+    assert run.returncode == 3
+    assert f"a partial copy at {victim}; undo removes nothing outside {destination}" in run.stderr
+    assert (library / "seagull_3.jpeg").exists()  # and the rest was put back
+
+
+def test_a_move_never_leaves_the_destination_through_a_linked_folder_in_it(tmp_path):
+    library, destination, outside = tmp_path / "library", tmp_path / "dest", tmp_path / "outside"
+    shutil.copytree(SEAGULLS, library / "sub")
+    destination.mkdir()
+    outside.mkdir()
+    (destination / "sub").symlink_to(outside)
+
+    run = run_simplugin("scan", str(library), "--move-to", str(destination))
+
+    assert run.returncode == 3
+    assert list(outside.iterdir()) == []
+    assert sorted(p.name for p in (library / "sub").iterdir()) == sorted(
+        p.name for p in SEAGULLS.iterdir()
+    )
+    assert run.stderr.count("leads out of") == 3
