@@ -1,4 +1,5 @@
-"""`simplugin hooks`: the integrations with other tools, in the top-level hooks/ folder."""
+"""`simplugin integrations` (also `simplugin hooks`, its name before): the integrations
+with other tools, in the top-level hooks/ folder."""
 
 from __future__ import annotations
 
@@ -13,14 +14,16 @@ from .common import command
 def configure(commands: argparse._SubParsersAction) -> None:
     parser = command(
         commands,
-        "hooks",
+        "integrations",
         run,
+        aliases=["hooks"],
         help="list, show or install the integrations with other tools",
         description="Integrations that put simplugin inside tools you already use: darktable"
         " (a Lua script), Geeqie (a plugin), Nautilus (a script), Thunar (a custom action) and"
         " git (a pre-commit hook). 'list' names them, 'show NAME' prints how one works and"
         " where its files go, 'install NAME' puts them there. Installing never replaces a"
-        " file: a different file already in place is reported and left alone.",
+        " file: a different file already in place is reported and left alone. 'hooks' is"
+        " another name for this command.",
     )
     parser.add_argument("action", choices=("list", "show", "install"))
     parser.add_argument("name", nargs="?", metavar="NAME", help="for show and install")

@@ -244,7 +244,7 @@ def configure_review(commands: argparse._SubParsersAction) -> None:
         help="scan, write the HTML report and open it in the browser (for file managers)",
         description="Scan the folders and photos like 'scan --html', writing the report to"
         f" {review_page()}, then open it in the web browser ($BROWSER, else the desktop's)."
-        " The Geeqie, Nautilus and Thunar integrations ('simplugin hooks') run this.",
+        " The Geeqie, Nautilus and Thunar integrations ('simplugin integrations') run this.",
     )
     add_paths_and_config(parser)
     parser.add_argument(
