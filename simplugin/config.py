@@ -25,8 +25,8 @@ command line override the file; a sink given on the command line (`--json`, `--m
 `--sink`) replaces the file's sink of the same name. A key the file should not have, or a
 value of the wrong type, is a one-line error naming the file, the key and what was
 expected; sinks' and bucketers' own options are checked against what the plugin
-declares. A file that is not a regular file, not UTF-8, larger
-than 256 KiB or nested more than 16 deep is refused the same way, before it is parsed.
+declares. A file that is not a regular file, not UTF-8, larger than 256 KiB or nested
+more than 16 deep is refused the same way, before it is parsed.
 """
 
 from __future__ import annotations

@@ -10,12 +10,18 @@ and `simplugin scan` (and `review`) as a flag: the metric, the threshold, the bu
 - the keys the configuration file may have and how each value is checked (`config.load`),
   and what `simplugin config show` prints.
 
-To add a setting, add one `Setting` to `SETTINGS` and use `settings["NAME"]` where the
-scan needs it: `engine.scan` receives every setting, the defaults filled in. Its `flags`
-put it on the command line (none: the API and the file only), `in_file=False` keeps it out
-of the configuration file. A name that users already type and that changes stays working
-in `flags` (after the first) and `old_keys`; the first flag and the `name` are the ones
-shown.
+To add a setting (a keeper rule, an exclude list...):
+
+1. add one `Setting` to `SETTINGS`: its name (the keyword and the file's key), default,
+   type as `help()` shows it and one line of help; `flags` to give it on the command line
+   (none: the API and the file only); `types`, `expected` and `check` for the file's
+   value (`in_file=False` keeps it out of the file);
+2. use it in `engine.scan`, where every setting is in `chosen`, defaults filled in (and
+   put it in `ScanSettings` if plugins should see it).
+
+Nothing else changes: the flags, the file's checks, `config show` and `help()` follow.
+When a name that users already type changes, the old one stays in `flags` (after the
+first, which is the one `--help` shows first) or in `old_keys`.
 """
 
 from __future__ import annotations
@@ -115,15 +121,14 @@ def _check_undated(undated: str) -> str | None:
 def _check_jobs(jobs: int) -> str | None:
     try:
         checked_jobs(jobs)
-    except ValueError as error:
-        rule = str(error).rpartition(", not ")[0]
-        fewest_or_most = "1 process or more" if jobs < 1 else f"at most {_most_jobs()} processes"
-        return f"{_expected(fewest_or_most, jobs)} (jobs {rule})"
+    except ValueError:
+        most = JOBS_PER_CORE * default_jobs()
+        fewest_or_most = "1 process or more" if jobs < 1 else f"at most {most} processes"
+        return (
+            f"{_expected(fewest_or_most, jobs)}; jobs must be a whole number from 1 to {most},"
+            f" {JOBS_PER_CORE} per core this process may use"
+        )
     return None
-
-
-def _most_jobs() -> int:
-    return JOBS_PER_CORE * default_jobs()
 
 
 def _jobs_flag(text: str) -> int:
