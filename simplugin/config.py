@@ -5,10 +5,10 @@ else `$XDG_CONFIG_HOME/simplugin/config.toml` (`~/.config/...`), if there is one
 
     metric = "avgdiff"
     threshold = 0.06
-    bucket = "exif-time"
+    bucketer = "exif-time"
     undated = "compare-all"
 
-    [bucket_options]
+    [bucketer_options]
     window = "5m"
 
     [[sinks]]
@@ -19,28 +19,29 @@ else `$XDG_CONFIG_HOME/simplugin/config.toml` (`~/.config/...`), if there is one
     name = "move"
     to = "~/Pictures/near-duplicates"
 
-Flags on the command line override the file; a sink given on the command line
-(`--json`, `--move-to`, `--sink`) replaces the file's sink of the same name. A key the
-file should not have, or a value of the wrong type, is a one-line error naming the
-file, the key and what was expected; sinks' and bucketers' own options are checked
-against what the plugin declares. A file that is not a regular file, not UTF-8, larger
-than 256 KiB or nested more than 16 deep is refused the same way, before it is parsed.
+The settings are those of `simplugin.scan()`, under the same names (`simplugin.settings`
+lists them; `bucket` and `bucket_options`, their names before, still work). Flags on the
+command line override the file; a sink given on the command line (`--json`, `--move-to`,
+`--sink`) replaces the file's sink of the same name. A key the file should not have, or a
+value of the wrong type, is a one-line error naming the file, the key and what was
+expected; sinks' and bucketers' own options are checked against what the plugin
+declares. A file that is not a regular file, not UTF-8, larger than 256 KiB or nested
+more than 16 deep is refused the same way, before it is parsed.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .engine import UNDATED_CHOICES
 from .errors import UsageError
 from .files import NotRegularFile, kind_of, open_regular
-from .reading import JOBS_PER_CORE, checked_jobs, default_jobs
+from .plugins import PluginHost, resolve_options
+from .settings import SETTINGS, Setting
 from .text import human_size, printable, quoted
 
 FILE_NAME = "simplugin.toml"
@@ -51,71 +52,34 @@ FILE_NAME = "simplugin.toml"
 # dotted key, a tuple per prefix of the key, so that a key of n parts costs n²/2 (one
 # of 20,000 parts, in a 40 KB file, took 1.5 GB); it parses nested arrays and inline
 # tables by recursion. simplugin's own settings nest 2 deep (`[[sinks]]`, a dotted
-# `bucket_options.window`): 16 leaves plugins' options room.
+# `bucketer_options.window`): 16 leaves plugins' options room.
 MAX_BYTES = 256 * 1024
 MAX_NESTING = 16
 
 
-@dataclass(frozen=True, slots=True)
-class Setting:
-    """A setting of the file: the types its value may have, what it is (for errors),
-    the argument of `simplugin.scan()` it sets, and, when a value of the right type
-    can still be wrong, which values are good and how to say so."""
-
-    types: tuple[type, ...]
-    expected: str
-    argument: str | None
-    good: Callable[[Any], bool] = lambda value: True
-    expected_value: str = ""
-
-
-def _is_good(check: Callable[[Any], Any], value: Any) -> bool:
-    try:
-        check(value)
-    except ValueError:
-        return False
-    return True
-
-
-_UNDATED = " or ".join(f'"{choice}"' for choice in UNDATED_CHOICES)
-SETTINGS: dict[str, Setting] = {
-    "metric": Setting((str,), "a metric name", "metric"),
-    "threshold": Setting(
-        (int, float),
-        "a number",
-        "threshold",
-        lambda threshold: math.isfinite(threshold) and threshold >= 0,
-        "a number of 0 or more",
-    ),
-    "bucket": Setting((str,), 'a bucketer name, or "none"', "bucketer"),
-    "bucket_options": Setting((dict,), "a table of the bucketer's options", "bucketer_options"),
-    "undated": Setting((str,), _UNDATED, "undated", UNDATED_CHOICES.__contains__, _UNDATED),
-    "jobs": Setting(
-        (int,),
-        "a number of processes",
-        "jobs",
-        lambda jobs: _is_good(checked_jobs, jobs),
-        f"a whole number from 1 to {JOBS_PER_CORE * default_jobs()} ({JOBS_PER_CORE} per core)",
-    ),
-    "cache": Setting((str, bool), "a path, or false", "cache"),
-    "follow_symlinks": Setting((bool,), "true or false", "follow_symlinks"),
-    "sinks": Setting((list,), "an array of tables ([[sinks]]), each with a name", None),
-}
-SCAN_ARGUMENTS = {key: setting.argument for key, setting in SETTINGS.items() if setting.argument}
+# Each setting under each of its names (a name it had before, too), and the sinks.
+SETTING_OF_KEY = {key: setting for setting in SETTINGS.values() for key in setting.keys}
+SINKS = "sinks"
 
 
 @dataclass(frozen=True)
 class Config:
-    """A configuration file, checked: its settings, and its sinks with their options."""
+    """A configuration file, checked: its settings (by name), the key each was given
+    under, and its sinks with their options."""
 
     path: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
     sinks: tuple[tuple[str, dict[str, Any]], ...] = ()
 
     def where(self, key: str) -> str:
         """`FILE: KEY`, for an error; a key no one would write is quoted, cut short."""
         shown = key if key.isprintable() and len(key) <= 60 else quoted(key)
         return f"{printable(self.path or '')}: {shown}"
+
+    def where_setting(self, name: str) -> str:
+        """`FILE: KEY` for a setting of the file, named as the file names it."""
+        return self.where(self.keys.get(name, name))
 
 
 def user_config_path() -> str:
@@ -142,28 +106,76 @@ def load(path: str | None) -> Config:
         return Config()
     document = parse(path, read_text(path))
     config = Config(path)
+    settings: dict[str, Any] = {}
+    keys: dict[str, str] = {}
     for key, value in document.items():
-        setting = SETTINGS.get(key)
+        if key == SINKS:
+            if not isinstance(value, list):
+                expected = "an array of tables ([[sinks]]), each with a name"
+                raise UsageError(f"{config.where(key)}: expected {expected}, not {quoted(value)}")
+            continue
+        setting = SETTING_OF_KEY.get(key)
         if setting is None:
-            known = ", ".join(SETTINGS)
+            known = ", ".join([*(s.name for s in SETTINGS.values() if s.in_file), SINKS])
             raise UsageError(f"{config.where(key)}: unknown setting (the settings are: {known})")
-        expected = None
-        if not isinstance(value, setting.types) or (
-            isinstance(value, bool) and bool not in setting.types
-        ):
-            expected = setting.expected
-        elif not setting.good(value):
-            expected = setting.expected_value
-        if expected is not None:
-            raise UsageError(f"{config.where(key)}: expected {expected}, not {quoted(value)}")
+        if setting.name in keys:
+            raise UsageError(
+                f"{config.where(key)}: the same setting as {keys[setting.name]}: give one of them"
+            )
+        complaint = _complaint(setting, value)
+        if complaint is not None:
+            raise UsageError(f"{config.where(key)}: {complaint}")
+        settings[setting.name], keys[setting.name] = value, key
+    return Config(path, settings, keys, _sinks(config, document.get(SINKS, [])))
+
+
+def _complaint(setting: Setting, value: Any) -> str | None:
+    """What is wrong with the file's value for `setting`, or None."""
+    if not isinstance(value, setting.types) or (
+        isinstance(value, bool) and bool not in setting.types
+    ):
+        return f"expected {setting.expected}, not {quoted(value)}"
+    return setting.check(value)
+
+
+def _sinks(config: Config, tables: list) -> tuple[tuple[str, dict[str, Any]], ...]:
     sinks = []
-    for number, table in enumerate(document.pop("sinks", []), start=1):
+    for number, table in enumerate(tables, start=1):
         label = f"sinks[{number}]"
         if not isinstance(table, dict) or not isinstance(table.get("name"), str):
             raise UsageError(f'{config.where(label)}: expected a table with a name = "..."')
         options = {key: value for key, value in table.items() if key != "name"}
         sinks.append((table["name"], options))
-    return Config(path, document, tuple(sinks))
+    return tuple(sinks)
+
+
+def check_plugins(host: PluginHost, config: Config, settings: Mapping[str, Any]) -> None:
+    """Check the plugins the file names, and their options, against those installed now,
+    so that an error names the file. `settings` are the scan's: a name the command line
+    overrides is not the file's to answer for."""
+    for name, setting in SETTINGS.items():
+        chosen = config.settings.get(name)
+        if setting.plugin is None or chosen is None or settings.get(name) != chosen:
+            continue
+        if chosen not in host.registered[setting.plugin] and not (
+            setting.none_allowed and chosen == "none"
+        ):
+            available = ", ".join(sorted(host.registered[setting.plugin])) or "none"
+            raise UsageError(
+                f"{config.where_setting(name)}: unknown {setting.plugin} {quoted(chosen)}"
+                f" (available: {available})"
+            )
+    for name, setting in SETTINGS.items():
+        options = config.settings.get(name)
+        if not setting.is_table or not options:
+            continue
+        owner = SETTINGS[setting.options_of]
+        chosen = settings.get(owner.name, owner.default)
+        if chosen and chosen != "none":
+            try:
+                resolve_options(owner.plugin, host.get(owner.plugin, chosen), options)
+            except UsageError as error:
+                raise UsageError(f"{config.where_setting(name)}: {error}") from error
 
 
 def read_text(path: str) -> str:

@@ -24,6 +24,7 @@ from .discover import Candidate, walk
 from .errors import PluginError, SimpluginError, UsageError
 from .plugins import PluginHost, PluginWarning, load_plugins, resolve_options
 from .reading import Reader, jobs_to_use, read_all
+from .settings import UNDATED_CHOICES, resolve, with_settings
 from .types import (
     Bucketer,
     Duplicate,
@@ -87,10 +88,8 @@ class Summaries:
     from_cache: int
 
 
-DEFAULT_BUCKETER = "exif-time"
 CACHE_BATCH = 64  # photos looked up in the cache at once
 READ_BATCH = 8  # photos read by one worker task
-UNDATED_CHOICES = ("compare-all", "separate")
 
 _default_host: PluginHost | None = None
 
@@ -106,20 +105,13 @@ def default_host() -> PluginHost:
     return _default_host
 
 
+@with_settings
 def scan(
     paths: str | os.PathLike | Iterable[str | os.PathLike],
     *,
-    metric: str = "avgdiff",
-    threshold: float | None = None,
-    bucketer: str | None = DEFAULT_BUCKETER,
-    bucketer_options: Mapping[str, Any] | None = None,
-    undated: str = "compare-all",
-    follow_symlinks: bool = False,
-    exclude: Iterable[str | os.PathLike] = (),
-    jobs: int | None = None,
-    cache: str | os.PathLike | bool = True,
     plugins: PluginHost | None = None,
     progress: Progress | None = None,
+    **settings: Any,
 ) -> ScanResult:
     """Scan folders (recursively) and files for near-duplicate photos.
 
@@ -136,72 +128,76 @@ def scan(
 
     No photo is written or touched: hand the result to a sink (`write`) for that.
     Raises `UsageError` for a missing path or an unknown name, and `PluginError` when
-    a plugin fails in a way the scan cannot go on from.
+    a plugin fails in a way the scan cannot go on from. `plugins` are the loaded plugins
+    to use (default: the installed ones), `progress` is told how far the scan is.
     """
+    chosen = resolve(settings)
     host = plugins or default_host()
     progress = progress or _Silent()
     host.check_conflicts()
-    chosen_metric = host.metric(metric)
-    if bucketer == "none":
-        bucketer = None
-    chosen_bucketer = host.bucketer(bucketer) if bucketer else None
-    if bucketer_options and chosen_bucketer is None:
-        raise UsageError(f"bucketer options ({', '.join(bucketer_options)}) need a bucketer")
-    if undated not in UNDATED_CHOICES:
-        raise UsageError(f"undated must be one of {', '.join(UNDATED_CHOICES)}, not {undated!r}")
-    processes = jobs_to_use(jobs)
-    settings = ScanSettings(
-        roots=_roots(paths),
-        metric=metric,
-        threshold=_threshold(chosen_metric, threshold),
-        bucketer=bucketer,
-        bucketer_options=(
-            resolve_options(
-                "bucketer",
-                chosen_bucketer,
-                bucketer_options or {},
-                host.provider("bucketer", chosen_bucketer.name),
-            )
-            if chosen_bucketer
-            else {}
-        ),
-        undated=undated,
-        follow_symlinks=follow_symlinks,
-        exclude=tuple(os.path.expanduser(os.fspath(p)) for p in exclude),
-    )
-    _check_not_excluded(settings)
-    host.notify("scan_started", settings=settings)
+    scan_settings, metric, bucketer, processes = _configure(host, paths, chosen)
+    _check_not_excluded(scan_settings)
+    host.notify("scan_started", settings=scan_settings)
 
     signature_cache = None
-    if cache:
+    if chosen["cache"]:
+        cache = chosen["cache"]
         signature_cache = SignatureCache.open(None if cache is True else os.fspath(cache))
     try:
         summaries = summarise(
-            host,
-            settings,
-            chosen_metric,
-            chosen_bucketer,
-            progress,
-            signature_cache,
-            processes,
+            host, scan_settings, metric, bucketer, progress, signature_cache, processes
         )
     finally:
         if signature_cache is not None:
             signature_cache.close()
-    comparisons = bucket(host, settings, chosen_bucketer, summaries)
-    pairs = compare(host, settings, chosen_metric, summaries, comparisons, progress)
-    groups = group(host, settings, chosen_metric, summaries, pairs)
+    comparisons = bucket(host, scan_settings, bucketer, summaries)
+    pairs = compare(host, scan_settings, metric, summaries, comparisons, progress)
+    groups = group(host, scan_settings, metric, summaries, pairs)
     result = ScanResult(
-        settings=settings,
+        settings=scan_settings,
         photos=tuple(summaries.photos),
         skipped=tuple(summaries.skipped),
         pairs=tuple(Pair(summaries.photos[i], summaries.photos[j], d) for i, j, d in pairs),
         groups=groups,
-        undated=summaries.keys.count(None) if chosen_bucketer else None,
+        undated=summaries.keys.count(None) if bucketer else None,
         from_cache=summaries.from_cache,
     )
     host.notify("scan_finished", result=result)
     return result
+
+
+def _configure(
+    host: PluginHost, paths: str | os.PathLike | Iterable[str | os.PathLike], chosen: dict
+) -> tuple[ScanSettings, Metric, Bucketer | None, int]:
+    """The scan's settings, checked, with the metric and bucketer they name and the
+    number of reading processes."""
+    metric = host.metric(chosen["metric"])
+    bucketer_name = None if chosen["bucketer"] == "none" else chosen["bucketer"]
+    bucketer = host.bucketer(bucketer_name) if bucketer_name else None
+    options = chosen["bucketer_options"]
+    if options and bucketer is None:
+        raise UsageError(f"bucketer options ({', '.join(options)}) need a bucketer")
+    undated = chosen["undated"]
+    if undated not in UNDATED_CHOICES:
+        raise UsageError(f"undated must be one of {', '.join(UNDATED_CHOICES)}, not {undated!r}")
+    processes = jobs_to_use(chosen["jobs"])
+    settings = ScanSettings(
+        roots=_roots(paths),
+        metric=chosen["metric"],
+        threshold=_threshold(metric, chosen["threshold"]),
+        bucketer=bucketer_name,
+        bucketer_options=(
+            resolve_options(
+                "bucketer", bucketer, options or {}, host.provider("bucketer", bucketer.name)
+            )
+            if bucketer
+            else {}
+        ),
+        undated=undated,
+        follow_symlinks=chosen["follow_symlinks"],
+        exclude=tuple(os.path.expanduser(os.fspath(p)) for p in chosen["exclude"]),
+    )
+    return settings, metric, bucketer, processes
 
 
 def _roots(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> tuple[str, ...]:

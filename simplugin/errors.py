@@ -1,38 +1,73 @@
-"""The errors simplugin reports to a user as one line, each with its exit code, and
-`blame`, through which every call into a plugin's code goes."""
+"""The errors simplugin reports to a user as one line, each with its exit code, the exit
+codes themselves, and `blame`, through which every call into a plugin's code goes."""
 
 from __future__ import annotations
 
+import enum
 import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 
+class ExitCode(enum.IntEnum):
+    """Every way the `simplugin` command ends, with what it means: the one list that its
+    errors, its commands, its `--help` and the README's table are made from."""
+
+    OK = 0, "the scan ran (whether or not it found near-duplicates)"
+    DUPLICATES = (
+        1,
+        (
+            "near-duplicates were found and --fail-on-duplicates was given (scan),"
+            " or a staged photo is a near-duplicate of a committed one (check-staged)"
+        ),
+    )
+    USAGE = 2, "usage error: bad option, missing path, unknown or conflicting plugin name"
+    FAILED = (
+        3,
+        (
+            "the scan ran but a plugin or an output failed (see stderr); for apply and"
+            " undo, some files were left where they were; for integrations install, a file"
+            " of yours was in the way and was left as it is"
+        ),
+    )
+    # 128 + N: ended by signal N, as a shell reports it.
+    HANGUP = 129, "ended by SIGHUP (the terminal was closed)"
+    INTERRUPTED = 130, "interrupted (Ctrl-C, SIGINT)"
+    BROKEN_PIPE = 141, "stdout was closed early (e.g. piped into head)"
+    TERMINATED = 143, "ended by SIGTERM"
+
+    def __new__(cls, code: int, meaning: str):
+        member = int.__new__(cls, code)
+        member._value_ = code
+        member.meaning = meaning
+        return member
+
+
 class SimpluginError(Exception):
     """An error the command line prints as one line, then exits with `exit_code`."""
 
-    exit_code = 3
+    exit_code = ExitCode.FAILED
 
 
 class UsageError(SimpluginError):
     """The user asked for something that cannot be done: a missing folder, an unknown
     metric, a bad option. Nothing was scanned."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class OutputIncomplete(SimpluginError):
     """A sink could not do all of its work (a file it cannot write, moves that failed);
     the message says what is left undone. Raised by sinks, shown without naming a plugin."""
 
-    exit_code = 3
+    exit_code = ExitCode.FAILED
 
 
 class PluginError(SimpluginError):
     """A plugin raised. The message names the plugin, what it was doing and the error."""
 
-    exit_code = 3
+    exit_code = ExitCode.FAILED
 
     def __init__(self, plugin: str, during: str, error: BaseException):
         self.plugin = plugin
@@ -50,7 +85,8 @@ class PluginError(SimpluginError):
         return isinstance(self.error, Exception)
 
 
-# The signals that end the command as Ctrl-C does, each with exit code 128 + its number.
+# The signals that end the command as Ctrl-C does, each with exit code 128 + its number
+# (ExitCode.TERMINATED, ExitCode.HANGUP).
 TERMINATING_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
 )
@@ -63,7 +99,7 @@ class Terminated(KeyboardInterrupt):
 
     def __init__(self, signal_number: int):
         self.signal_number = signal_number
-        self.exit_code = 128 + signal_number
+        self.exit_code = ExitCode(128 + signal_number)
         super().__init__(signal.Signals(signal_number).name)
 
 

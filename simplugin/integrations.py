@@ -1,12 +1,12 @@
 """Integrations with other tools (darktable, Geeqie, file managers, git), installed by
-`simplugin hooks install NAME`.
+`simplugin integrations install NAME`.
 
 Each lives in a folder of the repository's top-level `hooks/` (shipped in the wheel as
 `simplugin/hook_files`), with a README and an `install.toml` saying where its files
 go. Targets may use `{config}` ($XDG_CONFIG_HOME), `{data}` ($XDG_DATA_HOME) and
 `{git_hooks}` (the hooks folder of the git repository in the current folder):
 
-    description = "one line for `simplugin hooks list`"
+    description = "one line for `simplugin integrations list`"
     [[files]]                       # copied; never over a different existing file
     source = "simplugin.lua"
     target = "{config}/darktable/lua/simplugin.lua"
@@ -69,7 +69,7 @@ def get(name: str) -> Integration:
 
 
 def targets(integration: Integration) -> list[tuple[str, str]]:
-    """What installing does, as (what, where) pairs, for `hooks show` and `--dry-run`."""
+    """What installing does, as (what, where) pairs, for `integrations show`."""
     places = [(f"copy {f['source']}", _expand(f["target"])) for f in integration.files]
     for line in integration.lines:
         places.append((f"add the line {line['line']!r} to", _expand(line["target"])))

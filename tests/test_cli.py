@@ -3,17 +3,23 @@ stderr, and the exit codes."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import pty
+import pydoc
+import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from conftest import SEAGULLS, run_simplugin
 from simplugin import UsageError, scan
+from simplugin.errors import ExitCode
+from simplugin.settings import SETTINGS
 
 
 def test_scan_prints_the_groups_on_stdout_and_a_summary_on_stderr(library):
@@ -137,6 +143,62 @@ def test_help_explains_options_and_exit_codes():
     assert run.returncode == 0
     for text in ("--threshold", "--metric", "--json", "--fail-on-duplicates", "exit codes:"):
         assert text in run.stdout
+
+
+def test_help_lists_every_exit_code_with_its_meaning():
+    run = run_simplugin("--help")
+
+    listed = run.stdout.split("exit codes:\n", 1)[1].split("\n\n", 1)[0]
+    assert re.findall(r"^  (\d+) ", listed, re.MULTILINE) == [str(code) for code in ExitCode]
+    assert "  143  ended by SIGTERM" in listed
+
+
+def test_every_scan_setting_is_a_flag_of_scan_and_review_under_its_one_name():
+    for command in ("scan", "review"):
+        run = run_simplugin(command, "--help")
+
+        assert run.returncode == 0
+        for setting in SETTINGS.values():
+            for flag in setting.flags:
+                assert f" {flag} " in run.stdout or f" {flag}," in run.stdout, (command, flag)
+
+
+def test_the_bucketers_old_flags_still_choose_the_bucketer_and_its_options(library):
+    old = run_simplugin("scan", str(library), "--bucket", "none", "--json", "-", "--no-cache", "-q")
+    new = run_simplugin(
+        "scan", str(library), "--bucketer", "none", "--json", "-", "--no-cache", "-q"
+    )
+
+    assert old.returncode == new.returncode == 0
+    assert json.loads(old.stdout)["bucketer"] is None
+    assert old.stdout == new.stdout
+    for flag in ("--bucket-option", "--bucketer-option"):
+        run = run_simplugin("scan", str(library), flag, "window=soon")
+        assert run.returncode == 2
+        assert "bucketer 'exif-time' option 'window'" in run.stderr
+
+
+def test_review_takes_the_scan_settings(library):
+    run = run_simplugin("review", "--no-open", "--threshold", "0.02", str(library))
+
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.count("Group ") == 1  # only seagull 5 and 6 are that close
+    page = run.stdout.splitlines()[-1]
+    assert page.endswith("report.html") and "seagull_5.jpeg" in Path(page).read_text()
+
+
+def test_a_misspelled_setting_in_the_api_is_a_type_error_naming_the_setting(library):
+    with pytest.raises(TypeError, match="unexpected keyword argument 'treshold'.*'threshold'"):
+        scan(library, treshold=0.02)
+
+
+def test_help_of_the_api_scan_shows_every_setting_with_its_default():
+    signature = inspect.signature(scan)
+    documentation = pydoc.render_doc(scan, renderer=pydoc.plaintext)
+
+    for name, setting in SETTINGS.items():
+        assert signature.parameters[name].default == setting.default
+        assert f"{name}={setting.default!r}: " in documentation
 
 
 def test_the_console_script_and_python_dash_m_are_the_same_command(library):

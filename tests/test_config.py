@@ -3,12 +3,14 @@ line overrides it, and every mistake in it is one line naming the file and the k
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 
 import pytest
 
 from conftest import run_simplugin
+from simplugin import scan
 
 
 def write_config(folder, text: str):
@@ -58,7 +60,7 @@ def test_the_bucketer_window_can_be_set_in_the_file(tmp_path):
     run = run_simplugin("config", "show", "--config", str(config))
 
     assert run.returncode == 0
-    assert '\n[bucket_options]\nwindow = "5m"\n' in run.stdout
+    assert '\n[bucketer_options]\nwindow = "5m"\n' in run.stdout  # shown under its one name
 
 
 def test_an_unknown_setting_is_one_line_naming_the_file_and_the_key(library, tmp_path):
@@ -130,7 +132,7 @@ def test_config_show_prints_the_effective_configuration(tmp_path):
 
     assert run.stdout == (
         f"# read from {config}\n"
-        'metric = "avgdiff"\nbucket = "exif-time"\nundated = "compare-all"\n'
+        'metric = "avgdiff"\nbucketer = "exif-time"\nundated = "compare-all"\n'
         "cache = true\nfollow_symlinks = false\n"
         '\n[[sinks]]\nname = "json"\npath = "d.json"\n'
     )
@@ -249,3 +251,47 @@ def test_a_long_value_or_key_in_the_file_is_quoted_cut_short(library, tmp_path, 
     assert run.returncode == 2
     assert run.stderr.startswith(f"simplugin: error: {config}: {LONG_VALUES[line]}")
     assert run.stderr.count("\n") == 1 and len(run.stderr) < 400
+
+
+# --- one name per setting, the old ones still read ----------------------------------------
+
+
+@pytest.mark.parametrize("key", ["bucketer", "bucket"])
+def test_the_bucketer_is_chosen_by_its_name_or_its_name_before(library, tmp_path, key):
+    config = write_config(tmp_path, f'{key} = "none"\n')
+
+    run = run_simplugin("scan", str(library), "--config", str(config), "--json", "-")
+
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["bucketer"] is None
+
+
+def test_config_show_shows_an_old_key_under_the_settings_one_name(tmp_path):
+    config = write_config(tmp_path, 'bucket = "exif-time"\n\n[bucket_options]\nwindow = "5m"\n')
+
+    run = run_simplugin("config", "show", "--config", str(config))
+
+    assert run.returncode == 0
+    assert 'bucketer = "exif-time"\n' in run.stdout
+    assert '\n[bucketer_options]\nwindow = "5m"\n' in run.stdout
+
+
+def test_a_setting_given_under_both_its_names_is_one_line_naming_the_file(library, tmp_path):
+    config = write_config(tmp_path, 'bucket = "none"\nbucketer = "exif-time"\n')
+
+    run = run_simplugin("scan", str(library), "--config", str(config))
+
+    assert run.returncode == 2
+    assert run.stderr == (
+        f"simplugin: error: {config}: bucketer: the same setting as bucket: give one of them\n"
+    )
+
+
+def test_every_key_of_the_file_is_a_keyword_of_the_api(library, tmp_path):
+    config = write_config(tmp_path, "nothing = 1\n")
+
+    run = run_simplugin("scan", str(library), "--config", str(config))
+
+    listed = run.stderr.split("(the settings are: ", 1)[1].split(")")[0].split(", ")
+    assert listed[-1] == "sinks"
+    assert set(listed[:-1]) <= set(inspect.signature(scan).parameters)

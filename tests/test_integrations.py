@@ -1,4 +1,4 @@
-"""The integrations in hooks/, installed with `simplugin hooks install` and run by the
+"""The integrations in hooks/, installed with `simplugin integrations install` and run by the
 real tools where they can run here: darktable headless under Xvfb, the desktop files
 checked by desktop-file-validate, the file-manager actions run as the manager runs them."""
 
@@ -47,7 +47,7 @@ def data_home(tmp_path: Path, monkeypatch) -> Path:
     return tmp_path / "data"
 
 
-# --- simplugin hooks ---------------------------------------------------------------------
+# --- simplugin integrations (also called hooks) ------------------------------------------
 
 
 def test_hooks_list_names_every_integration_in_the_hooks_folder():
@@ -98,6 +98,32 @@ def test_an_unknown_integration_is_a_usage_error():
 
     assert run.returncode == 2
     assert "no integration 'photoshop'" in run.stderr
+
+
+def test_the_command_is_called_integrations_and_hooks_is_another_name_for_it():
+    integrations = run_simplugin("integrations", "list")
+    hooks = run_simplugin("hooks", "list")
+
+    assert integrations.returncode == hooks.returncode == 0
+    assert integrations.stdout == hooks.stdout
+    assert "darktable" in integrations.stdout
+    assert "integrations (hooks)" in run_simplugin("--help").stdout
+
+
+def test_integrations_install_puts_the_files_in_place_as_hooks_install_did():
+    run = run_simplugin("integrations", "install", "darktable")
+
+    assert run.returncode == 0, run.stderr
+    assert (config_home() / "darktable" / "lua" / "simplugin.lua").exists()
+    assert "already installed" in run_simplugin("hooks", "install", "darktable").stdout
+
+
+@pytest.mark.parametrize("command", ["integrations", "hooks"])
+def test_a_missing_name_is_a_usage_error_in_the_words_typed(command):
+    run = run_simplugin(command, "show")
+
+    assert run.returncode == 2
+    assert run.stderr == f"simplugin: error: {command} show needs the NAME of an integration\n"
 
 
 def test_the_hooks_are_shipped_in_the_wheel(tmp_path):

@@ -7,7 +7,9 @@ import re
 import subprocess
 from pathlib import Path
 
-from simplugin import cli, hookspecs
+from simplugin import hookspecs
+from simplugin.errors import ExitCode
+from simplugin.settings import SETTINGS
 
 ROOT = Path(__file__).parents[1]
 README = (ROOT / "README.md").read_text()
@@ -37,9 +39,16 @@ def test_the_sample_scan_prints_what_the_readme_shows():
 
 
 def test_every_exit_code_is_documented():
-    codes = {v for name, v in vars(cli).items() if name.startswith("EXIT_") and isinstance(v, int)}
+    codes = {int(code) for code in ExitCode}
     documented = {int(code) for code in re.findall(r"^\| (\d+) \|", README, re.MULTILINE)}
     assert documented == codes
+
+
+def test_every_scan_setting_is_in_the_options_table_under_its_one_name():
+    table = README.split("| option | what it does |", 1)[1].split("\n\n", 1)[0]
+    for setting in SETTINGS.values():
+        if setting.flags:
+            assert re.search(rf"(\| |, )`{setting.flags[0]}[ `]", table), setting.name
 
 
 def test_the_plugin_guide_quotes_every_hook_with_its_signature_and_docstring():

@@ -1,0 +1,97 @@
+"""`simplugin undo` and `simplugin apply`: putting moved files back, and moving the
+duplicates of a plan."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..engine import SinkRequest, deliver, prepare_sinks
+from ..errors import ExitCode, UsageError
+from ..moves import undo
+from ..plan import load_plan
+from ..plugins import load_plugins
+from ..text import printable
+from ..text import tell as warn
+from .common import command, report_problems
+
+# --- undo --------------------------------------------------------------------------------
+
+
+def configure_undo(commands: argparse._SubParsersAction) -> None:
+    parser = command(
+        commands,
+        "undo",
+        run_undo,
+        help="put back the files a --move-to run moved",
+        description="Put every file that a 'scan --move-to' or 'apply' run moved back where it"
+        " was, newest first, as its journal (written in the destination folder) records. The"
+        " whole journal is checked first: a line that does not describe that run's own moves"
+        " inside the journal's folder (an edited or copied journal) is reported, and then"
+        " nothing is done. Nothing is ever written over: if anything (a file, a link, a folder)"
+        " is now at an original path, the moved file is left where it is and reported. Safe to"
+        " run again, and works on the journal of an interrupted run.",
+    )
+    parser.add_argument("journal", metavar="JOURNAL", help="the simplugin-journal-*.jsonl file")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print what would be put back, and change nothing"
+    )
+
+
+def run_undo(arguments: argparse.Namespace) -> int:
+    journal = arguments.journal
+    try:
+        report = undo(journal, dry_run=arguments.dry_run)
+    except ValueError as error:  # moves.NotAJournal: the file is no journal at all
+        raise UsageError(str(error)) from error
+    for rejected in report.rejected:
+        where = f", line {rejected.line}" if rejected.line else ""
+        warn(f"{printable(journal)}{where}: {rejected.reason}; nothing was put back")
+    verb = "would put back" if arguments.dry_run else "put back"
+    for item in report.restored:
+        print(f"{verb} {printable(item.source)} (from {printable(item.target)})", flush=True)
+    for item, reason in report.refused:
+        warn(f"left {printable(item.target)}: {reason}")
+    return ExitCode.FAILED if report.refused or report.rejected else ExitCode.OK
+
+
+# --- apply -------------------------------------------------------------------------------
+
+
+def configure_apply(commands: argparse._SubParsersAction) -> None:
+    parser = command(
+        commands,
+        "apply",
+        run_apply,
+        help="carry out a plan exported from the HTML report (or written by --json)",
+        description="Move the duplicates of every group in PLAN into DEST, exactly as"
+        " 'scan --move-to' would: never a keeper, with sidecars and RAW/JPEG twins, never"
+        " replacing a file, journaled for 'simplugin undo'. Each photo is checked again"
+        " first: a duplicate that is gone or changed since the plan was made is left out,"
+        " and a group whose keeper is gone or changed is left alone. A path is judged by its"
+        " real path (links resolved): a duplicate that is its group's keeper, lies outside"
+        " the plan's roots, is a symbolic link or is not a regular file is left where it is,"
+        " and a plan naming one photo in two groups is refused. Relative paths are read"
+        " from the folder the --json plan was written in (its 'base').",
+    )
+    parser.add_argument("plan", metavar="PLAN", help="the plan file (JSON)")
+    parser.add_argument(
+        "--move-to", required=True, metavar="DEST", help="the folder to move duplicates into"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print what would move, and change nothing"
+    )
+
+
+def run_apply(arguments: argparse.Namespace) -> int:
+    host = load_plugins()
+    report_problems(host, since=0)
+    sinks = prepare_sinks(
+        host, [SinkRequest("move", {"to": arguments.move_to, "dry_run": arguments.dry_run})]
+    )
+    result = load_plan(arguments.plan)
+    for skipped in result.skipped:
+        warn(f"skipped {printable(skipped.path)}: {skipped.reason}")
+    failures = deliver(host, result, sinks)
+    for failure in failures:
+        warn(f"error: {failure}")
+    return ExitCode.FAILED if failures or result.skipped else ExitCode.OK

@@ -1,0 +1,272 @@
+"""`simplugin scan`, and `simplugin review`, a scan whose report opens in the browser."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import webbrowser
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..cache import default_path as cache_default_path
+from ..config import FILE_NAME as CONFIG_FILE_NAME
+from ..config import Config, check_plugins, user_config_path
+from ..config import find as find_config
+from ..config import load as load_config
+from ..engine import SinkRequest, deliver, prepare_sinks, scan
+from ..errors import ExitCode, UsageError, blame
+from ..plugins import PluginHost, load_plugins
+from ..settings import merged
+from ..text import tell as warn
+from ..types import ScanResult, Sink
+from .common import add_setting_flags, command, given_settings, key_values, report_problems
+from .terminal import TerminalReporter
+
+# --- scan --------------------------------------------------------------------------------
+
+
+def configure_scan(commands: argparse._SubParsersAction) -> None:
+    parser = command(
+        commands,
+        "scan",
+        run_scan,
+        help="find near-duplicate photos under folders",
+        description=(
+            "Walk the folders recursively, read every photo (any format Pillow can open,"
+            " recognised by content), compare them and print each group of near-duplicates,"
+            " the photo to keep first, then the others with their distance to it."
+            " Files that cannot be read are reported on stderr and the scan goes on."
+        ),
+    )
+    add_paths_and_config(parser)
+    parser.add_argument(
+        "--json",
+        metavar="FILE",
+        help="also write the result as JSON to FILE; '-' writes it to stdout instead of the report",
+    )
+    parser.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write a report to review in a browser: thumbnails of every group, choose"
+        " keepers, export a plan for 'simplugin apply' (thumbnails go in FILE's folder)",
+    )
+    parser.add_argument(
+        "--move-to",
+        metavar="DEST",
+        help="move every duplicate (never a keeper) into DEST, keeping its path relative to"
+        " the scanned folder, with its sidecars and RAW/JPEG twin; journaled: see 'simplugin undo'",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --move-to: print what would move, and change nothing",
+    )
+    parser.add_argument(
+        "--sink",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also send the result to this sink (repeatable; see 'simplugin plugins')",
+    )
+    parser.add_argument(
+        "--sink-option",
+        action="append",
+        default=[],
+        metavar="NAME.KEY=VALUE",
+        help="an option for a sink given with --sink, e.g. csv.path=dupes.csv (repeatable)",
+    )
+    parser.add_argument(
+        "--fail-on-duplicates",
+        action="store_true",
+        help=f"exit with {ExitCode.DUPLICATES} when near-duplicates are found"
+        " (for CI and git hooks)",
+    )
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress and no summary on stderr; skipped files are still reported",
+    )
+    add_setting_flags(parser)
+
+
+def add_paths_and_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="folders or photos")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help=f"settings and sinks (default: ./{CONFIG_FILE_NAME}, else {user_config_path()});"
+        " flags given here override it",
+    )
+
+
+def run_scan(arguments: argparse.Namespace) -> int:
+    return scan_and_deliver(
+        ScanRun(
+            paths=arguments.paths,
+            config=arguments.config,
+            settings=given_settings(arguments),
+            sinks=scan_sink_requests(arguments),
+            quiet=arguments.quiet,
+            fail_on_duplicates=arguments.fail_on_duplicates,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ScanRun:
+    """A scan as a command asks for it: what to scan, the configuration file to read
+    (None: the usual places), the settings and sinks given on the command line over the
+    file's, and how to end."""
+
+    paths: Sequence[str]
+    config: str | None
+    settings: Mapping[str, Any]
+    sinks: Sequence[SinkRequest]
+    quiet: bool = False
+    fail_on_duplicates: bool = False
+
+
+def scan_and_deliver(run: ScanRun) -> int:
+    """Scan, hand the result to the sinks, and say how it went: the exit code."""
+    reporter = TerminalReporter(show_progress=not run.quiet and sys.stderr.isatty())
+    host = load_plugins(extra={"terminal-reporter": reporter})
+    report_problems(host, since=0)
+    reported = len(host.problems)
+
+    config = load_config(find_config(run.config))
+    settings = merged(config.settings, run.settings)
+    sinks = configured_sinks(host, config, run.sinks)
+    check_plugins(host, config, settings)
+    settings["exclude"] = [*settings.get("exclude", ()), *excluded_by_sinks(host, sinks)]
+
+    started = time.monotonic()
+    result = scan(run.paths, **settings, plugins=host, progress=reporter)
+    reporter.finish()
+    failures = deliver(host, result, sinks)
+    report_problems(host, since=reported)
+    for failure in failures:
+        warn(f"error: {failure}")
+    if not run.quiet:
+        warn(summary(result, time.monotonic() - started))
+    if failures or len(host.problems) > reported:
+        return ExitCode.FAILED
+    if run.fail_on_duplicates and result.groups:
+        return ExitCode.DUPLICATES
+    return ExitCode.OK
+
+
+def excluded_by_sinks(host: PluginHost, sinks: list[tuple[Sink, dict]]) -> list[str]:
+    """The folders the sinks write into, which the scan must not read."""
+    excluded = []
+    for sink, options in sinks:
+        with blame(host.provider("sink", sink.name), f"sink {sink.name!r} excluded_paths"):
+            excluded += [os.fspath(path) for path in sink.excluded_paths(options)]
+    return excluded
+
+
+def configured_sinks(
+    host: PluginHost, config: Config, requests: Sequence[SinkRequest]
+) -> list[tuple[Sink, dict]]:
+    """The sinks to run, checked: the file's, then the command line's, which replace the
+    file's sinks of the same name."""
+    named_here = {request.name for request in requests}
+    prepared = []
+    for number, (name, options) in enumerate(config.sinks, start=1):
+        if name in named_here:
+            continue
+        try:
+            prepared += prepare_sinks(host, [SinkRequest(name, options)])
+        except UsageError as error:
+            raise UsageError(f"{config.where(f'sinks[{number}]')}: {error}") from error
+    return prepared + prepare_sinks(host, list(requests))
+
+
+def scan_sink_requests(arguments: argparse.Namespace) -> list[SinkRequest]:
+    """The sinks a scan's options ask for, in the order they run."""
+    if arguments.dry_run and not arguments.move_to:
+        raise UsageError("--dry-run goes with --move-to")
+    if arguments.json == "-" and arguments.move_to:
+        raise UsageError("--json - and --move-to both write to stdout: give --json a file")
+    requests = [] if arguments.json == "-" else [SinkRequest("stdout")]
+    if arguments.json is not None:
+        requests.append(SinkRequest("json", {"path": arguments.json}))
+    if arguments.html is not None:
+        requests.append(SinkRequest("html", {"path": arguments.html}))
+    if arguments.move_to is not None:
+        requests.append(
+            SinkRequest("move", {"to": arguments.move_to, "dry_run": arguments.dry_run})
+        )
+    return requests + sink_requests(arguments.sink, arguments.sink_option)
+
+
+def sink_requests(names: Sequence[str], options: Sequence[str]) -> list[SinkRequest]:
+    by_sink: dict[str, dict[str, str]] = {name: {} for name in names}
+    for qualified, value in key_values(options, "--sink-option").items():
+        sink, dot, key = qualified.partition(".")
+        if not dot or sink not in by_sink:
+            raise UsageError(
+                f"--sink-option {qualified}=...: name a sink given with --sink, as NAME.KEY=VALUE"
+            )
+        by_sink[sink][key] = value
+    return [SinkRequest(name, values) for name, values in by_sink.items()]
+
+
+def summary(result: ScanResult, seconds: float) -> str:
+    return (
+        f"scanned {counted(len(result.photos), 'photo')} in {seconds:.1f} s:"
+        f" {counted(len(result.groups), 'group')} of near-duplicates,"
+        f" {counted(len(result.duplicates), 'duplicate')}, {len(result.skipped)} skipped"
+        + (f"; {result.from_cache} read from the cache" if result.from_cache else "")
+    )
+
+
+def counted(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+# --- review ------------------------------------------------------------------------------
+
+
+def review_page() -> str:
+    return os.path.join(os.path.dirname(cache_default_path()), "review", "report.html")
+
+
+def configure_review(commands: argparse._SubParsersAction) -> None:
+    parser = command(
+        commands,
+        "review",
+        run_review,
+        help="scan, write the HTML report and open it in the browser (for file managers)",
+        description="Scan the folders and photos like 'scan --html', writing the report to"
+        f" {review_page()}, then open it in the web browser ($BROWSER, else the desktop's)."
+        " The Geeqie, Nautilus and Thunar integrations ('simplugin integrations') run this.",
+    )
+    add_paths_and_config(parser)
+    parser.add_argument(
+        "--no-open", action="store_true", help="write the report, but do not open the browser"
+    )
+    add_setting_flags(parser)
+
+
+def run_review(arguments: argparse.Namespace) -> int:
+    page = review_page()
+    os.makedirs(os.path.dirname(page), exist_ok=True)
+    code = scan_and_deliver(
+        ScanRun(
+            paths=arguments.paths,
+            config=arguments.config,
+            settings=given_settings(arguments),
+            sinks=[SinkRequest("stdout"), SinkRequest("html", {"path": page})],
+            quiet=True,
+        )
+    )
+    if os.path.exists(page) and code in (ExitCode.OK, ExitCode.FAILED):
+        print(page, flush=True)
+        if not arguments.no_open:
+            webbrowser.open(Path(page).as_uri())
+    return code
