@@ -123,11 +123,7 @@ def _check_jobs(jobs: int) -> str | None:
         checked_jobs(jobs)
     except ValueError:
         most = JOBS_PER_CORE * default_jobs()
-        fewest_or_most = "1 process or more" if jobs < 1 else f"at most {most} processes"
-        return (
-            f"{_expected(fewest_or_most, jobs)}; jobs must be a whole number from 1 to {most},"
-            f" {JOBS_PER_CORE} per core this process may use"
-        )
+        return _expected(f"a whole number from 1 to {most} ({JOBS_PER_CORE} per core)", jobs)
     return None
 
 
