@@ -67,6 +67,7 @@ def test_in_ci_a_skipped_test_fails_the_run(tmp_path):
 UNTIDY_PLUGIN = """
     import logging, os, signal, sys, warnings
 
+    warnings.warn("untidy uses something deprecated", DeprecationWarning)  # Python hides it
     logging.basicConfig(level=logging.DEBUG)
     warnings.simplefilter("error")
     signal.signal(signal.SIGUSR1, lambda number, frame: None)
@@ -97,11 +98,15 @@ def untidy(distributions) -> dict:
         (),
     ],
 )
-def test_a_command_in_this_process_says_and_exits_what_its_own_process_would(library, untidy, args):
+@pytest.mark.parametrize("plugin_on_pythonpath", [True, False])
+def test_a_command_in_this_process_says_and_exits_what_its_own_process_would(
+    library, untidy, args, plugin_on_pythonpath
+):
     args = [arg.format(library=library) for arg in args]
+    env = untidy if plugin_on_pythonpath else {}  # else only this process's sys.path has it
 
-    here = run_in_this_process(*args, cwd=library, env=untidy)
-    alone = run_simplugin_process(*args, cwd=library, env=untidy)
+    here = run_in_this_process(*args, cwd=library, env=env)
+    alone = run_simplugin_process(*args, cwd=library, env=env)
 
     assert (here.returncode, here.stdout, here.stderr) == (
         alone.returncode,
