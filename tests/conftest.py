@@ -97,8 +97,9 @@ def run_simplugin(
 
     Starting Python and its imports takes most of a second, so the command runs in this
     process, set up as a new process would be (see `run_in_this_process`). A test whose point
-    is the process itself (its exit as the shell sees it, a signal, a crash) passes
-    `process=True`, and a command run `under` another always is a process of its own."""
+    is the process itself (its exit as the shell sees it, a signal, a crash, a hang that
+    only the timeout of a process of its own would end) passes `process=True`, and a
+    command run `under` another always is a process of its own."""
     if under or process or EVERY_RUN_A_PROCESS:
         return run_simplugin_process(*args, cwd=cwd, env=env, under=under)
     return run_in_this_process(*args, cwd=cwd, env=env)
