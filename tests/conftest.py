@@ -3,12 +3,25 @@ install a third-party plugin distribution the way pip lays one out."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import importlib
+import io
 import json
+import locale
+import logging
 import os
+import runpy
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
+import traceback
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -71,9 +84,31 @@ def library(tmp_path: Path) -> Path:
 AS_A_USER = ["setpriv", "--inh-caps=-all", "--bounding-set=-all"] if os.geteuid() == 0 else []
 
 
-def run_simplugin(*args: str, cwd: Path | None = None, env: dict | None = None, under=()):
+# SIMPLUGIN_TEST_PROCESSES=1 runs every command of the suite as a process of its own, as
+# a check that running them in this process changes nothing that a test asserts.
+EVERY_RUN_A_PROCESS = os.environ.get("SIMPLUGIN_TEST_PROCESSES", "") not in ("", "0")
+
+
+def run_simplugin(
+    *args: str, cwd: Path | None = None, env: dict | None = None, under=(), process=False
+) -> subprocess.CompletedProcess:
     """Run `python -m simplugin ARGS` as a user would, with no standard input; `under`
-    is a command to run it through, such as AS_A_USER or a resource limit."""
+    is a command to run it through, such as AS_A_USER or a resource limit.
+
+    Starting Python and its imports takes most of a second, so the command runs in this
+    process, set up as a new process would be (see `run_in_this_process`). A test whose point
+    is the process itself (its exit as the shell sees it, a signal, a crash, a hang that
+    only the timeout of a process of its own would end) passes `process=True`, and a
+    command run `under` another always is a process of its own."""
+    if under or process or EVERY_RUN_A_PROCESS:
+        return run_simplugin_process(*args, cwd=cwd, env=env, under=under)
+    return run_in_this_process(*args, cwd=cwd, env=env)
+
+
+def run_simplugin_process(
+    *args: str, cwd: Path | None = None, env: dict | None = None, under=()
+) -> subprocess.CompletedProcess:
+    """`python -m simplugin ARGS` in a process of its own, through `under` if given."""
     return subprocess.run(
         [*under, sys.executable, "-m", "simplugin", *args],
         cwd=cwd,
@@ -84,6 +119,215 @@ def run_simplugin(*args: str, cwd: Path | None = None, env: dict | None = None, 
         errors="surrogateescape",
         timeout=300,
     )
+
+
+# --- the command in this process ---------------------------------------------------------
+
+
+def run_in_this_process(
+    *args: str, cwd: Path | None = None, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    """`python -m simplugin ARGS` run here as a new process would run it: in `cwd`, with
+    `env` added to the environment, the module path a new process would have, standard
+    input empty, standard output and error captured from their file descriptors (so that
+    what a forked worker or a program it starts writes is captured too), and the state a
+    process starts in: Python's warning filters, no plugins loaded. All of it is put back
+    afterwards, so that neither the test nor the next command sees what this one did."""
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(environment(env or {}, cwd))
+        stack.enter_context(fresh_process_state(args))
+        captured = stack.enter_context(standard_streams())
+        returncode = run_main_module()
+    return subprocess.CompletedProcess(
+        [sys.executable, "-m", "simplugin", *args], returncode, captured.stdout, captured.stderr
+    )
+
+
+def run_main_module() -> int:
+    """Run `simplugin/__main__.py` and return the exit status a shell would see."""
+    try:
+        runpy.run_module("simplugin", run_name="__main__", alter_sys=True)
+    except SystemExit as exit:  # as Python ends on one: None is 0, text is said and is 1
+        if exit.code is None or isinstance(exit.code, int):
+            return (exit.code or 0) & 0xFF
+        print(exit.code, file=sys.stderr)
+        return 1
+    except Exception:
+        traceback.print_exc()  # to the captured stderr, as an uncaught exception would
+        return 1
+    return 0
+
+
+@functools.cache
+def module_path_of_a_new_process() -> tuple[str, ...]:
+    """sys.path of `python -c` run without PYTHONPATH: the standard library, site-packages
+    and what their .pth files add; a command adds its folder and PYTHONPATH before it."""
+    environ = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    shown = subprocess.run(
+        [sys.executable, "-c", "import json, sys; print(json.dumps(sys.path[1:]))"],
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return tuple(json.loads(shown.stdout))
+
+
+@contextlib.contextmanager
+def environment(env: dict, cwd: Path | None) -> Iterator[None]:
+    """os.environ with `env` added, the working directory `cwd`, and sys.path as
+    `python -m` in `cwd` has it: the folder, PYTHONPATH, then the interpreter's own. The
+    modules that a command imports from those first folders (plugins that tests install)
+    are forgotten afterwards, as a new process would not have them."""
+    saved_environ, saved_path, saved_cwd = dict(os.environ), list(sys.path), os.getcwd()
+    modules_before, interpreters = set(sys.modules), module_path_of_a_new_process()
+    os.environ.update(env)
+    if cwd is not None:
+        os.chdir(cwd)
+    first = [] if os.environ.get("PYTHONSAFEPATH") else [os.getcwd()]
+    pythonpath = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    sys.path[:] = [*first, *filter(None, pythonpath), *interpreters]
+    importlib.invalidate_caches()  # files a test wrote since the last import
+    try:
+        yield
+    finally:
+        for name in set(sys.modules) - modules_before:
+            if not is_simplugin(name) and not loaded_from(sys.modules[name], interpreters):
+                del sys.modules[name]
+        os.chdir(saved_cwd)
+        sys.path[:] = saved_path
+        os.environ.clear()
+        os.environ.update(saved_environ)
+
+
+def is_simplugin(module_name: str) -> bool:
+    return module_name == "simplugin" or module_name.startswith("simplugin.")
+
+
+def loaded_from(module: object, folders: tuple[str, ...]) -> bool:
+    """Whether `module` (built in, or a file) came with the interpreter, not from a
+    folder that a test made: a compiled library cannot be imported twice."""
+    file = getattr(module, "__file__", None)
+    if file is None:
+        return True
+    return any(Path(file).is_relative_to(folder) for folder in folders if folder)
+
+
+# Values a process computes once and keeps: a new process starts without them.
+PER_PROCESS_STATE = {"simplugin.engine": ["_default_host"]}
+
+# Python's warning filters when neither -W nor PYTHONWARNINGS is given, first to last
+# (the "Default Warning Filter" of the `warnings` documentation).
+PYTHON_WARNING_FILTERS = [
+    ("default", DeprecationWarning, "__main__"),
+    ("ignore", DeprecationWarning, ""),
+    ("ignore", PendingDeprecationWarning, ""),
+    ("ignore", ImportWarning, ""),
+    ("ignore", ResourceWarning, ""),
+]
+
+
+@contextlib.contextmanager
+def fresh_process_state(args: tuple[str, ...]) -> Iterator[None]:
+    """sys.argv, warning filters, logging, signal handling, umask and simplugin's own
+    per-process values as a new `python -m simplugin ARGS` has them; put back after."""
+    saved_argv, saved_umask = sys.argv, os.umask(0o022)  # read by setting; put back below
+    os.umask(saved_umask)
+    saved_handlers = {number: signal.getsignal(number) for number in signal.valid_signals()}
+    saved_mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    root = logging.getLogger()
+    saved_logging = root.level, list(root.handlers), logging.root.manager.disable
+    saved_values = forget_per_process_state()
+    sys.argv = ["-m", *args]  # as Python has it until runpy names simplugin/__main__.py
+    try:
+        with warnings.catch_warnings():
+            warnings.resetwarnings()
+            for action, category, module in PYTHON_WARNING_FILTERS:
+                warnings.filterwarnings(action, category=category, module=module, append=True)
+            yield
+    finally:
+        for (module, name), value in saved_values.items():
+            setattr(sys.modules[module], name, value)
+        root.level, root.handlers[:], _ = saved_logging
+        logging.disable(saved_logging[2])
+        signal.pthread_sigmask(signal.SIG_SETMASK, saved_mask)
+        for number, handler in saved_handlers.items():
+            if handler is not None and signal.getsignal(number) is not handler:
+                signal.signal(number, handler)
+        os.umask(saved_umask)
+        sys.argv = saved_argv
+
+
+def forget_per_process_state() -> dict[tuple[str, str], object]:
+    """Set simplugin's per-process values to None, returning what they were."""
+    saved = {}
+    for module_name, names in PER_PROCESS_STATE.items():
+        module = sys.modules.get(module_name)
+        for name in names if module is not None else ():
+            assert hasattr(module, name), f"{module_name}.{name} is gone: update PER_PROCESS_STATE"
+            saved[module_name, name] = getattr(module, name)
+            setattr(module, name, None)
+    return saved
+
+
+@dataclass
+class Captured:
+    stdout: str = ""
+    stderr: str = ""
+
+
+@contextlib.contextmanager
+def standard_streams() -> Iterator[Captured]:
+    """File descriptors 0, 1 and 2 on /dev/null and two files, and sys.stdin, stdout and
+    stderr over them as Python makes them; what was written is read back as
+    `subprocess.run(..., text=True, errors="surrogateescape")` reads it."""
+    captured = Captured()
+    saved_streams = sys.stdin, sys.stdout, sys.stderr
+    saved_descriptors = [os.dup(descriptor) for descriptor in (0, 1, 2)]
+    with (
+        open(os.devnull, "rb") as nothing,
+        tempfile.TemporaryFile() as stdout,
+        tempfile.TemporaryFile() as stderr,
+    ):
+        for descriptor, file in enumerate((nothing, stdout, stderr)):
+            os.dup2(file.fileno(), descriptor)
+        sys.stdin, sys.stdout, sys.stderr = map(standard_stream, (0, 1, 2))
+        try:
+            yield captured
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(OSError, ValueError):
+                    stream.flush()
+            sys.stdin, sys.stdout, sys.stderr = saved_streams
+            for descriptor, saved in enumerate(saved_descriptors):
+                os.dup2(saved, descriptor)
+                os.close(saved)
+        captured.stdout, captured.stderr = read_as_text(stdout), read_as_text(stderr)
+
+
+def standard_stream(descriptor: int) -> io.TextIOWrapper:
+    """sys.stdin, stdout or stderr as Python makes it for a file or pipe: buffered unless
+    PYTHONUNBUFFERED is set, stderr by line, with the encoding and errors of ours."""
+    model = (sys.__stdin__, sys.__stdout__, sys.__stderr__)[descriptor]
+    unbuffered = bool(os.environ.get("PYTHONUNBUFFERED")) and descriptor != 0
+    raw = io.FileIO(descriptor, "rb" if descriptor == 0 else "wb", closefd=False)
+    if unbuffered:
+        buffer = raw
+    else:
+        buffer = io.BufferedReader(raw) if descriptor == 0 else io.BufferedWriter(raw)
+    return io.TextIOWrapper(
+        buffer,
+        encoding=model.encoding,
+        errors=model.errors,
+        line_buffering=descriptor == 2 and not unbuffered,
+        write_through=unbuffered,
+    )
+
+
+def read_as_text(file) -> str:
+    file.seek(0)
+    text = file.read().decode(locale.getpreferredencoding(False), "surrogateescape")
+    return text.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines, as text=True
 
 
 def pip_install(example: str, target: Path) -> dict:

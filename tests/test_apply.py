@@ -323,7 +323,8 @@ def test_a_duplicate_that_is_a_fifo_is_skipped_without_waiting_on_it(library, tm
         tmp_path / "plan.json", [(library / "seagull_5.jpeg", [fifo, library / "seagull_6.jpeg"])]
     )
 
-    run = run_simplugin("apply", str(plan), "--move-to", str(tmp_path / "dest"))
+    # A process of its own, which has a timeout: waiting on the FIFO would hang.
+    run = run_simplugin("apply", str(plan), "--move-to", str(tmp_path / "dest"), process=True)
 
     assert run.returncode == 3
     assert run.stderr.splitlines()[0] == (
@@ -338,7 +339,8 @@ def test_a_plan_that_is_not_a_regular_file_is_one_line_without_waiting(tmp_path,
     plan = tmp_path / "plan.json"
     os.mkfifo(plan) if kind.startswith("a FIFO") else plan.mkdir()
 
-    run = run_simplugin("apply", str(plan), "--move-to", str(tmp_path / "dest"))
+    # A process of its own, which has a timeout: waiting on a FIFO would hang.
+    run = run_simplugin("apply", str(plan), "--move-to", str(tmp_path / "dest"), process=True)
 
     assert run.returncode == 2
     assert run.stderr == f"simplugin: error: {plan}: not a plan ({kind}, not a regular file)\n"

@@ -160,7 +160,10 @@ def test_a_metric_that_fails_while_comparing_is_one_line_and_exit_3(distribution
         {"crashy": "crashy"},
     )
 
-    run = run_simplugin("scan", str(library), "--metric", "brightness", env=distributions.env)
+    # A process of its own: exit 3 as the shell sees it.
+    run = run_simplugin(
+        "scan", str(library), "--metric", "brightness", env=distributions.env, process=True
+    )
 
     assert run.returncode == 3
     assert run.stderr == (

@@ -151,7 +151,8 @@ def test_a_fifo_device_or_socket_named_like_a_photo_is_reported_and_never_read(l
     make(library / name)
     os.mkfifo(library / "notes.txt")  # not named like a photo: ignored, as a text file is
 
-    run = run_simplugin("scan", str(library), "--no-cache", *flags)
+    # A process of its own, which has a timeout: reading a FIFO or /dev/zero would hang.
+    run = run_simplugin("scan", str(library), "--no-cache", *flags, process=True)
 
     assert run.returncode == 0
     skipped = [line for line in run.stderr.splitlines() if " skipped " in line]
@@ -165,7 +166,8 @@ def test_a_fifo_named_cachedir_tag_is_not_waited_on(library):
     shutil.copy(SEAGULLS / "seagull_5.jpeg", album / "copy.jpeg")
     os.mkfifo(album / "CACHEDIR.TAG")
 
-    run = run_simplugin("scan", str(library), "--no-cache", "--json", "-")
+    # A process of its own, which has a timeout: waiting on the FIFO would hang.
+    run = run_simplugin("scan", str(library), "--no-cache", "--json", "-", process=True)
 
     assert run.returncode == 0
     pairs = json.loads(run.stdout)["pairs"]
