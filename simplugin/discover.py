@@ -22,6 +22,7 @@ from PIL import Image
 
 from .files import kind_of, open_regular
 from .imaging import HEIF_EXTENSIONS, RAW_EXTENSIONS
+from .text import error_reason
 from .types import Skipped
 
 # Longest first: "IMG_1.jpg.supplemental-metadata.json" belongs to "IMG_1.jpg".
@@ -108,7 +109,7 @@ class _Walk:
         try:
             info = os.lstat(path)
         except OSError as error:  # deleted since its folder was listed, for one
-            yield Skipped(path, error.strerror or str(error))
+            yield Skipped(path, error_reason(error))
             return
         if stat.S_ISLNK(info.st_mode):
             if not (self.follow_symlinks or explicit):
@@ -117,7 +118,7 @@ class _Walk:
             try:
                 info = os.stat(path)
             except OSError as error:
-                yield Skipped(path, f"broken symbolic link: {error.strerror or error}")
+                yield Skipped(path, f"broken symbolic link: {error_reason(error)}")
                 return
         if stat.S_ISDIR(info.st_mode):
             yield from self.folder(path, info)
@@ -145,7 +146,7 @@ class _Walk:
                 # then listed under its real path.
                 entries = sorted(listing, key=lambda e: (e.is_symlink(), e.name))
         except OSError as error:
-            yield Skipped(path, f"cannot open folder: {error.strerror or error}")
+            yield Skipped(path, f"cannot open folder: {error_reason(error)}")
             return
         if any(entry.name == CACHEDIR_TAG for entry in entries) and is_cache(path):
             return

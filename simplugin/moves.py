@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from .files import NotRegularFile, kind_of, open_regular
-from .text import human_size, printable
+from .text import error_reason, human_size, printable
 
 JOURNAL_FORMAT = "simplugin-journal"
 JOURNAL_VERSION = 2  # 2 records the run id and destination; 1 (before) is read too
@@ -419,7 +419,7 @@ def _open_journal(path: str) -> BinaryIO:
             why = f"{kind_of(info)}, not a simplugin journal"
         raise NotAJournal(f"{printable(path)}: {why}") from None
     except OSError as error:
-        raise NotAJournal(f"{printable(path)}: {error.strerror or error}") from None
+        raise NotAJournal(f"{printable(path)}: {error_reason(error)}") from None
 
 
 class _Refused(Exception):
@@ -574,7 +574,7 @@ def _kind_problem(target: str, link: bool) -> str | None:
     except (FileNotFoundError, NotADirectoryError):
         return None  # put back already, or never moved
     except OSError as error:
-        return f"the moved file {_shown(target)} cannot be examined: {error.strerror}"
+        return f"the moved file {_shown(target)} cannot be examined: {error_reason(error)}"
     if _is_kind(info, link):
         return None
     moved = "symbolic link" if link else "regular file"
@@ -646,7 +646,7 @@ def undo(journal_path: str, dry_run: bool = False) -> UndoReport:
         try:
             journal = Journal.reopen(read)
         except OSError as error:
-            report.rejected.append(Rejected(None, f"cannot add to it: {error.strerror or error}"))
+            report.rejected.append(Rejected(None, f"cannot add to it: {error_reason(error)}"))
             return report
     try:
         for record in reversed(read.records.values()):
@@ -655,7 +655,7 @@ def undo(journal_path: str, dry_run: bool = False) -> UndoReport:
                     _remove_temporaries(record)
                 outcome = _undo_one(record, journal)
             except OSError as error:
-                report.refused.append((record.move, error.strerror or str(error)))
+                report.refused.append((record.move, error_reason(error)))
                 continue
             if outcome is True:
                 report.restored.append(record.move)

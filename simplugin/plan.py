@@ -45,7 +45,7 @@ from .discover import sidecars_beside, sidecars_of
 from .errors import UsageError
 from .files import NotRegularFile, kind_of, open_regular
 from .imaging import Unreadable, probe
-from .text import human_size, printable
+from .text import error_reason, human_size, printable
 from .types import Duplicate, Group, Photo, ScanResult, ScanSettings, Skipped
 
 PLAN_VERSION = 1  # the version of the JSON sink's schema, whose groups a plan shares
@@ -198,7 +198,7 @@ class _Check:
 def _why(error: OSError) -> str:
     if isinstance(error, FileNotFoundError):
         return "no longer exists"
-    return error.strerror or str(error)
+    return error_reason(error)
 
 
 def _inside(real: str, roots: tuple[str, ...]) -> bool:
@@ -261,7 +261,7 @@ def _read(path: str) -> Any:
     except NotRegularFile:
         raise UsageError(f"{shown}: not a plan ({_kind(path)}, not a regular file)") from None
     except OSError as error:
-        raise UsageError(f"{shown}: cannot read the plan: {error.strerror or error}") from None
+        raise UsageError(f"{shown}: cannot read the plan: {error_reason(error)}") from None
     if size > PLAN_SIZE_LIMIT or len(data) > PLAN_SIZE_LIMIT:
         raise UsageError(
             f"{shown}: not read: larger than a plan can be ({human_size(PLAN_SIZE_LIMIT)})"

@@ -30,7 +30,7 @@ from simplugin.discover import sidecar_index, sidecars_of
 from simplugin.files import kind_of
 from simplugin.imaging import RAW_EXTENSIONS
 from simplugin.moves import Journal, Move, move
-from simplugin.text import printable, tell
+from simplugin.text import error_reason, printable, tell
 
 # Formats a camera saves beside a RAW file of the same name.
 RAW_TWIN_EXTENSIONS = frozenset({".jpg", ".jpeg", ".heic", ".heif", ".hif"})
@@ -70,7 +70,7 @@ class MoveSink(Sink):
                 journal = Journal.create(destination, roots=list(result.settings.roots))
             except OSError as error:
                 raise OutputIncomplete(
-                    f"cannot move into {destination}: {error.strerror or error}; nothing was moved"
+                    f"cannot move into {destination}: {error_reason(error)}; nothing was moved"
                 ) from error
             try:
                 failed += sum(not _move_one(item, journal) for item in planned)
@@ -89,7 +89,7 @@ def _move_one(item: PlannedMove, journal: Journal) -> bool:
     try:
         move(item.move, journal)
     except OSError as error:
-        reason = error.strerror or str(error)
+        reason = error_reason(error)
         tell(f"could not move {printable(item.shown_source)}: {reason}; left where it was")
         return False
     _out(f"moved {printable(item.shown_source)} -> {printable(item.shown_target)}")
