@@ -87,9 +87,10 @@ class Summaries:
     from_cache: int
 
 
+DEFAULT_METRIC = "avgdiff"
 DEFAULT_BUCKETER = "exif-time"
 CACHE_BATCH = 64  # photos looked up in the cache at once
-READ_BATCH = 8  # photos read by one worker task
+READ_BATCH = 8  # photos read by one worker task: enough to make the cost of a task negligible
 UNDATED_CHOICES = ("compare-all", "separate")
 
 _default_host: PluginHost | None = None
@@ -109,7 +110,7 @@ def default_host() -> PluginHost:
 def scan(
     paths: str | os.PathLike | Iterable[str | os.PathLike],
     *,
-    metric: str = "avgdiff",
+    metric: str = DEFAULT_METRIC,
     threshold: float | None = None,
     bucketer: str | None = DEFAULT_BUCKETER,
     bucketer_options: Mapping[str, Any] | None = None,

@@ -31,8 +31,6 @@ from .errors import TERMINATING_SIGNALS, PluginError, UsageError, blame
 from .imaging import Unreadable, open_displayed
 from .types import Bucketer, Metric
 
-BATCH = 8  # photos per task: enough to make the cost of a task negligible
-
 
 @dataclass(frozen=True, slots=True)
 class Summary:
