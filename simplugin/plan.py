@@ -41,7 +41,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .discover import sidecars_beside, sidecars_of
+from .discover import FolderListings
 from .errors import UsageError
 from .files import NotRegularFile, kind_of, open_regular
 from .imaging import Unreadable, probe
@@ -154,7 +154,7 @@ class _Check:
 
     roots: tuple[str, ...]  # real paths: only a duplicate inside one moves
     seen_as: Mapping[str, set[tuple[int, int]]]  # real path: its (size, mtime_ns) in the plan
-    folders: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # sidecars, once
+    folders: FolderListings = field(default_factory=FolderListings)  # for the sidecars
 
     def duplicate(self, name: _Name) -> Photo | Skipped:
         """A duplicate, if it may move: inside the roots, and not a symbolic link."""
@@ -188,10 +188,7 @@ class _Check:
             return Skipped(name.shown, _why(error))
         except Unreadable as reason:
             return Skipped(name.shown, str(reason))
-        folder = os.path.dirname(name.real)
-        if folder not in self.folders:
-            self.folders[folder] = sidecars_beside(name.real)
-        sidecars = sidecars_of(name.real, self.folders[folder])
+        sidecars = self.folders.sidecars_of(name.real)
         return Photo(name.real, info.st_size, info.st_mtime_ns, width, height, format, sidecars)
 
 
