@@ -66,7 +66,12 @@ def is_temporary(name: str) -> bool:
 
 
 class Journal:
-    """An append-only record of moves, one JSON object per line, synced on every write."""
+    """An append-only record of moves, one JSON object per line, synced on every write.
+
+    A sink that moves the user's files makes one with `Journal.create(folder)` in the
+    folder it moves them into, hands it to `move` for each file, closes it, and tells
+    the user `simplugin undo JOURNAL` puts everything back.
+    """
 
     def __init__(self, file: BinaryIO, path: str, token: str):
         self.path = path
@@ -76,6 +81,9 @@ class Journal:
 
     @classmethod
     def create(cls, folder: str, **header: object) -> Journal:
+        """A new journal in `folder` (made if missing), named after the time, never
+        replacing a file; its first line records this run and `header` (the move sink
+        records the scanned `roots`). Raises OSError."""
         os.makedirs(folder, exist_ok=True)
         run = secrets.token_hex(16)
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -119,6 +127,7 @@ class Journal:
             raise
 
     def write(self, **entry: object) -> None:
+        """Add one line, and sync it to disk before going on."""
         # Lone surrogates (undecodable file names) become \udcXX escapes, as in the
         # JSON sink, so the journal is valid UTF-8 and reads back the exact names.
         line = json.dumps(entry, ensure_ascii=False).encode("utf-8", "backslashreplace")
@@ -145,8 +154,10 @@ class Journal:
 
 
 def move(item: Move, journal: Journal) -> None:
-    """Move one file or symbolic link, journaled; raises OSError and leaves it in place
-    on failure (NotRegularFile for anything else, which is never touched)."""
+    """Move one file or symbolic link, journaled, never replacing anything at the target:
+    an atomic rename, or across filesystems a verified copy before the original goes.
+    Raises OSError and leaves it in place on failure (NotRegularFile for anything but a
+    regular file or a link, which is never touched)."""
     info = os.lstat(item.source)
     link = stat.S_ISLNK(info.st_mode)
     if not link and not stat.S_ISREG(info.st_mode):

@@ -84,7 +84,8 @@ JOBS_PER_CORE = 4
 
 
 def default_jobs() -> int:
-    """One process per core this process may use."""
+    """How many worker processes CPU-bound work should use: one per core this process
+    may use."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux

@@ -11,7 +11,7 @@ A photo moves with its sidecars (`IMG_1.xmp`, `IMG_1.jpg.xmp`, `IMG_1.aae`, Goog
 Takeout's `IMG_1.jpg.json`) and with its RAW or JPEG twin of the same name: the pair
 is one photo, so if either is a keeper, neither moves. Only regular files and symbolic
 links move (a link as a link): a FIFO or a device named like a sidecar is reported and
-stays. Every move is journaled in DEST (see `simplugin.moves`) and `simplugin undo
+stays. Every move is journaled in DEST (see `simplugin.Journal`) and `simplugin undo
 JOURNAL` puts everything back.
 """
 
@@ -25,12 +25,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from simplugin import Option, OutputIncomplete, Photo, ScanResult, Sink, hookimpl
-from simplugin.discover import FolderListings
-from simplugin.files import kind_of
-from simplugin.imaging import RAW_EXTENSIONS
-from simplugin.moves import Journal, Move, move
-from simplugin.text import error_reason, printable, tell
+from simplugin import (
+    RAW_EXTENSIONS,
+    FolderListings,
+    Journal,
+    Move,
+    Option,
+    OutputIncomplete,
+    Photo,
+    ScanResult,
+    Sink,
+    error_reason,
+    hookimpl,
+    kind_of,
+    move,
+    printable,
+    tell,
+)
 
 # Formats a camera saves beside a RAW file of the same name.
 RAW_TWIN_EXTENSIONS = frozenset({".jpg", ".jpeg", ".heic", ".heif", ".hif"})

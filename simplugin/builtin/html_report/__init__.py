@@ -30,14 +30,26 @@ from typing import Any
 
 from PIL import Image
 
-from simplugin import Option, OutputIncomplete, Photo, ScanResult, Sink, hookimpl
-from simplugin.discover import is_cache, tag_as_cache
-from simplugin.exif import capture_time
-from simplugin.imaging import Unreadable, open_displayed
-from simplugin.output import write_atomically
-from simplugin.plan import PLAN_VERSION
-from simplugin.reading import default_jobs, worker_pool
-from simplugin.text import error_reason, printable, tell
+from simplugin import (
+    PLAN_VERSION,
+    Option,
+    OutputIncomplete,
+    Photo,
+    ScanResult,
+    Sink,
+    Unreadable,
+    capture_time,
+    default_jobs,
+    error_reason,
+    hookimpl,
+    is_cache,
+    open_displayed,
+    printable,
+    tag_as_cache,
+    tell,
+    worker_pool,
+    write_atomically,
+)
 
 THUMBNAIL_SIZE = 320  # pixels, the longest side at most: sharp in the page's 200px frames
 # JPEGs are decoded at the smallest scale that leaves 200 pixels a side (1/8 of a
