@@ -9,16 +9,35 @@ Scripting::
 
 Writing a plugin: subclass `Metric`, `Bucketer` or `Sink`, register an instance from a
 `@hookimpl` function (see `simplugin.hookspecs`), and publish the module under the
-`simplugin` entry-point group.
+`simplugin` entry-point group (docs/plugin-guide.md).
+
+The names below are simplugin's public API: what scripts and plugins may use, the
+built-in plugins included, which import nothing else. Besides the scan and its results
+and the plugin interfaces, they give a plugin what simplugin itself relies on:
+
+* messages for the user, one line each: `tell`, `printable`, `quoted`, `human_size`,
+  `error_reason`;
+* files: `write_atomically`, `open_regular` (never a FIFO or a device), `kind_of`,
+  `is_cache` and `tag_as_cache` (CACHEDIR.TAG), `FolderListing(s)` (a photo's sidecars);
+* photos: `open_displayed` (as a person sees it), `probe` (its size without decoding
+  it), `capture_time` (EXIF), `RAW_EXTENSIONS` (the camera RAW file names);
+* work on every core: `default_jobs`, `worker_pool`;
+* changing the user's files, with undo: `Move`, `move`, `Journal`;
+* plans: `load_plan`, `PLAN_VERSION` (the version of the JSON schema a plan shares).
+
+`import simplugin` is light (no numpy, Pillow or SQLite): what needs them is imported
+when a name is first used.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-from .engine import SinkRequest, deliver, prepare_sinks, scan, write
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import OutputIncomplete, PluginError, SimpluginError, UsageError
+from .files import NotRegularFile, kind_of, open_regular
 from .hookspecs import hookimpl
-from .plan import load_plan
-from .plugins import load_plugins
+from .text import error_reason, human_size, printable, quoted, tell
 from .types import (
     Bucketer,
     Duplicate,
@@ -33,33 +52,112 @@ from .types import (
     Skipped,
 )
 
-try:
-    __version__ = version("simplugin")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+# The public names whose modules load numpy, Pillow, exifread or SQLite are imported on
+# first use (PEP 562), by module. Type checkers read the same names below.
+_ON_FIRST_USE = {
+    "discover": ("FolderListing", "FolderListings", "is_cache", "tag_as_cache"),
+    "engine": ("SinkRequest", "deliver", "prepare_sinks", "scan", "write"),
+    "exif": ("capture_time",),
+    "imaging": ("RAW_EXTENSIONS", "Displayed", "Unreadable", "open_displayed", "probe"),
+    "moves": ("Journal", "Move", "move"),
+    "output": ("write_atomically",),
+    "plan": ("PLAN_VERSION", "load_plan"),
+    "plugins": ("load_plugins",),
+    "reading": ("default_jobs", "worker_pool"),
+}
+_MODULE_OF = {name: module for module, names in _ON_FIRST_USE.items() for name in names}
+
+if TYPE_CHECKING:
+    from .discover import FolderListing, FolderListings, is_cache, tag_as_cache
+    from .engine import SinkRequest, deliver, prepare_sinks, scan, write
+    from .exif import capture_time
+    from .imaging import RAW_EXTENSIONS, Displayed, Unreadable, open_displayed, probe
+    from .moves import Journal, Move, move
+    from .output import write_atomically
+    from .plan import PLAN_VERSION, load_plan
+    from .plugins import load_plugins
+    from .reading import default_jobs, worker_pool
 
 __all__ = [
-    "Bucketer",
-    "Duplicate",
-    "Group",
-    "Metric",
-    "Option",
-    "OutputIncomplete",
-    "Pair",
-    "Photo",
-    "PluginError",
+    # the scan, and what it finds
+    "scan",
     "ScanResult",
     "ScanSettings",
-    "SimpluginError",
-    "Sink",
-    "SinkRequest",
+    "Photo",
     "Skipped",
-    "UsageError",
-    "deliver",
-    "hookimpl",
-    "load_plan",
+    "Pair",
+    "Group",
+    "Duplicate",
     "load_plugins",
+    # writing a plugin, and sending a result to one
+    "hookimpl",
+    "Metric",
+    "Bucketer",
+    "Sink",
+    "Option",
+    "SinkRequest",
     "prepare_sinks",
-    "scan",
+    "deliver",
     "write",
+    # errors
+    "SimpluginError",
+    "UsageError",
+    "OutputIncomplete",
+    "PluginError",
+    # messages for the user
+    "tell",
+    "printable",
+    "quoted",
+    "human_size",
+    "error_reason",
+    # files
+    "write_atomically",
+    "open_regular",
+    "NotRegularFile",
+    "kind_of",
+    "is_cache",
+    "tag_as_cache",
+    "FolderListing",
+    "FolderListings",
+    # photos
+    "open_displayed",
+    "Displayed",
+    "Unreadable",
+    "probe",
+    "capture_time",
+    "RAW_EXTENSIONS",
+    # work on every core
+    "default_jobs",
+    "worker_pool",
+    # changing the user's files, with undo
+    "Move",
+    "move",
+    "Journal",
+    # plans
+    "load_plan",
+    "PLAN_VERSION",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        value: Any = _version()
+    elif name in _MODULE_OF:
+        value = getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # found once: the next use does not come here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__, "__version__"})
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("simplugin")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"

@@ -27,6 +27,7 @@ import numpy as np
 
 from .reading import Summary
 from .types import Bucketer, Metric
+from .xdg import simplugin_folder
 
 FORMAT = "simplugin-signature-cache"
 SCHEMA_VERSION = "1"
@@ -52,8 +53,7 @@ class CacheWarning(UserWarning):
 
 
 def default_path() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "simplugin", "signatures.sqlite")
+    return os.path.join(simplugin_folder("cache"), "signatures.sqlite")
 
 
 @dataclass(frozen=True)

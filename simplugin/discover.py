@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from PIL import Image
 
 from .files import kind_of, open_regular
 from .imaging import HEIF_EXTENSIONS, RAW_EXTENSIONS
+from .text import error_reason
 from .types import Skipped
 
 # Longest first: "IMG_1.jpg.supplemental-metadata.json" belongs to "IMG_1.jpg".
@@ -54,21 +55,59 @@ def sidecar_owner(name: str) -> str | None:
     return None
 
 
-def sidecar_index(folder: str, names: list[str]) -> dict[str, list[str]]:
-    """The sidecars among `names`, by the lower-case name of the photo they belong to."""
-    index: dict[str, list[str]] = {}
-    for name in names:
-        owner = sidecar_owner(name)
-        if owner is not None:
-            index.setdefault(owner.lower(), []).append(os.path.join(folder, name))
-    return index
+@dataclass(frozen=True, slots=True)
+class FolderListing:
+    """The names in one folder, and its sidecars by the lower-case name of the photo
+    they belong to: a folder is listed once for all the photos in it."""
+
+    folder: str
+    names: tuple[str, ...]
+    sidecars: Mapping[str, tuple[str, ...]]
+
+    @classmethod
+    def of(cls, folder: str, names: Iterable[str]) -> FolderListing:
+        """The listing of `folder`, which holds `names`."""
+        names = tuple(names)
+        index: dict[str, list[str]] = {}
+        for name in names:
+            owner = sidecar_owner(name)
+            if owner is not None:
+                index.setdefault(owner.lower(), []).append(os.path.join(folder, name))
+        return cls(folder, names, {owner: tuple(paths) for owner, paths in index.items()})
+
+    @classmethod
+    def read(cls, folder: str) -> FolderListing:
+        """List `folder` (`""` is the current folder); raises OSError."""
+        return cls.of(folder, os.listdir(folder or "."))
+
+    def sidecars_of(self, path: str) -> tuple[str, ...]:
+        """The sidecars of the photo at `path`, in this folder: named after its whole
+        name (`IMG_1.jpg.xmp`) or its stem (`IMG_1.xmp`)."""
+        name = os.path.basename(path).lower()
+        stem = os.path.splitext(name)[0]
+        return tuple(sorted({*self.sidecars.get(name, ()), *self.sidecars.get(stem, ())}))
 
 
-def sidecars_of(path: str, index: dict[str, list[str]]) -> tuple[str, ...]:
-    """The sidecars of the photo at `path`: named after the whole name or the stem."""
-    name = os.path.basename(path).lower()
-    stem = os.path.splitext(name)[0]
-    return tuple(sorted(set(index.get(name, []) + index.get(stem, []))))
+class FolderListings:
+    """Folders listed on first use, once each, for looking beside many photos: a sink
+    taking sidecars along, a plan's photos checked again."""
+
+    def __init__(self) -> None:
+        self._listed: dict[str, FolderListing | None] = {}
+
+    def of(self, folder: str) -> FolderListing | None:
+        """The listing of `folder`, or None when it cannot be listed."""
+        if folder not in self._listed:
+            try:
+                self._listed[folder] = FolderListing.read(folder)
+            except OSError:
+                self._listed[folder] = None
+        return self._listed[folder]
+
+    def sidecars_of(self, path: str) -> tuple[str, ...]:
+        """The sidecars of the photo at `path`; none when its folder cannot be listed."""
+        listing = self.of(os.path.dirname(path))
+        return listing.sidecars_of(path) if listing is not None else ()
 
 
 def photo_extensions() -> frozenset[str]:
@@ -101,14 +140,15 @@ class _Walk:
         self.extensions = extensions
         self.follow_symlinks = follow_symlinks
         self.seen: set[tuple[int, int]] = set()
+        self.beside_roots = FolderListings()  # the folders of photos named as roots
 
     def visit(
-        self, path: str, explicit: bool = False, sidecars: dict[str, list[str]] | None = None
+        self, path: str, explicit: bool = False, listing: FolderListing | None = None
     ) -> Iterator[Candidate | Skipped]:
         try:
             info = os.lstat(path)
         except OSError as error:  # deleted since its folder was listed, for one
-            yield Skipped(path, error.strerror or str(error))
+            yield Skipped(path, error_reason(error))
             return
         if stat.S_ISLNK(info.st_mode):
             if not (self.follow_symlinks or explicit):
@@ -117,13 +157,15 @@ class _Walk:
             try:
                 info = os.stat(path)
             except OSError as error:
-                yield Skipped(path, f"broken symbolic link: {error.strerror or error}")
+                yield Skipped(path, f"broken symbolic link: {error_reason(error)}")
                 return
         if stat.S_ISDIR(info.st_mode):
             yield from self.folder(path, info)
         elif stat.S_ISREG(info.st_mode):
-            if sidecars is None:  # a photo named on the command line: look beside it
-                sidecars = sidecars_beside(path)
+            if listing is None:  # a photo named on the command line: look beside it
+                sidecars = self.beside_roots.sidecars_of(path)
+            else:
+                sidecars = listing.sidecars_of(path)
             yield from self.candidate(path, info, explicit, sidecars)
         elif explicit:
             yield Skipped(path, f"not a regular file or folder: {kind_of(info)}")
@@ -140,21 +182,21 @@ class _Walk:
             return  # otherwise an excluded folder
         self.seen.add(identity)
         try:
-            with os.scandir(path) as listing:
+            with os.scandir(path) as scanned:
                 # Links last: a file reached both directly and through a link is
                 # then listed under its real path.
-                entries = sorted(listing, key=lambda e: (e.is_symlink(), e.name))
+                entries = sorted(scanned, key=lambda e: (e.is_symlink(), e.name))
         except OSError as error:
-            yield Skipped(path, f"cannot open folder: {error.strerror or error}")
+            yield Skipped(path, f"cannot open folder: {error_reason(error)}")
             return
         if any(entry.name == CACHEDIR_TAG for entry in entries) and is_cache(path):
             return
-        sidecars = sidecar_index(path, [entry.name for entry in entries])
+        listing = FolderListing.of(path, [entry.name for entry in entries])
         for entry in entries:
-            yield from self.visit(entry.path, sidecars=sidecars)
+            yield from self.visit(entry.path, listing=listing)
 
     def candidate(
-        self, path: str, info: os.stat_result, explicit: bool, sidecars: dict[str, list[str]]
+        self, path: str, info: os.stat_result, explicit: bool, sidecars: tuple[str, ...]
     ) -> Iterator[Candidate]:
         identity = (info.st_dev, info.st_ino)
         if identity in self.seen:
@@ -167,20 +209,11 @@ class _Walk:
             info.st_size,
             info.st_mtime_ns,
             named_like_photo=explicit or self.named_like_photo(path),
-            sidecars=sidecars_of(path, sidecars),
+            sidecars=sidecars,
         )
 
     def named_like_photo(self, path: str) -> bool:
         return os.path.splitext(path)[1].lower() in self.extensions
-
-
-def sidecars_beside(path: str) -> dict[str, list[str]]:
-    """The sidecar index of the folder that holds `path` (see `sidecar_index`)."""
-    folder = os.path.dirname(path)
-    try:
-        return sidecar_index(folder, os.listdir(folder or "."))
-    except OSError:
-        return {}
 
 
 def is_cache(folder: str) -> bool:

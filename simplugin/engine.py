@@ -2,9 +2,10 @@
 
     walk -> summarise -> bucket -> compare -> group -> sinks
 
-Each stage is one function below. Plugins contribute the objects the stages call (the
-metric, the bucketer, the sinks); the stages call those objects directly, and call
-hooks only once per scan, per group or per skipped file.
+Each stage is one function below, given the scan's `ScanContext` (its plugins, settings,
+metric and bucketer) and what the stage before found. Plugins contribute the objects
+the stages call (the metric, the bucketer, the sinks); the stages call those objects
+directly, and call hooks only once per scan, per group or per skipped file.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import math
 import os
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -23,7 +25,7 @@ from .cache import Kinds, SignatureCache
 from .discover import Candidate, walk
 from .errors import PluginError, SimpluginError, UsageError
 from .plugins import PluginHost, PluginWarning, load_plugins, resolve_options
-from .reading import Reader, jobs_to_use, read_all
+from .reading import Reader, Summary, jobs_to_use, read_all
 from .settings import UNDATED_CHOICES, resolve, with_settings
 from .types import (
     Bucketer,
@@ -77,19 +79,20 @@ class Comparison:
     right: Sequence[int] | None = None
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class Summaries:
-    """What the summarise stage found: photos, their signatures and bucketing keys."""
+    """What the summarise stage found: photos, their signatures (one row each) and
+    bucketing keys, in the walk's order; and the files it skipped."""
 
-    photos: list[Photo]
+    photos: tuple[Photo, ...]
     signatures: np.ndarray
-    keys: list[Any]
-    skipped: list[Skipped]
+    keys: tuple[Any, ...]
+    skipped: tuple[Skipped, ...]
     from_cache: int
 
 
 CACHE_BATCH = 64  # photos looked up in the cache at once
-READ_BATCH = 8  # photos read by one worker task
+READ_BATCH = 8  # photos read by one worker task: enough to make the cost of a task negligible
 
 _default_host: PluginHost | None = None
 
@@ -139,29 +142,13 @@ def scan(
     _check_not_excluded(scan_settings)
     host.notify("scan_started", settings=scan_settings)
 
-    signature_cache = None
-    if chosen["cache"]:
-        cache = chosen["cache"]
-        signature_cache = SignatureCache.open(None if cache is True else os.fspath(cache))
-    try:
-        summaries = summarise(
-            host, scan_settings, metric, bucketer, progress, signature_cache, processes
-        )
-    finally:
-        if signature_cache is not None:
-            signature_cache.close()
-    comparisons = bucket(host, scan_settings, bucketer, summaries)
-    pairs = compare(host, scan_settings, metric, summaries, comparisons, progress)
-    groups = group(host, scan_settings, metric, summaries, pairs)
-    result = ScanResult(
-        settings=scan_settings,
-        photos=tuple(summaries.photos),
-        skipped=tuple(summaries.skipped),
-        pairs=tuple(Pair(summaries.photos[i], summaries.photos[j], d) for i, j, d in pairs),
-        groups=groups,
-        undated=summaries.keys.count(None) if bucketer else None,
-        from_cache=summaries.from_cache,
-    )
+    context = ScanContext(host, scan_settings, metric, bucketer, progress)
+    with _signature_cache(chosen["cache"]) as signature_cache:
+        summaries = summarise(context, signature_cache, processes)
+    comparisons = bucket(context, summaries)
+    pairs = compare(context, summaries, comparisons)
+    groups = group(context, summaries, pairs)
+    result = _result(context, summaries, pairs, groups)
     host.notify("scan_finished", result=result)
     return result
 
@@ -229,98 +216,143 @@ def _threshold(metric: Metric, threshold: float | None) -> float:
 
 # --- stages ------------------------------------------------------------------------------
 
+IndexPair = tuple[int, int, float]  # a near-duplicate pair: indices into the photos, distance
 
-def summarise(
-    host: PluginHost,
-    settings: ScanSettings,
-    metric: Metric,
-    bucketer: Bucketer | None,
-    progress: Progress,
-    cache: SignatureCache | None,
-    jobs: int,
-) -> Summaries:
+
+@dataclass(frozen=True)
+class ScanContext:
+    """What every stage of one scan works with: the plugins, the settings, the metric
+    and bucketer they chose, and where progress goes."""
+
+    host: PluginHost
+    settings: ScanSettings
+    metric: Metric
+    bucketer: Bucketer | None
+    progress: Progress
+
+
+@contextmanager
+def _signature_cache(cache: str | os.PathLike | bool) -> Iterator[SignatureCache | None]:
+    """The cache `scan(cache=...)` asks for, open while inside; None for none."""
+    opened = SignatureCache.open(None if cache is True else os.fspath(cache)) if cache else None
+    try:
+        yield opened
+    finally:
+        if opened is not None:
+            opened.close()
+
+
+def summarise(context: ScanContext, cache: SignatureCache | None, jobs: int) -> Summaries:
     """Read every candidate photo once, from the cache or on all cores: its facts, its
     signature and its bucket key. Photos are read while the walk goes on."""
-    reader = Reader(
-        metric,
-        host.provider("metric", metric.name),
-        bucketer,
-        host.provider("bucketer", bucketer.name) if bucketer else None,
-    )
-    kinds = Kinds.of(metric, bucketer)
-    shape, dtype = kinds.shape, kinds.dtype
-    order: dict[str, int] = {}  # walk order, which the results keep
-    found: list[tuple[Candidate, Any]] = []
-    skipped: list[Skipped] = []
-    from_cache = 0
+    return _Summarising(context, cache).run(jobs)
 
-    def skip(item: Skipped) -> None:
-        skipped.append(item)
-        host.notify("photo_skipped", skipped=item)
 
-    def candidates() -> Iterator[Candidate]:
+class _Summarising:
+    """The summarise stage of one scan as it goes: the photos found so far (from the
+    cache or read), the walk's order, which the results keep, and the files skipped."""
+
+    def __init__(self, context: ScanContext, cache: SignatureCache | None):
+        self.context = context
+        self.cache = cache
+        host, metric, bucketer = context.host, context.metric, context.bucketer
+        self.reader = Reader(
+            metric,
+            host.provider_of(metric),
+            bucketer,
+            host.provider_of(bucketer) if bucketer is not None else None,
+        )
+        self.kinds = Kinds.of(context.metric, context.bucketer)
+        self.order: dict[str, int] = {}  # each candidate's place in the walk
+        self.found: list[tuple[Candidate, Summary]] = []
+        self.unstored: list[tuple[Candidate, Summary]] = []  # read, not yet in the cache
+        self.skipped: list[Skipped] = []
+        self.from_cache = 0
+
+    def run(self, jobs: int) -> Summaries:
+        self.context.progress.stage("reading photos", None)
+        for candidate, outcome in read_all(self.reader, self.to_read(), jobs):
+            self.context.progress.advance()
+            self.take(candidate, outcome)
+        self.store()
+        return self.summaries()
+
+    def candidates(self) -> Iterator[Candidate]:
+        """The walk's candidates, in its order; what it cannot scan is skipped."""
+        settings = self.context.settings
         for item in walk(settings.roots, settings.follow_symlinks, settings.exclude):
             if isinstance(item, Skipped):
-                skip(item)
+                self.skip(item)
                 continue
-            order[item.path] = len(order)
-            progress.found(len(order))
+            self.order[item.path] = len(self.order)
+            self.context.progress.found(len(self.order))
             yield item
 
-    def to_read() -> Iterator[list[Candidate]]:
-        nonlocal from_cache
-        for batch in _batches(candidates(), CACHE_BATCH):
-            hits = cache.lookup(batch, kinds) if cache is not None else {}
-            for index, entry in hits.items():
-                found.append((batch[index], entry))
-            from_cache += len(hits)
-            progress.advance(len(hits))
+    def to_read(self) -> Iterator[list[Candidate]]:
+        """Batches of the candidates to read: those the cache has are found at once."""
+        for batch in _batches(self.candidates(), CACHE_BATCH):
+            hits = self.cache.lookup(batch, self.kinds) if self.cache is not None else {}
+            self.found.extend((batch[index], entry) for index, entry in hits.items())
+            self.from_cache += len(hits)
+            self.context.progress.advance(len(hits))
             yield from _batches((c for i, c in enumerate(batch) if i not in hits), READ_BATCH)
 
-    progress.stage("reading photos", None)
-    fresh = []
-    for candidate, outcome in read_all(reader, to_read(), jobs):
-        progress.advance()
+    def take(self, candidate: Candidate, outcome: Summary | str | None) -> None:
+        """What reading a candidate gave: a photo, a reason to skip it, or None for a
+        file that is not a photo and not named like one."""
         if outcome is None:
-            continue
+            return
         if isinstance(outcome, str):
-            skip(Skipped(candidate.path, outcome))
-            continue
-        signature = outcome.signature
+            self.skip(Skipped(candidate.path, outcome))
+            return
+        self.check_signature(outcome.signature)
+        self.found.append((candidate, outcome))
+        if self.cache is not None:
+            self.unstored.append((candidate, outcome))
+            if len(self.unstored) >= CACHE_BATCH * 4:
+                self.store()
+
+    def check_signature(self, signature: np.ndarray) -> None:
+        shape, dtype = self.kinds.shape, self.kinds.dtype
         if signature.shape != shape or signature.dtype != dtype:
             raise PluginError(
-                reader.metric_plugin,
+                self.reader.metric_plugin,
                 "signature",
                 ValueError(
-                    f"metric {metric.name!r} returned a {signature.dtype} array of shape"
-                    f" {signature.shape}, but declares {dtype} of shape {shape}"
+                    f"metric {self.context.metric.name!r} returned a {signature.dtype} array"
+                    f" of shape {signature.shape}, but declares {dtype} of shape {shape}"
                 ),
             )
-        found.append((candidate, outcome))
-        fresh.append((candidate, outcome))
-        if cache is not None and len(fresh) >= CACHE_BATCH * 4:
-            cache.store(fresh, kinds)
-            fresh.clear()
-    if cache is not None and fresh:
-        cache.store(fresh, kinds)
 
-    found.sort(key=lambda item: order[item[0].path])
-    photos = [
-        Photo(
-            path=candidate.path,
-            size=candidate.size,
-            mtime_ns=candidate.mtime_ns,
-            width=summary.width,
-            height=summary.height,
-            format=summary.format,
-            sidecars=candidate.sidecars,
+    def skip(self, item: Skipped) -> None:
+        self.skipped.append(item)
+        self.context.host.notify("photo_skipped", skipped=item)
+
+    def store(self) -> None:
+        """Keep in the cache what was read since the last time."""
+        if self.cache is not None and self.unstored:
+            self.cache.store(self.unstored, self.kinds)
+        self.unstored.clear()
+
+    def summaries(self) -> Summaries:
+        found = sorted(self.found, key=lambda item: self.order[item[0].path])
+        photos = tuple(
+            Photo(
+                path=candidate.path,
+                size=candidate.size,
+                mtime_ns=candidate.mtime_ns,
+                width=summary.width,
+                height=summary.height,
+                format=summary.format,
+                sidecars=candidate.sidecars,
+            )
+            for candidate, summary in found
         )
-        for candidate, summary in found
-    ]
-    signatures = np.empty((len(found), *shape), dtype)
-    for index, (_, summary) in enumerate(found):
-        signatures[index] = summary.signature
-    return Summaries(photos, signatures, [s.key for _, s in found], skipped, from_cache)
+        signatures = np.empty((len(found), *self.kinds.shape), self.kinds.dtype)
+        for index, (_, summary) in enumerate(found):
+            signatures[index] = summary.signature
+        keys = tuple(summary.key for _, summary in found)
+        return Summaries(photos, signatures, keys, tuple(self.skipped), self.from_cache)
 
 
 def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -329,14 +361,13 @@ def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
-def bucket(
-    host: PluginHost, settings: ScanSettings, bucketer: Bucketer | None, summaries: Summaries
-) -> list[Comparison]:
+def bucket(context: ScanContext, summaries: Summaries) -> list[Comparison]:
     """Which photos to compare with which: everything at once without a bucketer;
     otherwise each bucket, and the photos without a key as `settings.undated` says."""
+    bucketer, settings = context.bucketer, context.settings
     if bucketer is None:
         return [Comparison(range(len(summaries.photos)))]
-    with host.blame(bucketer, "buckets"):
+    with context.host.blame(bucketer, "buckets"):
         buckets = bucketer.buckets(summaries.photos, summaries.keys, settings.bucketer_options)
         comparisons = [Comparison(list(members)) for members in buckets]
     undated = [i for i, key in enumerate(summaries.keys) if key is None]
@@ -349,36 +380,14 @@ def bucket(
 
 
 def compare(
-    host: PluginHost,
-    settings: ScanSettings,
-    metric: Metric,
-    summaries: Summaries,
-    comparisons: list[Comparison],
-    progress: Progress,
-) -> list[tuple[int, int, float]]:
+    context: ScanContext, summaries: Summaries, comparisons: Sequence[Comparison]
+) -> list[IndexPair]:
     """Every near-duplicate pair `(i, j, distance)`, `i < j`, most similar first."""
     found: dict[tuple[int, int], float] = {}
-    signatures = summaries.signatures
-    progress.stage("comparing", len(comparisons))
+    context.progress.stage("comparing", len(comparisons))
     for comparison in comparisons:
-        progress.advance()
-        left = np.asarray(comparison.left, dtype=np.intp)
-        right = None if comparison.right is None else np.asarray(comparison.right, np.intp)
-        # Most capture-time buckets hold a single photo: nothing to ask the metric.
-        alone = len(left) < 2 if right is None else min(len(left), len(right)) == 0
-        if alone:
-            continue
-        method = "pairs_within" if right is None else "pairs_between"
-        with host.blame(metric, method):
-            if right is None:
-                right = left
-                near = metric.pairs_within(signatures[left], settings.threshold)
-            else:
-                near = metric.pairs_between(signatures[left], signatures[right], settings.threshold)
-            for i, j, distance in near:
-                a, b = sorted((int(left[i]), int(right[j])))
-                if a != b:
-                    found[(a, b)] = float(distance)
+        context.progress.advance()
+        found.update(_near_pairs(context, summaries.signatures, comparison))
     paths = [p.path for p in summaries.photos]
     return sorted(
         ((a, b, d) for (a, b), d in found.items()),
@@ -386,47 +395,99 @@ def compare(
     )
 
 
+def _near_pairs(
+    context: ScanContext, signatures: np.ndarray, comparison: Comparison
+) -> Iterator[tuple[tuple[int, int], float]]:
+    """The near-duplicate pairs of one comparison, as `((i, j), distance)`, `i < j`."""
+    left = np.asarray(comparison.left, dtype=np.intp)
+    right = None if comparison.right is None else np.asarray(comparison.right, np.intp)
+    # Most capture-time buckets hold a single photo: nothing to ask the metric.
+    alone = len(left) < 2 if right is None else min(len(left), len(right)) == 0
+    if alone:
+        return
+    metric, threshold = context.metric, context.settings.threshold
+    method = "pairs_within" if right is None else "pairs_between"
+    with context.host.blame(metric, method):
+        if right is None:
+            right = left
+            near = metric.pairs_within(signatures[left], threshold)
+        else:
+            near = metric.pairs_between(signatures[left], signatures[right], threshold)
+        for i, j, distance in near:
+            a, b = sorted((int(left[i]), int(right[j])))
+            if a != b:
+                yield (a, b), float(distance)
+
+
 def group(
-    host: PluginHost,
-    settings: ScanSettings,
-    metric: Metric,
-    summaries: Summaries,
-    pairs: list[tuple[int, int, float]],
+    context: ScanContext, summaries: Summaries, pairs: Sequence[IndexPair]
 ) -> tuple[Group, ...]:
     """Connected components of the pairs, each with its keeper; most similar first."""
-    parent = list(range(len(summaries.photos)))
+    ranked = []
+    for closest, members in _components(len(summaries.photos), pairs):
+        found = _with_keeper(context, summaries, members)
+        ranked.append((closest, found.keep.path, found))
+    ranked.sort(key=lambda entry: entry[:2])
+    return tuple(found for _, _, found in ranked)
 
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
 
+def _components(count: int, pairs: Sequence[IndexPair]) -> list[tuple[float, list[int]]]:
+    """The sets of photos the pairs connect, each with the distance of its closest
+    pair, in the order of their first photo. `pairs` are sorted, closest first."""
+    parent = list(range(count))
     for i, j, _ in pairs:
-        parent[root(i)] = root(j)
-    components: dict[int, list[int]] = {}
+        parent[_root(parent, i)] = _root(parent, j)
     closest: dict[int, float] = {}
-    for i, _, distance in pairs:  # sorted: the first pair seen is each group's closest
-        closest.setdefault(root(i), distance)
+    for i, _, distance in pairs:  # the first pair seen is each component's closest
+        closest.setdefault(_root(parent, i), distance)
+    components: dict[int, list[int]] = {}
     for i in sorted({i for pair in pairs for i in pair[:2]}):
-        components.setdefault(root(i), []).append(i)
+        components.setdefault(_root(parent, i), []).append(i)
+    return [(closest[root], members) for root, members in components.items()]
 
-    photos, signatures = summaries.photos, summaries.signatures
-    groups = []
-    for component, members in components.items():
-        by_path = tuple(sorted((photos[i] for i in members), key=lambda p: p.path))
-        keep = host.choose_keeper(by_path)
-        keeper = next(i for i in members if photos[i] is keep)
-        with host.blame(metric, "distance"):
-            duplicates = [
-                Duplicate(photos[i], float(metric.distance(signatures[keeper], signatures[i])))
-                for i in members
-                if i != keeper
-            ]
-        duplicates.sort(key=lambda d: (d.distance, d.photo.path))
-        groups.append((closest[component], keep.path, Group(keep, tuple(duplicates))))
-    groups.sort(key=lambda entry: entry[:2])
-    return tuple(g for _, _, g in groups)
+
+def _root(parent: list[int], i: int) -> int:
+    """The representative of `i`'s set (union-find), halving the path on the way."""
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+def _with_keeper(context: ScanContext, summaries: Summaries, members: list[int]) -> Group:
+    """The group of `members`: the keeper the plugins choose, then the others, each
+    with its distance to the keeper, most similar first."""
+    photos, signatures, metric = summaries.photos, summaries.signatures, context.metric
+    by_path = tuple(sorted((photos[i] for i in members), key=lambda p: p.path))
+    keep = context.host.choose_keeper(by_path)
+    keeper = next(i for i in members if photos[i] is keep)
+    with context.host.blame(metric, "distance"):
+        duplicates = [
+            Duplicate(photos[i], float(metric.distance(signatures[keeper], signatures[i])))
+            for i in members
+            if i != keeper
+        ]
+    duplicates.sort(key=lambda d: (d.distance, d.photo.path))
+    return Group(keep, tuple(duplicates))
+
+
+def _result(
+    context: ScanContext,
+    summaries: Summaries,
+    pairs: Sequence[IndexPair],
+    groups: tuple[Group, ...],
+) -> ScanResult:
+    """What the stages found, as sinks receive it and `scan()` returns it."""
+    photos = summaries.photos
+    return ScanResult(
+        settings=context.settings,
+        photos=photos,
+        skipped=summaries.skipped,
+        pairs=tuple(Pair(photos[i], photos[j], d) for i, j, d in pairs),
+        groups=groups,
+        undated=summaries.keys.count(None) if context.bucketer else None,
+        from_cache=summaries.from_cache,
+    )
 
 
 # --- sinks -------------------------------------------------------------------------------

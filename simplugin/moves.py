@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from .files import NotRegularFile, kind_of, open_regular
-from .text import human_size, printable
+from .text import error_reason, human_size, printable
 
 JOURNAL_FORMAT = "simplugin-journal"
 JOURNAL_VERSION = 2  # 2 records the run id and destination; 1 (before) is read too
@@ -66,7 +66,12 @@ def is_temporary(name: str) -> bool:
 
 
 class Journal:
-    """An append-only record of moves, one JSON object per line, synced on every write."""
+    """An append-only record of moves, one JSON object per line, synced on every write.
+
+    A sink that moves the user's files makes one with `Journal.create(folder)` in the
+    folder it moves them into, hands it to `move` for each file, closes it, and tells
+    the user `simplugin undo JOURNAL` puts everything back.
+    """
 
     def __init__(self, file: BinaryIO, path: str, token: str):
         self.path = path
@@ -77,6 +82,9 @@ class Journal:
 
     @classmethod
     def create(cls, folder: str, **header: object) -> Journal:
+        """A new journal in `folder` (made if missing), named after the time, never
+        replacing a file; its first line records this run and `header` (the move sink
+        records the scanned `roots`). Raises OSError."""
         os.makedirs(folder, exist_ok=True)
         run = secrets.token_hex(16)
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -120,6 +128,7 @@ class Journal:
             raise
 
     def write(self, **entry: object) -> None:
+        """Add one line, and sync it to disk before going on."""
         # Lone surrogates (undecodable file names) become \udcXX escapes, as in the
         # JSON sink, so the journal is valid UTF-8 and reads back the exact names.
         line = json.dumps(entry, ensure_ascii=False).encode("utf-8", "backslashreplace")
@@ -146,8 +155,10 @@ class Journal:
 
 
 def move(item: Move, journal: Journal) -> None:
-    """Move one file or symbolic link, journaled; raises OSError and leaves it in place
-    on failure (NotRegularFile for anything else, which is never touched)."""
+    """Move one file or symbolic link, journaled, never replacing anything at the target:
+    an atomic rename, or across filesystems a verified copy before the original goes.
+    Raises OSError and leaves it in place on failure (NotRegularFile for anything but a
+    regular file or a link, which is never touched)."""
     info = os.lstat(item.source)
     link = stat.S_ISLNK(info.st_mode)
     if not link and not stat.S_ISREG(info.st_mode):
@@ -436,7 +447,7 @@ def _open_journal(path: str) -> BinaryIO:
             why = f"{kind_of(info)}, not a simplugin journal"
         raise NotAJournal(f"{printable(path)}: {why}") from None
     except OSError as error:
-        raise NotAJournal(f"{printable(path)}: {error.strerror or error}") from None
+        raise NotAJournal(f"{printable(path)}: {error_reason(error)}") from None
 
 
 class _Refused(Exception):
@@ -595,7 +606,7 @@ def _kind_problem(target: str, link: bool) -> str | None:
     except (FileNotFoundError, NotADirectoryError):
         return None  # put back already, or never moved
     except OSError as error:
-        return f"the moved file {_shown(target)} cannot be examined: {error.strerror}"
+        return f"the moved file {_shown(target)} cannot be examined: {error_reason(error)}"
     if _is_kind(info, link):
         return None
     moved = "symbolic link" if link else "regular file"
@@ -667,7 +678,7 @@ def undo(journal_path: str, dry_run: bool = False) -> UndoReport:
         try:
             journal = Journal.reopen(read)
         except OSError as error:
-            report.rejected.append(Rejected(None, f"cannot add to it: {error.strerror or error}"))
+            report.rejected.append(Rejected(None, f"cannot add to it: {error_reason(error)}"))
             return report
     try:
         for record in reversed(read.records.values()):
@@ -677,7 +688,7 @@ def undo(journal_path: str, dry_run: bool = False) -> UndoReport:
                         report.refused.append((record.move, _partial_left(left, read)))
                 outcome = _undo_one(record, journal)
             except OSError as error:
-                report.refused.append((record.move, error.strerror or str(error)))
+                report.refused.append((record.move, error_reason(error)))
                 continue
             if outcome is True:
                 report.restored.append(record.move)

@@ -6,6 +6,7 @@ import os
 import tempfile
 
 from .errors import OutputIncomplete
+from .text import error_reason
 
 
 def write_atomically(path: str, data: bytes) -> None:
@@ -18,7 +19,7 @@ def write_atomically(path: str, data: bytes) -> None:
             prefix=".simplugin-", suffix=os.path.splitext(path)[1], dir=folder
         )
     except OSError as error:
-        raise OutputIncomplete(f"could not write {path}: {error.strerror}") from error
+        raise OutputIncomplete(f"could not write {path}: {error_reason(error)}") from error
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)

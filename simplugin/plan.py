@@ -41,11 +41,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .discover import sidecars_beside, sidecars_of
+from .discover import FolderListings
 from .errors import UsageError
 from .files import NotRegularFile, kind_of, open_regular
 from .imaging import Unreadable, probe
-from .text import human_size, printable
+from .text import error_reason, human_size, printable
 from .types import Duplicate, Group, Photo, ScanResult, ScanSettings, Skipped
 
 PLAN_VERSION = 1  # the version of the JSON sink's schema, whose groups a plan shares
@@ -154,7 +154,7 @@ class _Check:
 
     roots: tuple[str, ...]  # real paths: only a duplicate inside one moves
     seen_as: Mapping[str, set[tuple[int, int]]]  # real path: its (size, mtime_ns) in the plan
-    folders: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # sidecars, once
+    folders: FolderListings = field(default_factory=FolderListings)  # for the sidecars
 
     def duplicate(self, name: _Name) -> Photo | Skipped:
         """A duplicate, if it may move: inside the roots, and not a symbolic link."""
@@ -188,17 +188,14 @@ class _Check:
             return Skipped(name.shown, _why(error))
         except Unreadable as reason:
             return Skipped(name.shown, str(reason))
-        folder = os.path.dirname(name.real)
-        if folder not in self.folders:
-            self.folders[folder] = sidecars_beside(name.real)
-        sidecars = sidecars_of(name.real, self.folders[folder])
+        sidecars = self.folders.sidecars_of(name.real)
         return Photo(name.real, info.st_size, info.st_mtime_ns, width, height, format, sidecars)
 
 
 def _why(error: OSError) -> str:
     if isinstance(error, FileNotFoundError):
         return "no longer exists"
-    return error.strerror or str(error)
+    return error_reason(error)
 
 
 def _inside(real: str, roots: tuple[str, ...]) -> bool:
@@ -261,7 +258,7 @@ def _read(path: str) -> Any:
     except NotRegularFile:
         raise UsageError(f"{shown}: not a plan ({_kind(path)}, not a regular file)") from None
     except OSError as error:
-        raise UsageError(f"{shown}: cannot read the plan: {error.strerror or error}") from None
+        raise UsageError(f"{shown}: cannot read the plan: {error_reason(error)}") from None
     if size > PLAN_SIZE_LIMIT or len(data) > PLAN_SIZE_LIMIT:
         raise UsageError(
             f"{shown}: not read: larger than a plan can be ({human_size(PLAN_SIZE_LIMIT)})"

@@ -31,8 +31,6 @@ from .errors import TERMINATING_SIGNALS, PluginError, UsageError, blame
 from .imaging import Unreadable, open_displayed
 from .types import Bucketer, Metric
 
-BATCH = 8  # photos per task: enough to make the cost of a task negligible
-
 
 @dataclass(frozen=True, slots=True)
 class Summary:
@@ -86,7 +84,8 @@ JOBS_PER_CORE = 4
 
 
 def default_jobs() -> int:
-    """One process per core this process may use."""
+    """How many worker processes CPU-bound work should use: one per core this process
+    may use."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux

@@ -38,6 +38,12 @@ def human_size(size: int) -> str:
     return f"{value:.1f} {unit}"
 
 
+def error_reason(error: OSError) -> str:
+    """Why a file operation failed, in the system's words ("Permission denied"), without
+    the path that the message around it names already; else the error's own message."""
+    return error.strerror or str(error)
+
+
 def tell(message: str) -> None:
     """One line for the person running simplugin, on stderr (stdout is for data)."""
     sys.stderr.write(f"simplugin: {message}\n")

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
 import json
+import re
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+import simplugin
 from simplugin import Group, Photo, ScanResult, UsageError, scan, write
 
 
@@ -68,3 +75,77 @@ def test_a_script_can_send_a_result_to_a_sink(library, tmp_path):
     write(result, "json", path=str(tmp_path / "dupes.json"))
 
     assert json.loads((tmp_path / "dupes.json").read_text())["photos"] == 6
+
+
+# --- the public API that plugins use -----------------------------------------------------
+
+ROOT = Path(__file__).parents[1]
+BUILTIN = ROOT / "simplugin" / "builtin"
+
+
+def imports_of_simplugin(path: Path) -> list[tuple[str, list[str]]]:
+    """Each import of simplugin's own code in a module: the module named (relative
+    imports with their dots) and the names taken from it."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+            found += [(name, []) for name in names if name.split(".")[0] == "simplugin"]
+        elif isinstance(node, ast.ImportFrom):
+            module = "." * node.level + (node.module or "")
+            if node.level or module.split(".")[0] == "simplugin":
+                found.append((module, [alias.name for alias in node.names]))
+    return found
+
+
+@pytest.mark.parametrize(
+    "module", sorted(BUILTIN.rglob("*.py")), ids=lambda path: str(path.relative_to(BUILTIN))
+)
+def test_the_builtin_plugins_import_nothing_but_the_public_api(module):
+    for imported, names in imports_of_simplugin(module):
+        assert imported == "simplugin", f"{module.name} imports {imported}"
+        assert set(names) <= set(simplugin.__all__), f"{module.name} imports {names}"
+
+
+def test_every_public_function_and_class_says_what_it_is_for():
+    for name in simplugin.__all__:
+        value = getattr(simplugin, name)
+        if callable(value):
+            assert inspect.getdoc(value), f"simplugin.{name} has no docstring"
+
+
+def test_the_plugin_guide_lists_every_public_name():
+    guide = (ROOT / "docs" / "plugin-guide.md").read_text()
+    for name in simplugin.__all__:
+        assert re.search(rf"`(simplugin\.)?{name}\b", guide), f"{name} is not in the guide"
+
+
+def test_importing_simplugin_loads_no_image_or_database_library():
+    heavy = ["numpy", "PIL", "exifread", "sqlite3"]
+    program = (
+        "import sys, simplugin\n"
+        f"print([m for m in {heavy!r} if m in sys.modules])\n"
+        "from simplugin import scan\n"  # what needs them loads them
+        "print(callable(scan) and 'numpy' in sys.modules)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+
+    assert run.stdout.splitlines() == ["[]", "True"]
+
+
+def test_editors_see_every_name_that_is_loaded_on_first_use():
+    tree = ast.parse((ROOT / "simplugin" / "__init__.py").read_text())
+    guarded = next(
+        node
+        for node in tree.body
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING"
+    )
+    seen = {
+        node.module: tuple(alias.name for alias in node.names)
+        for node in guarded.body
+        if isinstance(node, ast.ImportFrom)
+    }
+
+    assert seen == simplugin._ON_FIRST_USE

@@ -13,8 +13,7 @@ from collections.abc import Iterator
 import numpy as np
 from PIL import Image
 
-from simplugin import Metric, hookimpl
-from simplugin.reading import default_jobs
+from simplugin import Metric, default_jobs, hookimpl
 
 SIDE = 16
 VALUES = SIDE * SIDE * 3

@@ -5,9 +5,9 @@ edit of one shot. Sorting the photos by capture time and starting a new bucket a
 every gap longer than `window` (60 s by default) compares each photo with its
 neighbours in time instead of with the whole library.
 
-The capture time is read from the EXIF header (see `simplugin.exif`). Photos without one
-are left to the engine (`--undated`): by default they are compared with every photo,
-so an export that lost its EXIF still meets its original.
+The capture time is read from the EXIF header (see `simplugin.capture_time`). Photos
+without one are left to the engine (`--undated`): by default they are compared with
+every photo, so an export that lost its EXIF still meets its original.
 """
 
 from __future__ import annotations
@@ -17,9 +17,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC
 from typing import Any
 
-from simplugin import Bucketer, Option, Photo, hookimpl
-from simplugin.exif import capture_time
-from simplugin.text import quoted
+from simplugin import Bucketer, Option, Photo, capture_time, hookimpl, quoted
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smh]?)\Z")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600}

@@ -4,9 +4,10 @@ The schema (version 1) is documented in the README. Paths are strings exactly as
 scan saw them, relative ones relative to `base` (the current folder of the scan); a
 file name that is not valid UTF-8 keeps its raw bytes as `\\udcXX` escapes (Python's
 surrogateescape convention), so `os.fsencode(json.load(f)[...])` gives back the
-original name. The document is a plan for `simplugin apply` (see `simplugin.plan`):
-`files` records each grouped photo's size and modification time, as the HTML report's
-plans do, so that a photo changed since the scan is left alone.
+original name. The document is a plan for `simplugin apply` (see
+`simplugin.load_plan`): `files` records each grouped photo's size and modification
+time, as the HTML report's plans do, so that a photo changed since the scan is left
+alone.
 """
 
 from __future__ import annotations
@@ -15,16 +16,13 @@ import json
 import os
 import sys
 
-from simplugin import Option, ScanResult, Sink, hookimpl
-from simplugin.output import write_atomically
-
-SCHEMA_VERSION = 1
+from simplugin import PLAN_VERSION, Option, ScanResult, Sink, hookimpl, write_atomically
 
 
 def as_document(result: ScanResult) -> dict:
     settings = result.settings
     return {
-        "version": SCHEMA_VERSION,
+        "version": PLAN_VERSION,  # a plan shares this schema, and its version
         "metric": settings.metric,
         "threshold": settings.threshold,
         "bucketer": settings.bucketer,

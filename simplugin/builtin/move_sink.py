@@ -11,7 +11,7 @@ A photo moves with its sidecars (`IMG_1.xmp`, `IMG_1.jpg.xmp`, `IMG_1.aae`, Goog
 Takeout's `IMG_1.jpg.json`) and with its RAW or JPEG twin of the same name: the pair
 is one photo, so if either is a keeper, neither moves. Only regular files and symbolic
 links move (a link as a link): a FIFO or a device named like a sidecar is reported and
-stays. Every move is journaled in DEST (see `simplugin.moves`) and `simplugin undo
+stays. Every move is journaled in DEST (see `simplugin.Journal`) and `simplugin undo
 JOURNAL` puts everything back.
 """
 
@@ -25,12 +25,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from simplugin import Option, OutputIncomplete, Photo, ScanResult, Sink, hookimpl
-from simplugin.discover import sidecar_index, sidecars_of
-from simplugin.files import kind_of
-from simplugin.imaging import RAW_EXTENSIONS
-from simplugin.moves import Journal, Move, move
-from simplugin.text import printable, tell
+from simplugin import (
+    RAW_EXTENSIONS,
+    FolderListings,
+    Journal,
+    Move,
+    Option,
+    OutputIncomplete,
+    Photo,
+    ScanResult,
+    Sink,
+    error_reason,
+    hookimpl,
+    kind_of,
+    move,
+    printable,
+    tell,
+)
 
 # Formats a camera saves beside a RAW file of the same name.
 RAW_TWIN_EXTENSIONS = frozenset({".jpg", ".jpeg", ".heic", ".heif", ".hif"})
@@ -70,7 +81,7 @@ class MoveSink(Sink):
                 journal = Journal.create(destination, roots=list(result.settings.roots))
             except OSError as error:
                 raise OutputIncomplete(
-                    f"cannot move into {destination}: {error.strerror or error}; nothing was moved"
+                    f"cannot move into {destination}: {error_reason(error)}; nothing was moved"
                 ) from error
             try:
                 failed += sum(not _move_one(item, journal) for item in planned)
@@ -89,7 +100,7 @@ def _move_one(item: PlannedMove, journal: Journal) -> bool:
     try:
         move(item.move, journal)
     except OSError as error:
-        reason = error.strerror or str(error)
+        reason = error_reason(error)
         tell(f"could not move {printable(item.shown_source)}: {reason}; left where it was")
         return False
     _out(f"moved {printable(item.shown_source)} -> {printable(item.shown_target)}")
@@ -105,7 +116,7 @@ def plan(
     keepers = {os.path.abspath(group.keep.path) for group in result.groups}
     # A sidecar named after a stem (IMG_1.xmp) can belong to a keeper and a duplicate at
     # once (IMG_1.jpg and IMG_1.png): it stays with the keeper.
-    folders: dict[str, tuple[list[str], dict] | None] = {}  # each folder listed once
+    folders = FolderListings()  # each folder listed once
     kept = {os.path.abspath(f) for group in result.groups for f in _unit(group.keep, folders)}
     planned: list[PlannedMove] = []
     sources: set[str] = set()
@@ -158,19 +169,12 @@ def _unmovable(path: str) -> str | None:
     return f"{kind_of(info)}, not a regular file"
 
 
-def _unit(photo: Photo, folders: dict[str, tuple[list[str], dict] | None]) -> list[str]:
-    """The photo, its RAW or JPEG twin, and the sidecars of both: what moves together.
-    `folders` keeps each folder's listing and sidecar index, made on first use."""
+def _unit(photo: Photo, folders: FolderListings) -> list[str]:
+    """The photo, its RAW or JPEG twin, and the sidecars of both: what moves together."""
     folder = os.path.dirname(photo.path)
-    if folder not in folders:
-        try:
-            names = os.listdir(folder or ".")
-            folders[folder] = (names, sidecar_index(folder, names))
-        except OSError:
-            folders[folder] = None
-    if folders[folder] is None:
+    listing = folders.of(folder)
+    if listing is None:
         return [photo.path, *photo.sidecars]
-    names, index = folders[folder]
     stem, extension = os.path.splitext(os.path.basename(photo.path))
     if extension.lower() in RAW_EXTENSIONS:
         twin_extensions = RAW_TWIN_EXTENSIONS
@@ -180,12 +184,12 @@ def _unit(photo: Photo, folders: dict[str, tuple[list[str], dict] | None]) -> li
         twin_extensions = frozenset()
     twins = sorted(
         os.path.join(folder, name)
-        for name in names
+        for name in listing.names
         if os.path.splitext(name)[0].lower() == stem.lower()
         and os.path.splitext(name)[1].lower() in twin_extensions
     )
     members = [photo.path, *twins]
-    sidecars = [s for member in members for s in sidecars_of(member, index)]
+    sidecars = [s for member in members for s in listing.sidecars_of(member)]
     return list(dict.fromkeys(members + sidecars))
 
 

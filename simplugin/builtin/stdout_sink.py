@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from simplugin import ScanResult, Sink, hookimpl
-from simplugin.text import human_size, printable
+from simplugin import ScanResult, Sink, hookimpl, human_size, printable
 
 
 class StdoutSink(Sink):

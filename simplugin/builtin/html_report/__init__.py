@@ -30,14 +30,26 @@ from typing import Any
 
 from PIL import Image
 
-from simplugin import Option, OutputIncomplete, Photo, ScanResult, Sink, hookimpl
-from simplugin.discover import is_cache, tag_as_cache
-from simplugin.exif import capture_time
-from simplugin.imaging import Unreadable, open_displayed
-from simplugin.output import write_atomically
-from simplugin.plan import PLAN_VERSION
-from simplugin.reading import default_jobs, worker_pool
-from simplugin.text import printable, tell
+from simplugin import (
+    PLAN_VERSION,
+    Option,
+    OutputIncomplete,
+    Photo,
+    ScanResult,
+    Sink,
+    Unreadable,
+    capture_time,
+    default_jobs,
+    error_reason,
+    hookimpl,
+    is_cache,
+    open_displayed,
+    printable,
+    tag_as_cache,
+    tell,
+    worker_pool,
+    write_atomically,
+)
 
 THUMBNAIL_SIZE = 320  # pixels, the longest side at most: sharp in the page's 200px frames
 # JPEGs are decoded at the smallest scale that leaves 200 pixels a side (1/8 of a
@@ -99,7 +111,7 @@ class HtmlSink(Sink):
             tag_as_cache(folder, "the thumbnails of the report " + os.path.basename(page))
         except OSError as error:
             raise OutputIncomplete(
-                f"could not write the report {page}: {folder}: {error.strerror or error}"
+                f"could not write the report {page}: {folder}: {error_reason(error)}"
             ) from error
         photos = [photo for group in result.groups for photo in group.photos]
         previews = dict(zip((p.path for p in photos), make_previews(photos, folder), strict=True))
@@ -152,7 +164,7 @@ def _preview(path: str, name: str, folder: str) -> Preview:
     except Unreadable as reason:
         return Preview(None, taken=shown_taken, problem=str(reason))
     except OSError as error:
-        return Preview(None, taken=shown_taken, problem=error.strerror or str(error))
+        return Preview(None, taken=shown_taken, problem=error_reason(error))
 
 
 def _remove_unused(folder: str, used: set[str]) -> None:

@@ -1,0 +1,32 @@
+"""Where simplugin keeps its own files, by the XDG Base Directory specification.
+
+Its configuration is in `$XDG_CONFIG_HOME/simplugin` (`~/.config/simplugin`), its
+signature cache in `$XDG_CACHE_HOME/simplugin` (`~/.cache/simplugin`); integrations
+install into `$XDG_CONFIG_HOME` and `$XDG_DATA_HOME` (`~/.local/share`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+Kind = Literal["config", "cache", "data"]
+
+# Each kind of folder: its environment variable, and its default under the home folder.
+_BASES: dict[str, tuple[str, str]] = {
+    "config": ("XDG_CONFIG_HOME", ".config"),
+    "cache": ("XDG_CACHE_HOME", ".cache"),
+    "data": ("XDG_DATA_HOME", os.path.join(".local", "share")),
+}
+
+
+def base_folder(kind: Kind) -> str:
+    """The user's folder for files of this kind: the XDG variable when it is set and not
+    empty, else its default under the home folder (`~/.config`, `~/.cache`...)."""
+    variable, default = _BASES[kind]
+    return os.environ.get(variable) or os.path.join(os.path.expanduser("~"), default)
+
+
+def simplugin_folder(kind: Kind) -> str:
+    """simplugin's own folder within `base_folder(kind)`."""
+    return os.path.join(base_folder(kind), "simplugin")
