@@ -17,7 +17,8 @@ and the plugin interfaces, they give a plugin what simplugin itself relies on:
 
 * messages for the user, one line each: `tell`, `printable`, `quoted`, `human_size`,
   `error_reason`;
-* files: `write_atomically`, `open_regular` (never a FIFO or a device), `kind_of`,
+* files: `write_atomically` (and `check_replaceable`, what it checks first),
+  `open_regular` (never a FIFO or a device), `kind_of`,
   `is_cache` and `tag_as_cache` (CACHEDIR.TAG), `FolderListing(s)` (a photo's sidecars);
 * photos: `open_displayed` (as a person sees it), `probe` (its size without decoding
   it), `capture_time` (EXIF), `RAW_EXTENSIONS` (the camera RAW file names);
@@ -60,7 +61,7 @@ _ON_FIRST_USE = {
     "exif": ("capture_time",),
     "imaging": ("RAW_EXTENSIONS", "Displayed", "Unreadable", "open_displayed", "probe"),
     "moves": ("Journal", "Move", "move"),
-    "output": ("write_atomically",),
+    "output": ("check_replaceable", "write_atomically"),
     "plan": ("PLAN_VERSION", "load_plan"),
     "plugins": ("load_plugins",),
     "reading": ("default_jobs", "worker_pool"),
@@ -73,7 +74,7 @@ if TYPE_CHECKING:
     from .exif import capture_time
     from .imaging import RAW_EXTENSIONS, Displayed, Unreadable, open_displayed, probe
     from .moves import Journal, Move, move
-    from .output import write_atomically
+    from .output import check_replaceable, write_atomically
     from .plan import PLAN_VERSION, load_plan
     from .plugins import load_plugins
     from .reading import default_jobs, worker_pool
@@ -125,6 +126,7 @@ __all__ = [
     "Unreadable",
     "probe",
     "capture_time",
+    "check_replaceable",
     "RAW_EXTENSIONS",
     # work on every core
     "default_jobs",

@@ -42,7 +42,8 @@ from .errors import UsageError
 from .files import NotRegularFile, kind_of, open_regular
 from .plugins import PluginHost, resolve_options
 from .settings import SETTINGS, Setting
-from .text import human_size, printable, quoted
+from .text import error_reason, human_size, printable, quoted
+from .xdg import simplugin_folder
 
 FILE_NAME = "simplugin.toml"
 
@@ -83,8 +84,7 @@ class Config:
 
 
 def user_config_path() -> str:
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return os.path.join(base, "simplugin", "config.toml")
+    return os.path.join(simplugin_folder("config"), "config.toml")
 
 
 def find(explicit: str | None) -> str | None:
@@ -186,7 +186,7 @@ def read_text(path: str) -> str:
     except NotRegularFile:
         raise UsageError(f"{printable(path)}: {_kind(path)}, not a configuration file") from None
     except OSError as error:
-        raise UsageError(f"{printable(path)}: {error.strerror or error}") from error
+        raise UsageError(f"{printable(path)}: {error_reason(error)}") from error
     if len(data) > MAX_BYTES:
         limit = human_size(MAX_BYTES)
         raise UsageError(

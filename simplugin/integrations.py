@@ -27,6 +27,7 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import UsageError
+from .xdg import base_folder
 
 
 @dataclass(frozen=True)
@@ -114,11 +115,7 @@ def install(integration: Integration) -> tuple[list[str], list[str]]:
 
 
 def _expand(target: str) -> str:
-    home = Path.home()
-    places = {
-        "config": os.environ.get("XDG_CONFIG_HOME") or str(home / ".config"),
-        "data": os.environ.get("XDG_DATA_HOME") or str(home / ".local" / "share"),
-    }
+    places = {"config": base_folder("config"), "data": base_folder("data")}
     if "{git_hooks}" in target:
         places["git_hooks"] = _git_hooks()
     return target.format(**places)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,29 @@ def test_a_result_file_that_cannot_be_written_is_one_line_naming_it(library, tmp
 
     assert run.returncode == 3
     assert run.stderr == f"simplugin: error: could not write {target}: No such file or directory\n"
+
+
+@pytest.mark.parametrize("flag", ["--json", "--html"])
+@pytest.mark.parametrize("what", ["a FIFO", "a folder", "a symbolic link", "a character device"])
+def test_an_output_path_that_is_not_a_regular_file_is_never_replaced(library, tmp_path, flag, what):
+    path = tmp_path / "out"
+    if what == "a FIFO":
+        os.mkfifo(path)
+    elif what == "a folder":
+        path.mkdir()
+    elif what == "a symbolic link":
+        (tmp_path / "elsewhere.json").write_text("the user's")
+        path.symlink_to(tmp_path / "elsewhere.json")
+    elif os.geteuid() == 0:  # making a device takes root, which CI has
+        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 3))  # /dev/null's numbers
+    else:
+        pytest.skip("making a device takes root")
+    kind = os.lstat(path).st_mode
+
+    run = run_simplugin("scan", str(library), flag, str(path))
+
+    assert run.returncode == 3
+    assert f"not writing {path}: it is {what}" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert os.lstat(path).st_mode == kind
+    assert not (tmp_path / "out-thumbnails").exists()

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..cache import default_path as cache_default_path
 from ..config import FILE_NAME as CONFIG_FILE_NAME
 from ..config import Config, check_plugins, user_config_path
 from ..config import find as find_config
@@ -23,6 +22,7 @@ from ..plugins import PluginHost, load_plugins
 from ..settings import merged
 from ..text import tell as warn
 from ..types import ScanResult, Sink
+from ..xdg import simplugin_folder
 from .common import add_setting_flags, command, given_settings, key_values, report_problems
 from .terminal import TerminalReporter
 
@@ -233,7 +233,7 @@ def counted(number: int, noun: str) -> str:
 
 
 def review_page() -> str:
-    return os.path.join(os.path.dirname(cache_default_path()), "review", "report.html")
+    return os.path.join(simplugin_folder("cache"), "review", "report.html")
 
 
 def configure_review(commands: argparse._SubParsersAction) -> None:

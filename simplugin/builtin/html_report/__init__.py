@@ -39,6 +39,7 @@ from simplugin import (
     Sink,
     Unreadable,
     capture_time,
+    check_replaceable,
     default_jobs,
     error_reason,
     hookimpl,
@@ -100,6 +101,7 @@ class HtmlSink(Sink):
     def write(self, result: ScanResult, options: Mapping[str, Any]) -> None:
         page = os.path.expanduser(options["path"])
         folder = thumbnail_folder(page)
+        check_replaceable(page)  # before any thumbnail is made beside it
         try:
             if os.path.isdir(folder) and os.listdir(folder) and not is_cache(folder):
                 # Someone else's folder: its files must not be pruned, nor hidden from scans.
