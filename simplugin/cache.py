@@ -25,6 +25,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .files import NotRegularFile, kind_of, open_regular
 from .reading import Summary
 from .types import Bucketer, Metric
 from .xdg import simplugin_folder
@@ -227,12 +228,17 @@ def _connect(path: str) -> sqlite3.Connection:
 
 
 def _holds_something_else(path: str) -> bool:
-    """True when `path` is a non-empty file that is not an SQLite database at all."""
+    """True when `path` is a non-empty file that is not an SQLite database at all.
+    Anything but a regular file there (a FIFO would hang SQLite and this check alike)
+    is the user's, never a cache: `_Foreign`."""
     try:
-        with open(path, "rb") as file:
+        with open_regular(path) as file:
             head = file.read(len(_SQLITE_HEADER))
     except FileNotFoundError:
         return False
+    except NotRegularFile:
+        what = kind_of(os.stat(path))
+        raise _Foreign(f"{path} is {what}, not a cache; leaving it as it is") from None
     return bool(head) and head != _SQLITE_HEADER
 
 

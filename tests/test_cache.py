@@ -7,8 +7,11 @@ import json
 import os
 import shutil
 import sqlite3
+import stat
 import subprocess
 import sys
+
+import pytest
 
 from conftest import SEAGULLS, run_simplugin
 from simplugin import scan
@@ -92,6 +95,20 @@ def test_a_file_given_as_cache_that_is_not_a_database_is_left_untouched(library)
     assert run.returncode == 0
     assert photo.read_bytes() == before
     assert "is not a database; leaving it as it is" in run.stderr
+
+
+@pytest.mark.parametrize("command", [["scan", "LIBRARY"], ["cache", "info"], ["cache", "clear"]])
+def test_a_fifo_given_as_cache_is_left_alone_and_not_waited_on(library, tmp_path, command):
+    fifo = tmp_path / "cache.sqlite"
+    os.mkfifo(fifo)
+    arguments = [str(library) if word == "LIBRARY" else word for word in command]
+
+    run = run_simplugin(*arguments, "--cache", str(fifo), process=True)  # a hang needs a timeout
+
+    assert f"not using the cache {fifo}: {fifo} is a FIFO (named pipe), not a cache" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert run.returncode == (0 if command[0] == "scan" else 3)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
 
 def test_two_scans_can_share_the_cache_at_once(library):
