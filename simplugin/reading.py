@@ -114,7 +114,8 @@ def checked_jobs(value: object) -> int:
     number = value
     if isinstance(value, str):
         try:
-            number = int(value.strip())
+            # int() also reads other scripts' digits ('٢'): a count is typed in ASCII.
+            number = int(value.strip()) if value.strip().isascii() else value
         except ValueError:
             pass
     most = JOBS_PER_CORE * default_jobs()

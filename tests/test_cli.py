@@ -318,7 +318,7 @@ def read_in_worker_processes(installed, library, tmp_path, *arguments, env=()) -
     return readers != {scanner}
 
 
-@pytest.mark.parametrize("jobs", ["0", "-4", str(4 * CORES + 1), "two"])
+@pytest.mark.parametrize("jobs", ["0", "-4", str(4 * CORES + 1), "two", "\u0662"])  # ٢: 2
 def test_a_number_of_jobs_out_of_range_is_a_usage_error_saying_the_range(library, jobs):
     run = run_simplugin("scan", str(library), "-j", jobs)
 

@@ -424,3 +424,16 @@ def test_a_destination_that_cannot_be_made_moves_nothing_and_says_so(library, tm
         f"simplugin: error: cannot move into {destination}: Not a directory; nothing was moved\n"
     )
     assert snapshot(library) == before
+
+
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]], ids=["moving", "dry run"])
+def test_a_destination_that_is_a_file_is_refused_even_in_a_dry_run(library, tmp_path, dry_run):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+
+    run = run_simplugin("scan", str(library), "--move-to", str(blocker), *dry_run, "-q")
+
+    assert run.returncode == 3
+    assert f"cannot move into {blocker}: it is not a folder; nothing was moved" in run.stderr
+    assert "would move" not in run.stdout
+    assert blocker.read_text() == "not a folder"

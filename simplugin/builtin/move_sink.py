@@ -67,6 +67,11 @@ class MoveSink(Sink):
 
     def write(self, result: ScanResult, options: Mapping[str, Any]) -> None:
         destination = os.path.expanduser(options["to"])
+        if os.path.exists(destination) and not os.path.isdir(destination):
+            # Said before a dry run too, which would otherwise promise moves that fail.
+            raise OutputIncomplete(
+                f"cannot move into {destination}: it is not a folder; nothing was moved"
+            )
         planned, kept_twins, unmovable = plan(result, destination)
         for photo, keeper in kept_twins:
             tell(f"kept {printable(photo)}: its twin {printable(keeper)} is a keeper")
