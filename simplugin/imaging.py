@@ -26,7 +26,7 @@ import io
 import os
 import struct
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -80,6 +80,8 @@ MAX_METADATA_READS = 65_536
 MAX_WHOLE_FILE_BYTES = 256 * 1024 * 1024
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_IMAGE_CHUNKS = frozenset({b"IDAT", b"fdAT", b"fcTL"})  # pixels and frames, not metadata
+# A WebP's header, pixels, alpha and animation frames; EXIF, XMP, ICCP are metadata.
+_WEBP_IMAGE_CHUNKS = frozenset({b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ANIM", b"ANMF"})
 
 
 class Unreadable(Exception):
@@ -161,7 +163,7 @@ def probe(path: str) -> tuple[int, int, str]:
 def _open_headers(file: BinaryIO) -> tuple[Image.Image, tuple[int, int]]:
     """The image in `file`, opened but not decoded, and its upright size. What Pillow
     reads to learn them is bounded (MAX_METADATA_BYTES); the pixels are not."""
-    _check_png_chunks(file)
+    _check_metadata_chunks(file)
     budget = MetadataBudget(file)
     try:
         image = Image.open(budget)  # type: ignore[arg-type]  # it reads like a file
@@ -255,25 +257,50 @@ class MetadataBudget:
         self.check()
 
 
-def _check_png_chunks(file: BinaryIO) -> None:
-    """Refuse a PNG whose chunks other than its pixels add up to more than the metadata
-    limits: Pillow reads (and keeps) those found after the pixels too, when it decodes,
-    where `MetadataBudget` no longer counts. Only the chunks' headers are read."""
-    if file.read(len(_PNG_SIGNATURE)) == _PNG_SIGNATURE:
-        total = count = 0
-        while len(header := file.read(8)) == 8:
-            length, kind = struct.unpack(">I4s", header)
-            if kind not in _PNG_IMAGE_CHUNKS:
-                total, count = total + length, count + 1
-                if total > MAX_METADATA_BYTES:
-                    limit = human_size(MAX_METADATA_BYTES)
-                    raise Unreadable(f"refused: metadata chunks larger than {limit} in all")
-                if count > MAX_METADATA_READS:
-                    raise Unreadable(f"refused: more than {MAX_METADATA_READS:,} metadata chunks")
-            if kind == b"IEND":
-                break
-            file.seek(length + 4, os.SEEK_CUR)  # the data and its checksum
+def _check_metadata_chunks(file: BinaryIO) -> None:
+    """Refuse a PNG or WebP whose chunks other than its pixels add up to more than the
+    metadata limits. Pillow reads (and keeps) a PNG's chunks found after the pixels when
+    it decodes, and a WebP whole, its EXIF and XMP included, where `MetadataBudget` no
+    longer counts. Only the chunks' headers are read."""
+    head = file.read(12)
     file.seek(0)
+    if head.startswith(_PNG_SIGNATURE):
+        _tally(_png_chunks(file), _PNG_IMAGE_CHUNKS)
+    elif head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        if os.fstat(file.fileno()).st_size <= MAX_WHOLE_FILE_BYTES:  # else refused whole
+            _tally(_webp_chunks(file), _WEBP_IMAGE_CHUNKS)
+    file.seek(0)
+
+
+def _tally(chunks: Iterator[tuple[bytes, int]], image_kinds: frozenset[bytes]) -> None:
+    total = count = 0
+    for kind, length in chunks:
+        if kind in image_kinds:
+            continue
+        total, count = total + length, count + 1
+        if total > MAX_METADATA_BYTES:
+            limit = human_size(MAX_METADATA_BYTES)
+            raise Unreadable(f"refused: metadata chunks larger than {limit} in all")
+        if count > MAX_METADATA_READS:
+            raise Unreadable(f"refused: more than {MAX_METADATA_READS:,} metadata chunks")
+
+
+def _png_chunks(file: BinaryIO) -> Iterator[tuple[bytes, int]]:
+    file.seek(len(_PNG_SIGNATURE))
+    while len(header := file.read(8)) == 8:
+        length, kind = struct.unpack(">I4s", header)
+        yield kind, length
+        if kind == b"IEND":
+            return
+        file.seek(length + 4, os.SEEK_CUR)  # the data and its checksum
+
+
+def _webp_chunks(file: BinaryIO) -> Iterator[tuple[bytes, int]]:
+    file.seek(12)  # RIFF, its size, WEBP
+    while len(header := file.read(8)) == 8:
+        kind, length = struct.unpack("<4sI", header)
+        yield kind, length
+        file.seek(length + (length & 1), os.SEEK_CUR)  # the data, padded to an even size
 
 
 def _same_file(path: str, file: BinaryIO) -> str:

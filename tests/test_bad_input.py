@@ -274,6 +274,14 @@ def webp_of_size(size: int):
     return write
 
 
+def webp_with_exif(size: int):
+    def write(path):
+        small = Image.open(SEAGULLS / "seagull_2.jpeg").resize((64, 64))
+        small.save(path, "WEBP", exif=b"Exif\0\0" + bytes(size))
+
+    return write
+
+
 def writing(make):
     return lambda path: path.write_bytes(make())
 
@@ -299,6 +307,10 @@ METADATA_BOMBS = {
     "large_tag.tif": (
         writing(lambda: tiff_with_a_large_tag(MEGABYTES_24)),
         "refused: metadata larger than 16.0 MiB before the image data",
+    ),
+    "exif_chunk.webp": (
+        webp_with_exif(MEGABYTES_24),
+        "refused: metadata chunks larger than 16.0 MiB in all",
     ),
     "huge.webp": (
         webp_of_size(300_000_000),
