@@ -57,6 +57,11 @@ PLAN_FORMAT = "simplugin-plan"  # what the report's plans say they are
 # values are bounded too (that JSON has 1.15 million), which keeps any plan under 500 MB.
 PLAN_SIZE_LIMIT = 64 * 1024 * 1024
 PLAN_VALUE_LIMIT = 4_000_000
+# Each photo a plan names costs far more than its JSON value (its real path, a check of
+# the file, a Photo): a plan naming a million photos (missing ones, the cheapest) took
+# 800 MB. Three times a library of 100,000 photos, every one of them in a group, is the
+# most a plan may name (a larger library is cleaned up by `scan --move-to` itself).
+PLAN_PHOTO_LIMIT = 300_000
 LONGEST_PATH = 4096  # bytes: PATH_MAX on Linux; no longer string names a file
 _INTEGER = re.compile(r"-?[0-9]{1,30}")  # how the plans write mtime_ns: a string
 
@@ -329,8 +334,12 @@ def _fields(shown: str, document: Any) -> _Fields:
 def _groups(shown: str, groups: list[Any]) -> tuple[tuple[str, tuple[tuple[str, float], ...]], ...]:
     """Each group's keeper and duplicates with their distances, checked for type."""
     checked = []
+    named = 0
     for number, group in enumerate(groups, start=1):
         where = f"{shown}: group {number}"
+        named += 1 + len(group.get("duplicates") or ()) if isinstance(group, dict) else 1
+        if named > PLAN_PHOTO_LIMIT:
+            raise UsageError(f"{shown}: not read: it names more than {PLAN_PHOTO_LIMIT:,} photos")
         if not isinstance(group, dict) or not _is_path(group.get("keep")):
             raise UsageError(f"{where}: expected an object with a 'keep' path")
         duplicates = group.get("duplicates")

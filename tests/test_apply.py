@@ -12,7 +12,7 @@ import pytest
 import simplugin
 from conftest import SEAGULLS, run_simplugin
 from simplugin import UsageError, load_plan
-from simplugin.plan import PLAN_SIZE_LIMIT, PLAN_VALUE_LIMIT
+from simplugin.plan import PLAN_PHOTO_LIMIT, PLAN_SIZE_LIMIT, PLAN_VALUE_LIMIT
 
 # A command run from another folder imports this checkout's simplugin too, not whichever
 # is installed (which need not be the one under test).
@@ -346,10 +346,14 @@ def test_a_plan_that_is_not_a_regular_file_is_one_line_without_waiting(tmp_path,
     assert run.stderr == f"simplugin: error: {plan}: not a plan ({kind}, not a regular file)\n"
 
 
-@pytest.mark.parametrize("limit", ["size", "values"])
+@pytest.mark.parametrize("limit", ["size", "values", "photos"])
 def test_a_plan_over_the_limits_is_refused_unread(tmp_path, limit):
     plan = tmp_path / "plan.json"
-    if limit == "size":
+    if limit == "photos":  # each named photo costs far more than its bytes
+        names = [f"/photos/{number}.jpg" for number in range(PLAN_PHOTO_LIMIT)]
+        plan.write_text(json.dumps({"groups": [{"keep": "/photos/k.jpg", "duplicates": names}]}))
+        reason = f"it names more than {PLAN_PHOTO_LIMIT:,} photos"
+    elif limit == "size":
         with open(plan, "wb") as file:
             file.truncate(PLAN_SIZE_LIMIT + 1)  # sparse: it takes no room on the disk
         reason = "larger than a plan can be (64.0 MiB)"

@@ -83,7 +83,8 @@ class MoveSink(Sink):
                 _out(f"would move {printable(item.shown_source)} -> {printable(item.shown_target)}")
         elif planned:
             try:
-                journal = Journal.create(destination, roots=list(result.settings.roots))
+                roots = [os.path.abspath(root) for root in result.settings.roots]
+                journal = Journal.create(destination, roots=roots)
             except OSError as error:
                 raise OutputIncomplete(
                     f"cannot move into {destination}: {error_reason(error)}; nothing was moved"
