@@ -41,7 +41,12 @@ environment:
 def command(
     commands: argparse._SubParsersAction, name: str, run: Run, *, epilog=EXIT_CODES, **options
 ) -> argparse.ArgumentParser:
-    """A sub-command: its help, description and exit codes, and the function it runs."""
+    """A sub-command: its help, description and exit codes, and the function it runs.
+    The description is wrapped here, paragraph by paragraph, since the epilog's layout
+    (kept as written) asks for a formatter that wraps nothing."""
+    if "description" in options:
+        paragraphs = options["description"].split("\n\n")
+        options["description"] = "\n\n".join(textwrap.fill(p, 80) for p in paragraphs)
     parser = commands.add_parser(
         name, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter, **options
     )
