@@ -48,8 +48,8 @@ def register_metrics(register: Callable[[Metric], None]) -> None:
 def register_bucketers(register: Callable[[Bucketer], None]) -> None:
     """Register bucketers: call `register(bucketer)` with each `simplugin.Bucketer`.
 
-    A bucketer is selected with `simplugin scan --bucket NAME`; only photos that share
-    a bucket are compared.
+    A bucketer is selected with `simplugin scan --bucketer NAME` (or `--bucket NAME`);
+    only photos that share a bucket are compared.
     """
 
 
