@@ -56,6 +56,7 @@ class PlannedMove:
 
 class MoveSink(Sink):
     name = "move"
+    changes_files = True
     description = "move every duplicate (never a keeper) into a folder, journaled for undo"
     options = {
         "to": Option(str, "the folder to move duplicates into", required=True),
