@@ -208,7 +208,7 @@ def configured_sinks(host: PluginHost, config: Config, run: ScanRun) -> ChosenSi
         except UsageError as error:
             raise UsageError(f"{config.where(f'sinks[{number}]')}: {error}") from error
         if sink.changes_files and not run.apply:
-            given = ", ".join(f"{key} = {quoted(value)}" for key, value in options.items())
+            given = ", ".join(f"{key} = {shown(value)}" for key, value in options.items())
             not_run.append(
                 f"the sink {quoted(name)} of {printable(config.path or '')}"
                 f"{f' ({given})' if given else ''} changes files and was not run;"
@@ -223,6 +223,11 @@ def configured_sinks(host: PluginHost, config: Config, run: ScanRun) -> ChosenSi
             else "--apply did nothing: there is no configuration file"
         )
     return ChosenSinks(from_file + prepare_sinks(host, list(run.sinks)), not_run)
+
+
+def shown(value: Any) -> str:
+    """An option's value in a line: a path whole, anything else cut short."""
+    return printable(value) if isinstance(value, str) else quoted(value)
 
 
 def scan_sink_requests(arguments: argparse.Namespace) -> list[SinkRequest]:
