@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
+from test_move import snapshot
 
 from conftest import run_simplugin
-from test_move import snapshot
 
 # A third-party sink that changes the user's files: it writes a tag file beside every
 # duplicate (as a sink writing XMP sidecars would).

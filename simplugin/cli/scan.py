@@ -7,7 +7,7 @@ import os
 import sys
 import time
 import webbrowser
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -198,20 +198,13 @@ def configured_sinks(host: PluginHost, config: Config, run: ScanRun) -> ChosenSi
     """The file's sinks, then the command line's, which replace the file's sinks of the
     same name. A file only describes what may be done: its sinks that change files run
     with `run.apply`, and are otherwise named in one line each, with how to run them."""
-    replaced = {request.name for request in run.sinks}
     from_file, not_run = [], []
-    for number, (name, options) in enumerate(config.sinks, start=1):
-        if name in replaced:
-            continue
-        try:
-            (sink, checked) = prepare_sinks(host, [SinkRequest(name, options)])[0]
-        except UsageError as error:
-            raise UsageError(f"{config.where(f'sinks[{number}]')}: {error}") from error
+    for sink, checked, given in file_sinks(host, config, {r.name for r in run.sinks}):
         if sink.changes_files and not run.apply:
-            given = ", ".join(f"{key} = {shown(value)}" for key, value in options.items())
+            described = ", ".join(f"{key} = {shown(value)}" for key, value in given.items())
             not_run.append(
-                f"the sink {quoted(name)} of {printable(config.path or '')}"
-                f"{f' ({given})' if given else ''} changes files and was not run;"
+                f"the sink {quoted(sink.name)} of {printable(config.path or '')}"
+                f"{f' ({described})' if described else ''} changes files and was not run;"
                 f" {run.not_applied}"
             )
         else:
@@ -223,6 +216,23 @@ def configured_sinks(host: PluginHost, config: Config, run: ScanRun) -> ChosenSi
             else "--apply did nothing: there is no configuration file"
         )
     return ChosenSinks(from_file + prepare_sinks(host, list(run.sinks)), not_run)
+
+
+def file_sinks(
+    host: PluginHost, config: Config, replaced: Set[str] = frozenset()
+) -> list[tuple[Sink, dict, Mapping[str, Any]]]:
+    """The configuration file's sinks but those `replaced` on the command line, checked:
+    each with its options checked, and as the file gives them."""
+    prepared = []
+    for number, (name, options) in enumerate(config.sinks, start=1):
+        if name in replaced:
+            continue
+        try:
+            (sink, checked) = prepare_sinks(host, [SinkRequest(name, options)])[0]
+        except UsageError as error:
+            raise UsageError(f"{config.where(f'sinks[{number}]')}: {error}") from error
+        prepared.append((sink, checked, options))
+    return prepared
 
 
 def shown(value: Any) -> str:
