@@ -150,3 +150,30 @@ def test_apply_with_nothing_to_apply_says_so_in_one_line(library, tmp_path, conf
     (line,) = [line for line in run.stderr.splitlines() if "--apply" in line]
     assert line.startswith("simplugin: --apply did nothing: ")
     assert len(snapshot(library)) == 6
+
+
+def test_apply_dry_run_shows_what_the_configured_move_would_do(configured_to_move, library):
+    before = snapshot(library)
+
+    run = run_simplugin("scan", str(library), "--apply", "--dry-run", cwd=configured_to_move)
+
+    assert run.returncode == 0, run.stderr
+    assert snapshot(library) == before
+    assert not (configured_to_move / "near-duplicates").exists()
+    assert len([line for line in run.stdout.splitlines() if line.startswith("would move")]) == 3
+    assert "simplugin: would move 3 files" in run.stderr
+
+
+def test_apply_dry_run_refuses_a_sink_that_changes_files_without_a_dry_run(
+    distributions, library, tmp_path
+):
+    distributions.install("simplugin-tagger", TAGGER_PLUGIN, {"tagger": "simplugin_tagger"})
+    write_config(tmp_path, 'name = "tagger"')
+
+    run = run_simplugin(
+        "scan", str(library), "--apply", "--dry-run", cwd=tmp_path, env=distributions.env
+    )
+
+    assert run.returncode == 2
+    assert run.stderr.startswith("simplugin: error: --dry-run: the sink 'tagger' of simplugin.toml")
+    assert not list(library.glob("*.tag"))

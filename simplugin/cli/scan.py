@@ -66,7 +66,7 @@ def configure_scan(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--dry-run",
         action="store_true",
-        help="with --move-to: print what would move, and change nothing",
+        help="with --move-to or --apply: print what would move, and change nothing",
     )
     parser.add_argument(
         "--apply",
@@ -123,6 +123,7 @@ def run_scan(arguments: argparse.Namespace) -> int:
             quiet=arguments.quiet,
             fail_on_duplicates=arguments.fail_on_duplicates,
             apply=arguments.apply,
+            dry_run=arguments.dry_run,
         )
     )
 
@@ -132,7 +133,8 @@ class ScanRun:
     """A scan as a command asks for it: what to scan, the configuration file to read
     (None: the usual places), the settings and sinks given on the command line over the
     file's, and how to end. The file's sinks that change files run only when this
-    command line says so (`apply`); `not_applied` tells the user how to say it."""
+    command line says so (`apply`), and with `dry_run` only say what they would do;
+    `not_applied` tells the user how to run them."""
 
     paths: Sequence[str]
     config: str | None
@@ -141,6 +143,7 @@ class ScanRun:
     quiet: bool = False
     fail_on_duplicates: bool = False
     apply: bool = False
+    dry_run: bool = False
     not_applied: str = "add --apply to run it"
 
 
@@ -207,6 +210,8 @@ def configured_sinks(host: PluginHost, config: Config, run: ScanRun) -> ChosenSi
                 f"{f' ({described})' if described else ''} changes files and was not run;"
                 f" {run.not_applied}"
             )
+        elif sink.changes_files and run.dry_run:
+            from_file.append((sink, dry_run_options(sink, checked, config)))
         else:
             from_file.append((sink, checked))
     if run.apply and not any(sink.changes_files for sink, _ in from_file):
@@ -216,6 +221,17 @@ def configured_sinks(host: PluginHost, config: Config, run: ScanRun) -> ChosenSi
             else "--apply did nothing: there is no configuration file"
         )
     return ChosenSinks(from_file + prepare_sinks(host, list(run.sinks)), not_run)
+
+
+def dry_run_options(sink: Sink, options: dict, config: Config) -> dict:
+    """A file's sink's options for `--apply --dry-run`: only a sink that can say what it
+    would do (it declares a `dry_run` option) may run then."""
+    if "dry_run" not in sink.options:
+        raise UsageError(
+            f"--dry-run: the sink {quoted(sink.name)} of {printable(config.path or '')} changes"
+            " files and has no dry run (no dry_run option); without --apply it is not run"
+        )
+    return {**options, "dry_run": True}
 
 
 def file_sinks(
@@ -242,8 +258,8 @@ def shown(value: Any) -> str:
 
 def scan_sink_requests(arguments: argparse.Namespace) -> list[SinkRequest]:
     """The sinks a scan's options ask for, in the order they run."""
-    if arguments.dry_run and not arguments.move_to:
-        raise UsageError("--dry-run goes with --move-to")
+    if arguments.dry_run and not (arguments.move_to or arguments.apply):
+        raise UsageError("--dry-run goes with --move-to or --apply")
     if arguments.json == "-" and arguments.move_to:
         raise UsageError("--json - and --move-to both write to stdout: give --json a file")
     requests = [] if arguments.json == "-" else [SinkRequest("stdout")]
