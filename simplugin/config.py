@@ -22,11 +22,12 @@ else `$XDG_CONFIG_HOME/simplugin/config.toml` (`~/.config/...`), if there is one
 The settings are those of `simplugin.scan()`, under the same names (`simplugin.settings`
 lists them; `bucket` and `bucket_options`, their names before, still work). Flags on the
 command line override the file; a sink given on the command line (`--json`, `--move-to`,
-`--sink`) replaces the file's sink of the same name. A key the file should not have, or a
-value of the wrong type, is a one-line error naming the file, the key and what was
-expected; sinks' and bucketers' own options are checked against what the plugin
-declares. A file that is not a regular file, not UTF-8, larger than 256 KiB or nested
-more than 16 deep is refused the same way, before it is parsed.
+`--sink`) replaces the file's sink of the same name. The file's sinks that change
+files (`Sink.changes_files`, such as `move`) run only with `simplugin scan --apply`. A
+key the file should not have, or a value of the wrong type, is a one-line error naming
+the file, the key and what was expected; sinks' and bucketers' own options are checked
+against what the plugin declares. A file that is not a regular file, not UTF-8, larger
+than 256 KiB or nested more than 16 deep is refused the same way, before it is parsed.
 """
 
 from __future__ import annotations

@@ -252,7 +252,14 @@ class Sink(Contribution):
     """Where a scan result goes: a report on stdout, a JSON file, a folder to move to.
 
     Sinks are the only parts of simplugin that write output or touch the user's files.
+    A sink that changes the user's files (moves, trashes, renames, deletes or rewrites the
+    photos a scan found, or their sidecars) sets `changes_files = True`: then it runs only
+    when the command line asks for it (`--sink NAME`, or `--apply` for the configuration
+    file's sinks), never from a configuration file alone and never in `review`. A sink
+    that only writes its own report to a path it is given leaves it False.
     """
+
+    changes_files: bool = False
 
     @abc.abstractmethod
     def write(self, result: ScanResult, options: Mapping[str, Any]) -> None:

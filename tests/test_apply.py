@@ -11,7 +11,7 @@ import pytest
 
 import simplugin
 from conftest import SEAGULLS, run_simplugin
-from simplugin import UsageError, load_plan
+from simplugin import UsageError, human_size, load_plan
 from simplugin.plan import PLAN_PHOTO_LIMIT, PLAN_SIZE_LIMIT, PLAN_VALUE_LIMIT
 
 # A command run from another folder imports this checkout's simplugin too, not whichever
@@ -293,7 +293,8 @@ def test_a_duplicate_outside_the_plans_roots_stays(library, tmp_path, roots, thr
     run = run_simplugin("apply", str(plan), "--move-to", str(tmp_path / "dest"))
 
     assert run.returncode == 3
-    (line,) = run.stderr.splitlines()[:-1]  # the last line says where the moves are journaled
+    # The last lines: the total moved, and where the moves are journaled.
+    (line,) = run.stderr.splitlines()[:-2]
     assert line.startswith(f"simplugin: skipped {named}: outside the plan's roots")
     assert line.endswith(": left alone")
     assert (elsewhere / "seagull_6.jpeg").exists()
@@ -311,6 +312,7 @@ def test_a_duplicate_that_is_a_symbolic_link_stays_a_link(library, tmp_path):
     assert run.stderr == (
         f"simplugin: skipped {link}: a symbolic link (moving it would not move the photo):"
         " left alone\n"
+        "simplugin: moved no files\n"
     )
     assert link.is_symlink()
     assert not (tmp_path / "dest").exists()
@@ -411,3 +413,22 @@ def test_a_malformed_plan_is_one_line_naming_it_never_a_traceback(tmp_path, cont
     assert line.startswith(f"simplugin: error: {plan}: ")
     assert "Traceback" not in run.stderr
     assert not (tmp_path / "dest").exists()
+
+
+@pytest.mark.parametrize("dry_run", [["--dry-run"], []], ids=["dry run", "apply"])
+def test_apply_ends_with_the_files_the_bytes_and_the_groups_it_moves(library, tmp_path, dry_run):
+    plan = write_plan(
+        tmp_path / "plan.json",
+        [
+            (library / "seagull_5.jpeg", [library / "seagull_6.jpeg"]),
+            (library / "seagull_1.jpeg", [library / "seagull_3.jpeg", library / "seagull_4.jpeg"]),
+        ],
+    )
+    moving = ["seagull_6.jpeg", "seagull_3.jpeg", "seagull_4.jpeg"]
+    size = human_size(sum((library / name).stat().st_size for name in moving))
+
+    run = run_simplugin("apply", str(plan), "--move-to", str(tmp_path / "dest"), *dry_run)
+
+    assert run.returncode == 0, run.stderr
+    verb = "would move" if dry_run else "moved"
+    assert f"simplugin: {verb} 3 files ({size}) in 2 groups\n" in run.stderr

@@ -29,12 +29,12 @@ def test_the_file_in_the_current_folder_chooses_the_threshold_and_a_json_sink(li
     assert [(p["a"][-14:], p["b"][-14:]) for p in pairs] == [("seagull_5.jpeg", "seagull_6.jpeg")]
 
 
-def test_a_move_sink_in_the_file_moves_the_duplicates(library, tmp_path):
+def test_a_move_sink_in_the_file_moves_the_duplicates_on_scan_apply(library, tmp_path):
     config = write_config(
         tmp_path, f'[[sinks]]\nname = "move"\nto = "{tmp_path / "near-duplicates"}"\n'
     )
 
-    run = run_simplugin("scan", str(library), "--config", str(config))
+    run = run_simplugin("scan", str(library), "--config", str(config), "--apply")
 
     assert run.returncode == 0
     assert sorted(p.name for p in (tmp_path / "near-duplicates").glob("*.jpeg")) == [

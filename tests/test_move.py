@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from conftest import AS_A_USER, SEAGULLS, run_simplugin, write_dng
-from simplugin import moves, scan, write
+from simplugin import human_size, moves, scan, write
 
 SHM = Path("/dev/shm")
 
@@ -437,3 +437,49 @@ def test_a_destination_that_is_a_file_is_refused_even_in_a_dry_run(library, tmp_
     assert f"cannot move into {blocker}: it is not a folder; nothing was moved" in run.stderr
     assert "would move" not in run.stdout
     assert blocker.read_text() == "not a folder"
+
+
+# --- what a run says at the end ----------------------------------------------------------
+
+
+def total_line(library: Path, verb: str) -> str:
+    """The last line of a move of the seagulls' duplicates, with seagull_5's sidecar."""
+    moved = ["seagull_3.jpeg", "seagull_4.jpeg", "seagull_5.jpeg", "seagull_5.xmp"]
+    size = human_size(sum((library / name).stat().st_size for name in moved))
+    return f"simplugin: {verb} 4 files ({size}) in 2 groups: 3 duplicates and 1 sidecar or twin\n"
+
+
+@pytest.mark.parametrize("dry_run", [["--dry-run"], []], ids=["dry run", "move"])
+def test_a_move_ends_with_the_files_the_bytes_and_the_groups_it_moves(library, tmp_path, dry_run):
+    (library / "seagull_5.xmp").write_text("<x:xmpmeta/>")
+    expected = total_line(library, "would move" if dry_run else "moved")
+
+    run = run_simplugin("scan", str(library), "-q", "--move-to", str(tmp_path / "dest"), *dry_run)
+
+    assert run.returncode == 0, run.stderr
+    assert expected in run.stderr
+    assert len(snapshot(tmp_path / "dest")) == (0 if dry_run else 4)
+
+
+def test_a_move_of_nothing_says_so(tmp_path):
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(SEAGULLS / "seagull_2.jpeg", alone)
+
+    run = run_simplugin("scan", str(alone), "-q", "--move-to", str(tmp_path / "dest"))
+
+    assert run.returncode == 0
+    assert run.stderr == "simplugin: moved no files\n"
+
+
+def test_undo_with_nothing_left_to_put_back_says_so(library, tmp_path):
+    destination = tmp_path / "dest"
+    run_simplugin("scan", str(library), "--move-to", str(destination))
+    run_simplugin("undo", str(journal_of(destination)))
+
+    again = run_simplugin("undo", str(journal_of(destination)))
+
+    assert again.returncode == 0
+    assert again.stderr == (
+        "simplugin: nothing to put back: every file of this journal is already where it was\n"
+    )

@@ -37,6 +37,7 @@ from simplugin import (
     Sink,
     error_reason,
     hookimpl,
+    human_size,
     kind_of,
     move,
     printable,
@@ -52,10 +53,14 @@ class PlannedMove:
     move: Move  # absolute paths, for the journal
     shown_source: str  # the paths as the user typed them, for the output
     shown_target: str
+    group: int  # the number of its group in the result, for the total
+    size: int  # bytes, for the total
+    is_duplicate: bool  # the duplicate photo itself, not a sidecar or twin moving with it
 
 
 class MoveSink(Sink):
     name = "move"
+    changes_files = True
     description = "move every duplicate (never a keeper) into a folder, journaled for undo"
     options = {
         "to": Option(str, "the folder to move duplicates into", required=True),
@@ -81,7 +86,10 @@ class MoveSink(Sink):
         if options["dry_run"]:
             for item in planned:
                 _out(f"would move {printable(item.shown_source)} -> {printable(item.shown_target)}")
-        elif planned:
+            tell(total("would move", planned))
+        elif not planned:
+            tell(total("moved", planned))
+        else:
             try:
                 roots = [os.path.abspath(root) for root in result.settings.roots]
                 journal = Journal.create(destination, roots=roots)
@@ -90,9 +98,11 @@ class MoveSink(Sink):
                     f"cannot move into {destination}: {error_reason(error)}; nothing was moved"
                 ) from error
             try:
-                failed += sum(not _move_one(item, journal) for item in planned)
+                moved = [item for item in planned if _move_one(item, journal)]
             finally:
                 journal.close()
+            failed += len(planned) - len(moved)
+            tell(total("moved", moved))
             undo = f"simplugin undo {shlex.quote(journal.path)}"
             tell(f"moves journaled in {journal.path}; to put everything back: {undo}")
         if failed:
@@ -100,6 +110,25 @@ class MoveSink(Sink):
                 f"{failed} of {len(planned) + len(unmovable)} files could not be moved and"
                 " were left where they were"
             )
+
+
+def total(verb: str, items: list[PlannedMove]) -> str:
+    """`moved 8 files (2.9 MiB) in 5 groups: 6 duplicates and 2 sidecars or twins`."""
+    if not items:
+        return f"{verb} no files"
+    others = sum(not item.is_duplicate for item in items)
+    text = (
+        f"{verb} {_counted(len(items), 'file')} ({human_size(sum(i.size for i in items))})"
+        f" in {_counted(len({item.group for item in items}), 'group')}"
+    )
+    if others:
+        duplicates = _counted(len(items) - others, "duplicate")
+        text += f": {duplicates} and {_counted(others, 'sidecar or twin', 'sidecars or twins')}"
+    return text
+
+
+def _counted(number: int, noun: str, plural: str | None = None) -> str:
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
 
 
 def _move_one(item: PlannedMove, journal: Journal) -> bool:
@@ -129,7 +158,7 @@ def plan(
     targets: set[str] = set()
     kept_twins = []
     unmovable = []
-    for group in result.groups:
+    for group_number, group in enumerate(result.groups):
         for duplicate in group.duplicates:
             photo = duplicate.photo
             unit = _unit(photo, folders)
@@ -157,11 +186,25 @@ def plan(
                     break
             for source, shown_target, target in zip(unit, shown, absolute, strict=True):
                 planned.append(
-                    PlannedMove(Move(os.path.abspath(source), target), source, shown_target)
+                    PlannedMove(
+                        Move(os.path.abspath(source), target),
+                        source,
+                        shown_target,
+                        group=group_number,
+                        size=_size(source),
+                        is_duplicate=source == photo.path,
+                    )
                 )
                 sources.add(os.path.abspath(source))
                 targets.add(target)
     return planned, kept_twins, unmovable
+
+
+def _size(path: str) -> int:
+    try:
+        return os.lstat(path).st_size
+    except OSError:
+        return 0  # gone, or unreadable: the move itself says so
 
 
 def _unmovable(path: str) -> str | None:

@@ -12,7 +12,7 @@ from ..errors import ExitCode
 from ..plugins import load_plugins
 from ..settings import SETTINGS
 from .common import command
-from .scan import configured_sinks
+from .scan import file_sinks
 
 
 def configure(commands: argparse._SubParsersAction) -> None:
@@ -33,14 +33,14 @@ def configure(commands: argparse._SubParsersAction) -> None:
 def run(arguments: argparse.Namespace) -> int:
     host = load_plugins()
     config = load_config(find_config(arguments.config))
-    prepared = configured_sinks(host, config, [])
+    prepared = file_sinks(host, config)
     check_plugins(host, config, config.settings)
     shown = {}
     for name, setting in SETTINGS.items():
         value = config.settings.get(name, setting.default)
         if setting.in_file and value is not None:
             shown[name] = value
-    sinks = [(sink.name, options) for sink, options in prepared]
+    sinks = [(sink.name, options) for sink, options, _ in prepared]
     print(f"# {'read from ' + config.path if config.path else 'no configuration file: defaults'}")
     print(as_toml(shown, sinks), end="")
     return ExitCode.OK

@@ -51,6 +51,8 @@ def run_undo(arguments: argparse.Namespace) -> int:
         print(f"{verb} {printable(item.source)} (from {printable(item.target)})", flush=True)
     for item, reason in report.refused:
         warn(f"left {printable(item.target)}: {reason}")
+    if not (report.restored or report.refused or report.rejected):
+        warn("nothing to put back: every file of this journal is already where it was")
     return ExitCode.FAILED if report.refused or report.rejected else ExitCode.OK
 
 

@@ -7,7 +7,7 @@ import os
 import sys
 import time
 import webbrowser
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from ..engine import SinkRequest, deliver, prepare_sinks, scan
 from ..errors import ExitCode, UsageError, blame
 from ..plugins import PluginHost, load_plugins
 from ..settings import merged
+from ..text import printable, quoted
 from ..text import tell as warn
 from ..types import ScanResult, Sink
 from ..xdg import simplugin_folder
@@ -40,6 +41,8 @@ def configure_scan(commands: argparse._SubParsersAction) -> None:
             " recognised by content), compare them and print each group of near-duplicates,"
             " the photo to keep first, then the others with their distance to it."
             " Files that cannot be read are reported on stderr and the scan goes on."
+            " A scan only reads: files change only when this command line asks (--move-to,"
+            " --sink, or --apply for the configuration file's sinks that change files)."
         ),
     )
     add_paths_and_config(parser)
@@ -63,7 +66,13 @@ def configure_scan(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--dry-run",
         action="store_true",
-        help="with --move-to: print what would move, and change nothing",
+        help="with --move-to or --apply: print what would move, and change nothing",
+    )
+    parser.add_argument(
+        "--apply",
+        action="store_true",
+        help="also run the configuration file's sinks that change files (such as a move);"
+        " without it a scan only reads, and says which of them it did not run",
     )
     parser.add_argument(
         "--sink",
@@ -113,6 +122,8 @@ def run_scan(arguments: argparse.Namespace) -> int:
             sinks=scan_sink_requests(arguments),
             quiet=arguments.quiet,
             fail_on_duplicates=arguments.fail_on_duplicates,
+            apply=arguments.apply,
+            dry_run=arguments.dry_run,
         )
     )
 
@@ -121,7 +132,9 @@ def run_scan(arguments: argparse.Namespace) -> int:
 class ScanRun:
     """A scan as a command asks for it: what to scan, the configuration file to read
     (None: the usual places), the settings and sinks given on the command line over the
-    file's, and how to end."""
+    file's, and how to end. The file's sinks that change files run only when this
+    command line says so (`apply`), and with `dry_run` only say what they would do;
+    `not_applied` tells the user how to run them."""
 
     paths: Sequence[str]
     config: str | None
@@ -129,6 +142,9 @@ class ScanRun:
     sinks: Sequence[SinkRequest]
     quiet: bool = False
     fail_on_duplicates: bool = False
+    apply: bool = False
+    dry_run: bool = False
+    not_applied: str = "add --apply to run it"
 
 
 def scan_and_deliver(run: ScanRun) -> int:
@@ -140,17 +156,19 @@ def scan_and_deliver(run: ScanRun) -> int:
 
     config = load_config(find_config(run.config))
     settings = merged(config.settings, run.settings)
-    sinks = configured_sinks(host, config, run.sinks)
+    sinks = configured_sinks(host, config, run)
     check_plugins(host, config, settings)
-    settings["exclude"] = [*settings.get("exclude", ()), *excluded_by_sinks(host, sinks)]
+    settings["exclude"] = [*settings.get("exclude", ()), *excluded_by_sinks(host, sinks.run)]
 
     started = time.monotonic()
     result = scan(run.paths, **settings, plugins=host, progress=reporter)
     reporter.finish()
-    failures = deliver(host, result, sinks)
+    failures = deliver(host, result, sinks.run)
     report_problems(host, since=reported)
     for failure in failures:
         warn(f"error: {failure}")
+    for note in sinks.not_run:
+        warn(note)
     if not run.quiet:
         warn(summary(result, time.monotonic() - started))
     if failures or len(host.problems) > reported:
@@ -169,27 +187,79 @@ def excluded_by_sinks(host: PluginHost, sinks: list[tuple[Sink, dict]]) -> list[
     return excluded
 
 
-def configured_sinks(
-    host: PluginHost, config: Config, requests: Sequence[SinkRequest]
-) -> list[tuple[Sink, dict]]:
-    """The sinks to run, checked: the file's, then the command line's, which replace the
-    file's sinks of the same name."""
-    named_here = {request.name for request in requests}
+@dataclass(frozen=True)
+class ChosenSinks:
+    """The sinks a scan runs, checked, and one line for each sink of the configuration
+    file that it does not run because it changes files and the command line did not
+    ask for it (or for an --apply that found nothing to run)."""
+
+    run: list[tuple[Sink, dict]]
+    not_run: list[str]
+
+
+def configured_sinks(host: PluginHost, config: Config, run: ScanRun) -> ChosenSinks:
+    """The file's sinks, then the command line's, which replace the file's sinks of the
+    same name. A file only describes what may be done: its sinks that change files run
+    with `run.apply`, and are otherwise named in one line each, with how to run them."""
+    from_file, not_run = [], []
+    for sink, checked, given in file_sinks(host, config, {r.name for r in run.sinks}):
+        if sink.changes_files and not run.apply:
+            described = ", ".join(f"{key} = {shown(value)}" for key, value in given.items())
+            not_run.append(
+                f"the sink {quoted(sink.name)} of {printable(config.path or '')}"
+                f"{f' ({described})' if described else ''} changes files and was not run;"
+                f" {run.not_applied}"
+            )
+        elif sink.changes_files and run.dry_run:
+            from_file.append((sink, dry_run_options(sink, checked, config)))
+        else:
+            from_file.append((sink, checked))
+    if run.apply and not any(sink.changes_files for sink, _ in from_file):
+        not_run.append(
+            f"--apply did nothing: {printable(config.path)} has no sink that changes files"
+            if config.path
+            else "--apply did nothing: there is no configuration file"
+        )
+    return ChosenSinks(from_file + prepare_sinks(host, list(run.sinks)), not_run)
+
+
+def dry_run_options(sink: Sink, options: dict, config: Config) -> dict:
+    """A file's sink's options for `--apply --dry-run`: only a sink that can say what it
+    would do (it declares a `dry_run` option) may run then."""
+    if "dry_run" not in sink.options:
+        raise UsageError(
+            f"--dry-run: the sink {quoted(sink.name)} of {printable(config.path or '')} changes"
+            " files and has no dry run (no dry_run option); without --apply it is not run"
+        )
+    return {**options, "dry_run": True}
+
+
+def file_sinks(
+    host: PluginHost, config: Config, replaced: Set[str] = frozenset()
+) -> list[tuple[Sink, dict, Mapping[str, Any]]]:
+    """The configuration file's sinks but those `replaced` on the command line, checked:
+    each with its options checked, and as the file gives them."""
     prepared = []
     for number, (name, options) in enumerate(config.sinks, start=1):
-        if name in named_here:
+        if name in replaced:
             continue
         try:
-            prepared += prepare_sinks(host, [SinkRequest(name, options)])
+            (sink, checked) = prepare_sinks(host, [SinkRequest(name, options)])[0]
         except UsageError as error:
             raise UsageError(f"{config.where(f'sinks[{number}]')}: {error}") from error
-    return prepared + prepare_sinks(host, list(requests))
+        prepared.append((sink, checked, options))
+    return prepared
+
+
+def shown(value: Any) -> str:
+    """An option's value in a line: a path whole, anything else cut short."""
+    return printable(value) if isinstance(value, str) else quoted(value)
 
 
 def scan_sink_requests(arguments: argparse.Namespace) -> list[SinkRequest]:
     """The sinks a scan's options ask for, in the order they run."""
-    if arguments.dry_run and not arguments.move_to:
-        raise UsageError("--dry-run goes with --move-to")
+    if arguments.dry_run and not (arguments.move_to or arguments.apply):
+        raise UsageError("--dry-run goes with --move-to or --apply")
     if arguments.json == "-" and arguments.move_to:
         raise UsageError("--json - and --move-to both write to stdout: give --json a file")
     requests = [] if arguments.json == "-" else [SinkRequest("stdout")]
@@ -244,7 +314,9 @@ def configure_review(commands: argparse._SubParsersAction) -> None:
         help="scan, write the HTML report and open it in the browser (for file managers)",
         description="Scan the folders and photos like 'scan --html', writing the report to"
         f" {review_page()}, then open it in the web browser ($BROWSER, else the desktop's)."
-        " The Geeqie, Nautilus and Thunar integrations ('simplugin integrations') run this.",
+        " The Geeqie, Nautilus and Thunar integrations ('simplugin integrations') run this."
+        " It never changes a file: a configuration file's sinks that change files (a move)"
+        " are not run.",
     )
     add_paths_and_config(parser)
     parser.add_argument(
@@ -263,6 +335,7 @@ def run_review(arguments: argparse.Namespace) -> int:
             settings=given_settings(arguments),
             sinks=[SinkRequest("stdout"), SinkRequest("html", {"path": page})],
             quiet=True,
+            not_applied="review never runs it ('simplugin scan PATH --apply' does)",
         )
     )
     if os.path.exists(page) and code in (ExitCode.OK, ExitCode.FAILED):
