@@ -222,6 +222,8 @@ class Metric(Contribution):
             if given.strip().lower() in words:
                 return float(words[given.strip().lower()])
             raise ValueError(f"{quoted(given)} is no threshold of {self.name}: give {accepted}")
+        if isinstance(given, bool) or not isinstance(given, (int, float)):
+            raise ValueError(f"{quoted(given)} is not a threshold: give {accepted}")
         value = float(given)
         if not (math.isfinite(value) and max(low, 0.0) <= value <= high):
             raise ValueError(f"{value:g} is outside {self.name}'s distances: give {accepted}")

@@ -112,3 +112,5 @@ def test_the_api_takes_numbers_and_words_and_refuses_the_range(library):
     assert len(simplugin.scan(library, threshold=0).pairs) == 0  # no two seagulls are identical
     with pytest.raises(UsageError, match="outside avgdiff's distances: give a number from 0 to 1"):
         simplugin.scan(library, threshold=90)
+    with pytest.raises(UsageError, match=r"threshold \[0.1\] is not a threshold: give a number"):
+        simplugin.scan(library, threshold=[0.1])
