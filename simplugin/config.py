@@ -42,7 +42,7 @@ from typing import Any
 from .errors import UsageError
 from .files import NotRegularFile, kind_of, open_regular
 from .plugins import PluginHost, resolve_options
-from .settings import SETTINGS, Setting
+from .settings import DEFAULT_METRIC, SETTINGS, Setting
 from .text import error_reason, human_size, printable, quoted
 from .xdg import simplugin_folder
 
@@ -166,6 +166,7 @@ def check_plugins(host: PluginHost, config: Config, settings: Mapping[str, Any])
                 f"{config.where_setting(name)}: unknown {setting.plugin} {quoted(chosen)}"
                 f" (available: {available})"
             )
+    _check_threshold(host, config, settings)
     for name, setting in SETTINGS.items():
         options = config.settings.get(name)
         if not setting.is_table or not options:
@@ -177,6 +178,17 @@ def check_plugins(host: PluginHost, config: Config, settings: Mapping[str, Any])
                 resolve_options(owner.plugin, host.get(owner.plugin, chosen), options)
             except UsageError as error:
                 raise UsageError(f"{config.where_setting(name)}: {error}") from error
+
+
+def _check_threshold(host: PluginHost, config: Config, settings: Mapping[str, Any]) -> None:
+    """The file's threshold, against the range and words of the metric the scan uses."""
+    threshold = config.settings.get("threshold")
+    if threshold is None or settings.get("threshold") != threshold:
+        return
+    try:
+        host.metric(settings.get("metric") or DEFAULT_METRIC).threshold_of(threshold)
+    except ValueError as error:
+        raise UsageError(f"{config.where_setting('threshold')}: {error}") from error
 
 
 def read_text(path: str) -> str:

@@ -14,7 +14,7 @@ import itertools
 import math
 import os
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -24,6 +24,7 @@ import numpy as np
 from .cache import Kinds, SignatureCache
 from .discover import Candidate, walk
 from .errors import PluginError, SimpluginError, UsageError
+from .identical import identical_pairs
 from .plugins import PluginHost, PluginWarning, load_plugins, resolve_options
 from .reading import Reader, Summary, jobs_to_use, read_all
 from .settings import UNDATED_CHOICES, resolve, with_settings
@@ -147,8 +148,13 @@ def scan(
         summaries = summarise(context, signature_cache, processes)
     comparisons = bucket(context, summaries)
     pairs = compare(context, summaries, comparisons)
-    groups = group(context, summaries, pairs)
-    result = _result(context, summaries, pairs, groups)
+    identical = identical_pairs(
+        summaries.photos, [pair[:2] for pair in pairs], scan_settings.follow_symlinks
+    )
+    if scan_settings.only_identical:
+        pairs = [pair for pair in pairs if pair[:2] in identical]
+    groups = group(context, summaries, pairs, identical)
+    result = _result(context, summaries, pairs, groups, identical)
     host.notify("scan_finished", result=result)
     return result
 
@@ -183,6 +189,7 @@ def _configure(
         undated=undated,
         follow_symlinks=chosen["follow_symlinks"],
         exclude=tuple(os.path.expanduser(os.fspath(p)) for p in chosen["exclude"]),
+        only_identical=bool(chosen["only_identical"]),
     )
     return settings, metric, bucketer, processes
 
@@ -207,11 +214,21 @@ def _check_not_excluded(settings: ScanSettings) -> None:
                 raise UsageError(f"{root} is inside {excluded}, which this scan writes into")
 
 
-def _threshold(metric: Metric, threshold: float | None) -> float:
-    value = metric.default_threshold if threshold is None else float(threshold)
-    if not math.isfinite(value) or value < 0:
-        raise UsageError(f"threshold must be a number of 0 or more, not {threshold!r}")
-    return value
+def _threshold(metric: Metric, threshold: float | str | None) -> float:
+    """The number `threshold` means for `metric` (None: its default)."""
+    if threshold is None:
+        return float(metric.default_threshold)
+    try:
+        return metric.threshold_of(threshold)
+    except ValueError as error:
+        raise UsageError(f"threshold {error}") from None
+
+
+def _compared_below(threshold: float) -> float:
+    """What the metric compares distances with. "Below 0" would find nothing, so a
+    threshold of 0 asks for distance 0 (identical photos): below the smallest float
+    above 0, which no distance other than 0 is."""
+    return threshold if threshold > 0 else math.nextafter(0.0, 1.0)
 
 
 # --- stages ------------------------------------------------------------------------------
@@ -405,7 +422,7 @@ def _near_pairs(
     alone = len(left) < 2 if right is None else min(len(left), len(right)) == 0
     if alone:
         return
-    metric, threshold = context.metric, context.settings.threshold
+    metric, threshold = context.metric, _compared_below(context.settings.threshold)
     method = "pairs_within" if right is None else "pairs_between"
     with context.host.blame(metric, method):
         if right is None:
@@ -420,12 +437,16 @@ def _near_pairs(
 
 
 def group(
-    context: ScanContext, summaries: Summaries, pairs: Sequence[IndexPair]
+    context: ScanContext,
+    summaries: Summaries,
+    pairs: Sequence[IndexPair],
+    identical: Set[tuple[int, int]] = frozenset(),
 ) -> tuple[Group, ...]:
-    """Connected components of the pairs, each with its keeper; most similar first."""
+    """Connected components of the pairs, each with its keeper; most similar first.
+    `identical` are the pairs `(i, j)`, `i < j`, of byte-identical files."""
     ranked = []
     for closest, members in _components(len(summaries.photos), pairs):
-        found = _with_keeper(context, summaries, members)
+        found = _with_keeper(context, summaries, members, identical)
         ranked.append((closest, found.keep.path, found))
     ranked.sort(key=lambda entry: entry[:2])
     return tuple(found for _, _, found in ranked)
@@ -454,16 +475,26 @@ def _root(parent: list[int], i: int) -> int:
     return i
 
 
-def _with_keeper(context: ScanContext, summaries: Summaries, members: list[int]) -> Group:
+def _with_keeper(
+    context: ScanContext,
+    summaries: Summaries,
+    members: list[int],
+    identical: Set[tuple[int, int]],
+) -> Group:
     """The group of `members`: the keeper the plugins choose, then the others, each
-    with its distance to the keeper, most similar first."""
+    with its distance to the keeper (and whether it is a copy of it), most similar
+    first. An identical copy is at distance 0, so it is always a pair with the keeper."""
     photos, signatures, metric = summaries.photos, summaries.signatures, context.metric
     by_path = tuple(sorted((photos[i] for i in members), key=lambda p: p.path))
     keep = context.host.choose_keeper(by_path)
     keeper = next(i for i in members if photos[i] is keep)
     with context.host.blame(metric, "distance"):
         duplicates = [
-            Duplicate(photos[i], float(metric.distance(signatures[keeper], signatures[i])))
+            Duplicate(
+                photos[i],
+                float(metric.distance(signatures[keeper], signatures[i])),
+                identical=(min(i, keeper), max(i, keeper)) in identical,
+            )
             for i in members
             if i != keeper
         ]
@@ -476,6 +507,7 @@ def _result(
     summaries: Summaries,
     pairs: Sequence[IndexPair],
     groups: tuple[Group, ...],
+    identical: Set[tuple[int, int]],
 ) -> ScanResult:
     """What the stages found, as sinks receive it and `scan()` returns it."""
     photos = summaries.photos
@@ -483,7 +515,7 @@ def _result(
         settings=context.settings,
         photos=photos,
         skipped=summaries.skipped,
-        pairs=tuple(Pair(photos[i], photos[j], d) for i, j, d in pairs),
+        pairs=tuple(Pair(photos[i], photos[j], d, (i, j) in identical) for i, j, d in pairs),
         groups=groups,
         undated=summaries.keys.count(None) if context.bucketer else None,
         from_cache=summaries.from_cache,

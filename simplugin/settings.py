@@ -108,10 +108,20 @@ def _expected(what: str, value: Any) -> str:
     return f"expected {what}, not {quoted(value)}"
 
 
-def _check_threshold(threshold: float) -> str | None:
-    if math.isfinite(threshold) and threshold >= 0:
+def _check_threshold(threshold: float | str) -> str | None:
+    """A word is checked against the metric's words once the metric is known (by the
+    engine), as a number is against its range."""
+    if isinstance(threshold, str) or (math.isfinite(threshold) and threshold >= 0):
         return None
     return _expected("a number of 0 or more", threshold)
+
+
+def _threshold_flag(text: str) -> float | str:
+    """--threshold T: a number, else a word the metric names (checked by the engine)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text.strip()
 
 
 def _check_undated(undated: str) -> str | None:
@@ -154,15 +164,28 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "threshold",
             None,
-            "float | None",
-            "a pair is a near-duplicate when its distance is below T"
-            f" (default: the metric's own, 0.07 for {DEFAULT_METRIC})",
+            "float | str | None",
+            "a pair is a near-duplicate when its distance is below T; 0 finds identical"
+            " photos (distance 0). A number within the metric's range (0 to 1 for"
+            f" {DEFAULT_METRIC}) or a word: strict, default or loose ({DEFAULT_METRIC}:"
+            " 0.03, 0.07, 0.11; default: the metric's own)",
             flags=("--threshold",),
             metavar="T",
-            parse=float,
-            types=(int, float),
-            expected="a number",
+            parse=_threshold_flag,
+            types=(int, float, str),
+            expected="a number, or a word such as strict, default or loose",
             check=_check_threshold,
+        ),
+        Setting(
+            "only_identical",
+            False,
+            "bool",
+            "only byte-identical copies count as duplicates: every other pair is left out,"
+            " so the sinks act only on groups of identical files",
+            flags=("--only-identical",),
+            switch=True,
+            types=(bool,),
+            expected="true or false",
         ),
         Setting(
             "bucketer",

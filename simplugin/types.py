@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import abc
 import itertools
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -60,19 +61,25 @@ class Skipped:
 
 @dataclass(frozen=True, slots=True)
 class Pair:
-    """Two photos whose distance is below the threshold."""
+    """Two photos whose distance is below the threshold.
+
+    `identical` is True when the two files hold the same bytes (the same SHA-256).
+    """
 
     a: Photo
     b: Photo
     distance: float
+    identical: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Duplicate:
-    """A member of a group other than its keeper, with its distance to the keeper."""
+    """A member of a group other than its keeper, with its distance to the keeper;
+    `identical` when it is a byte-for-byte copy of the keeper."""
 
     photo: Photo
     distance: float
+    identical: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +110,7 @@ class ScanSettings:
     undated: str = "compare-all"  # photos without a bucket key: "compare-all" or "separate"
     follow_symlinks: bool = False
     exclude: tuple[str, ...] = ()  # folders not to read, such as where duplicates are moved
+    only_identical: bool = False  # only byte-identical copies count as duplicates
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,18 +184,50 @@ class Metric(Contribution):
     A metric turns each photo into a fixed-size signature (a numpy array of
     `signature_shape` and `signature_dtype`), then measures the distance between two
     signatures: 0 is identical, and a pair is a near-duplicate when its distance is
-    strictly below the threshold. The engine stacks all signatures in one array and asks
-    `pairs_within` for the near-duplicate pairs, so a metric can do that bulk work in
+    strictly below the threshold (a threshold of 0 asks for distance 0: the engine then
+    passes the smallest float above 0). The engine stacks all signatures in one array and
+    asks `pairs_within` for the near-duplicate pairs, so a metric can do that bulk work in
     vectorised code; the default implementation calls `distance` for every pair.
+
+    `distance_range` is the lowest and highest distance the metric gives: a threshold
+    outside it is refused as a usage error, naming the range. `thresholds` names
+    thresholds a user can give as words (`--threshold strict`); "default" is always
+    `default_threshold`.
     """
 
     default_threshold: ClassVar[float]
+    distance_range: ClassVar[tuple[float, float]] = (0.0, math.inf)
+    thresholds: ClassVar[Mapping[str, float]] = {}
     signature_shape: ClassVar[tuple[int, ...]]
     signature_dtype: ClassVar[str] = "uint8"
     # The smallest width and height `signature` needs. JPEGs are then decoded at a
     # reduced scale (1/2 to 1/8) no smaller than this: several times faster than a full
     # decode. None decodes every photo at full size.
     decode_size: ClassVar[int | None] = None
+
+    def named_thresholds(self) -> dict[str, float]:
+        """The words `--threshold` takes for this metric, with their numbers."""
+        return {**self.thresholds, "default": self.default_threshold}
+
+    def threshold_of(self, given: float | str) -> float:
+        """The threshold a user gave, as a number: a word this metric names, or a number
+        within its distances. Anything else is a ValueError saying what it takes."""
+        words = self.named_thresholds()
+        low, high = self.distance_range
+        numbers = f"from {low:g} to {high:g}" if math.isfinite(high) else f"of {low:g} or more"
+        *others, last = words
+        named = f"{', '.join(others)} or {last}" if others else last
+        accepted = f"a number {numbers}, or {named}"
+        if isinstance(given, str):
+            if given.strip().lower() in words:
+                return float(words[given.strip().lower()])
+            raise ValueError(f"{quoted(given)} is no threshold of {self.name}: give {accepted}")
+        if isinstance(given, bool) or not isinstance(given, (int, float)):
+            raise ValueError(f"{quoted(given)} is not a threshold: give {accepted}")
+        value = float(given)
+        if not (math.isfinite(value) and max(low, 0.0) <= value <= high):
+            raise ValueError(f"{value:g} is outside {self.name}'s distances: give {accepted}")
+        return value
 
     @abc.abstractmethod
     def signature(self, image: Image.Image) -> np.ndarray:

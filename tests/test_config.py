@@ -74,12 +74,15 @@ def test_an_unknown_setting_is_one_line_naming_the_file_and_the_key(library, tmp
 
 
 def test_a_value_of_the_wrong_type_says_what_was_expected(library, tmp_path):
-    config = write_config(tmp_path, 'threshold = "low"\n')
+    config = write_config(tmp_path, "threshold = [0.05]\n")
 
     run = run_simplugin("scan", str(library), "--config", str(config))
 
     assert run.returncode == 2
-    assert run.stderr == f"simplugin: error: {config}: threshold: expected a number, not 'low'\n"
+    assert run.stderr == (
+        f"simplugin: error: {config}: threshold: expected a number, or a word such as strict,"
+        " default or loose, not [0.05]\n"
+    )
 
 
 def test_a_sink_option_of_the_wrong_type_names_the_sink_in_the_file(library, tmp_path):
@@ -132,7 +135,8 @@ def test_config_show_prints_the_effective_configuration(tmp_path):
 
     assert run.stdout == (
         f"# read from {config}\n"
-        'metric = "avgdiff"\nbucketer = "exif-time"\nundated = "compare-all"\n'
+        'metric = "avgdiff"\nonly_identical = false\n'
+        'bucketer = "exif-time"\nundated = "compare-all"\n'
         "cache = true\nfollow_symlinks = false\n"
         '\n[[sinks]]\nname = "json"\npath = "d.json"\n'
     )

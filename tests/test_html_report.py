@@ -410,3 +410,16 @@ def test_the_report_needs_a_file_name_not_stdout(library):
         "simplugin: error: sink 'html' option 'path': the report is a file with its"
         " thumbnails beside it: give a file name\n"
     )
+
+
+def test_an_identical_copy_of_the_keeper_says_so(open_report, library):
+    shutil.copyfile(library / "seagull_1.jpeg", library / "seagull_1 copy.jpeg")
+    report = open_report(library)
+    one, copy = report.card("seagull_1.jpeg"), report.card("seagull_1 copy.jpeg")
+    duplicate = copy if one.get_attribute("aria-pressed") == "true" else one
+
+    assert "Distance 0.0000 · identical copy" in duplicate.inner_text()
+    assert "identical copy" not in report.card("seagull_3.jpeg").inner_text()
+    # Against another keeper, neither copy is a copy of it.
+    report.card("seagull_3.jpeg").click()
+    assert "identical copy" not in one.inner_text() + copy.inner_text()

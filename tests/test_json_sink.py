@@ -22,7 +22,7 @@ def test_the_document_has_the_documented_fields(library, expected):
     assert document["threshold"] == 0.07
     assert document["photos"] == 6
     assert document["skipped"] == []
-    assert {"a", "b", "distance"} == set(document["pairs"][0])
+    assert {"a", "b", "distance", "identical"} == set(document["pairs"][0])
     closest = document["pairs"][0]  # the closest pair comes first
     reference = next(p for p in expected["folders"]["seagulls"] if p["a"] == "seagull_5.jpeg")
     assert closest["distance"] == pytest.approx(reference["difference"], abs=0.005)
@@ -30,6 +30,7 @@ def test_the_document_has_the_documented_fields(library, expected):
         "keep": f"{library}/seagull_6.jpeg",
         "duplicates": [f"{library}/seagull_5.jpeg"],
         "distances": [closest["distance"]],
+        "identical": [False],
     }
 
 

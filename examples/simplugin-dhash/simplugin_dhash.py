@@ -25,6 +25,7 @@ class DifferenceHash(Metric):
     name = "dhash"
     description = "Hamming distance of 64-bit difference hashes (survives crops and brightness)"
     default_threshold = 10 / BITS  # fewer than 10 of 64 bits differ
+    distance_range = (0.0, 1.0)  # the share of bits that differ: --threshold 10 is refused
     signature_shape = (BITS // 8,)
     signature_dtype = "uint8"
     decode_size = 32

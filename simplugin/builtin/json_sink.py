@@ -26,19 +26,27 @@ def as_document(result: ScanResult) -> dict:
         "metric": settings.metric,
         "threshold": settings.threshold,
         "bucketer": settings.bucketer,
+        "only_identical": settings.only_identical,
         "roots": list(settings.roots),
         "base": _current_folder(),
         "photos": len(result.photos),
         "undated": result.undated,
         "skipped": [{"path": s.path, "reason": s.reason} for s in result.skipped],
         "pairs": [
-            {"a": p.a.path, "b": p.b.path, "distance": round(p.distance, 6)} for p in result.pairs
+            {
+                "a": p.a.path,
+                "b": p.b.path,
+                "distance": round(p.distance, 6),
+                "identical": p.identical,  # the same bytes: a copy, not a near-duplicate
+            }
+            for p in result.pairs
         ],
         "groups": [
             {
                 "keep": g.keep.path,
                 "duplicates": [d.photo.path for d in g.duplicates],
                 "distances": [round(d.distance, 6) for d in g.duplicates],
+                "identical": [d.identical for d in g.duplicates],
             }
             for g in result.groups
         ],

@@ -3,8 +3,10 @@
     Group 1: 2 photos, closest 0.0159
       keep    photos/seagull_6.jpeg  768x1024  137.8 KiB
       0.0159  photos/seagull_5.jpeg  768x1024  137.5 KiB
+      0.0000  photos/copy of 6.jpeg  768x1024  137.8 KiB  identical copy
 
-The keeper comes first, then each duplicate with its distance to the keeper. Nothing
+The keeper comes first, then each duplicate with its distance to the keeper, and
+"identical copy" when it holds the same bytes as the keeper. Nothing
 is printed when there are no groups, so `[ -z "$(simplugin scan ...)" ]` works.
 """
 
@@ -26,14 +28,15 @@ class StdoutSink(Sink):
                 out.write("\n")
             closest = min(d.distance for d in group.duplicates)
             out.write(f"Group {number}: {len(group.photos)} photos, closest {closest:.4f}\n")
-            rows = [("keep", group.keep)] + [
-                (f"{d.distance:.4f}", d.photo) for d in group.duplicates
+            rows = [("keep", group.keep, "")] + [
+                (f"{d.distance:.4f}", d.photo, "  identical copy" if d.identical else "")
+                for d in group.duplicates
             ]
-            width = max(len(printable(photo.path)) for _, photo in rows)
-            for label, photo in rows:
+            width = max(len(printable(photo.path)) for _, photo, _ in rows)
+            for label, photo, copy in rows:
                 out.write(
                     f"  {label:<6}  {printable(photo.path):<{width}}"
-                    f"  {photo.width}x{photo.height}  {human_size(photo.size)}\n"
+                    f"  {photo.width}x{photo.height}  {human_size(photo.size)}{copy}\n"
                 )
         out.flush()
 

@@ -44,6 +44,11 @@ function distance(group, i, j) {
   return d === undefined ? null : d;
 }
 
+// Whether members i and j hold the same bytes (whichever of them is the keeper).
+function identical(group, i, j) {
+  return group.identical.some(([a, b]) => (a === i && b === j) || (a === j && b === i));
+}
+
 function spaceFreed() {
   let bytes = 0;
   let count = 0;
@@ -119,6 +124,7 @@ function photoCard(group, index, m) {
   if (m !== keep) {
     const d = distance(group, keep, m);
     role = d === null ? `Distance ≥ ${data.threshold}` : `Distance ${d.toFixed(4)}`;
+    if (identical(group, keep, m)) role += " · identical copy";
   }
   card.append(
     frame,
