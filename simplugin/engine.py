@@ -22,11 +22,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from .cache import Kinds, SignatureCache
-from .discover import Candidate, walk
+from .discover import Candidate, is_pattern, walk
 from .errors import PluginError, SimpluginError, UsageError
 from .plugins import PluginHost, PluginWarning, load_plugins, resolve_options
 from .reading import Reader, Summary, jobs_to_use, read_all
-from .settings import UNDATED_CHOICES, resolve, with_settings
+from .settings import DEFAULT_EXCLUDES, UNDATED_CHOICES, resolve, with_settings
 from .types import (
     Bucketer,
     Duplicate,
@@ -182,9 +182,17 @@ def _configure(
         ),
         undated=undated,
         follow_symlinks=chosen["follow_symlinks"],
-        exclude=tuple(os.path.expanduser(os.fspath(p)) for p in chosen["exclude"]),
+        exclude=_exclude(chosen["exclude"], chosen["default_excludes"]),
     )
     return settings, metric, bucketer, processes
+
+
+def _exclude(given: Iterable[str | os.PathLike], default_excludes: bool) -> tuple[str, ...]:
+    """What the walk passes over: the paths and patterns given, then the defaults."""
+    if isinstance(given, (str, os.PathLike)):
+        given = [given]  # one pattern, not its letters
+    excluded = tuple(os.path.expanduser(os.fspath(p)) for p in given)
+    return excluded + (DEFAULT_EXCLUDES if default_excludes else ())
 
 
 def _roots(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> tuple[str, ...]:
@@ -200,11 +208,15 @@ def _roots(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> tuple[str,
 
 
 def _check_not_excluded(settings: ScanSettings) -> None:
+    """A root inside a folder excluded by its path (one a sink writes into, for one) is
+    a contradiction; a pattern applies only under the roots, and the defaults are names
+    a user may well scan into on purpose."""
+    paths = [e for e in settings.exclude if e not in DEFAULT_EXCLUDES and not is_pattern(e)]
     for root in settings.roots:
-        for excluded in settings.exclude:
+        for excluded in paths:
             relative = os.path.relpath(os.path.abspath(root), os.path.abspath(excluded))
             if not relative.startswith(os.pardir):
-                raise UsageError(f"{root} is inside {excluded}, which this scan writes into")
+                raise UsageError(f"{root} is inside {excluded}, which this scan excludes")
 
 
 def _threshold(metric: Metric, threshold: float | None) -> float:

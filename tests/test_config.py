@@ -133,7 +133,7 @@ def test_config_show_prints_the_effective_configuration(tmp_path):
     assert run.stdout == (
         f"# read from {config}\n"
         'metric = "avgdiff"\nbucketer = "exif-time"\nundated = "compare-all"\n'
-        "cache = true\nfollow_symlinks = false\n"
+        "cache = true\nfollow_symlinks = false\nexclude = []\ndefault_excludes = true\n"
         '\n[[sinks]]\nname = "json"\npath = "d.json"\n'
     )
 
