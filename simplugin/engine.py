@@ -46,7 +46,8 @@ class Progress(Protocol):
 
     def stage(self, name: str, total: int | None) -> None: ...
 
-    def found(self, total: int) -> None: ...
+    def found(self, total: int, finished: bool = False) -> None:
+        """The walk has found `total` files to read so far; `finished`: all of them."""
 
     def advance(self, count: int = 1) -> None: ...
 
@@ -55,7 +56,7 @@ class _Silent:
     def stage(self, name: str, total: int | None) -> None:
         pass
 
-    def found(self, total: int) -> None:
+    def found(self, total: int, finished: bool = False) -> None:
         pass
 
     def advance(self, count: int = 1) -> None:
@@ -299,6 +300,7 @@ class _Summarising:
             self.order[item.path] = len(self.order)
             self.context.progress.found(len(self.order))
             yield item
+        self.context.progress.found(len(self.order), finished=True)
 
     def to_read(self) -> Iterator[list[Candidate]]:
         """Batches of the candidates to read: those the cache has are found at once."""
