@@ -276,6 +276,21 @@ def test_no_progress_is_drawn_when_stderr_is_not_a_terminal(library):
     assert run.stderr.startswith("simplugin: scanned 6 photos")
 
 
+def test_making_the_reports_thumbnails_is_drawn_on_a_terminal(tmp_path):
+    (tmp_path / "photos").mkdir()
+    for index in range(48):
+        shutil.copy(
+            SEAGULLS / f"seagull_{index % 6 + 1}.jpeg", tmp_path / "photos" / f"{index}.jpeg"
+        )
+
+    run, drawn = run_on_a_terminal(
+        "scan", str(tmp_path / "photos"), "--html", str(tmp_path / "report.html")
+    )
+
+    assert run.returncode == 0
+    assert b"making thumbnails: 48/48" in drawn
+
+
 # --- how many processes read the photos (-j, SIMPLUGIN_JOBS) -----------------------------
 
 CORES = len(os.sched_getaffinity(0))
