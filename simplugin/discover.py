@@ -9,11 +9,17 @@ The same file reached twice (a hard link, or a followed symlink) is listed once.
 A folder holding a `CACHEDIR.TAG` (the Cache Directory Tagging Specification, which
 backup tools such as tar, borg and restic honour) is passed over: it holds copies made
 by a program, like the thumbnails of simplugin's HTML report, not the user's photos.
+
+What the user excludes is passed over silently too (`Excludes`): a folder or file named
+by its path, and anything under a root whose path relative to that root matches a
+pattern: by default those of `settings.DEFAULT_EXCLUDES`, the folders where NAS boxes,
+desktops, trashes and photo programs keep their own copies of photos.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -32,6 +38,9 @@ SIDECAR_SUFFIXES = (".supplemental-metadata.json", ".xmp", ".aae", ".thm", ".jso
 EXTRA_PHOTO_EXTENSIONS = HEIF_EXTENSIONS | RAW_EXTENSIONS | {".avif"}
 CACHEDIR_TAG = "CACHEDIR.TAG"
 CACHEDIR_SIGNATURE = b"Signature: 8a477f597d28d172789f06886806bc55"
+
+
+GLOB_CHARACTERS = frozenset("*?[")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,30 +130,119 @@ def walk(
     """Every candidate file under `roots`, in a stable order, and every path that
     cannot be scanned, with the reason. A root that is a file is always a candidate;
     the `exclude` folders are passed over silently."""
-    walker = _Walk(photo_extensions(), follow_symlinks)
+    excludes = Excludes.of(exclude)
+    walker = _Walk(photo_extensions(), follow_symlinks, excludes)
     # Folders are known by identity, so an excluded folder is recognised by any path.
-    for folder in exclude:
-        try:
-            info = os.stat(folder)
-        except OSError:
-            continue  # not created yet: nothing in it to pass over
-        walker.seen.add((info.st_dev, info.st_ino))
+    walker.seen.update(excludes.identities())
     for root in roots:
-        yield from walker.visit(root, explicit=True)
+        yield from walker.visit(root, "", explicit=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Excludes:
+    """What a walk passes over: the folders and files named by their path (absolute, or
+    from the current folder), and the paths, relative to a root, that a pattern matches.
+
+    A pattern is matched with "/" between folders, case-sensitively: `*` matches any
+    characters but "/" (so within one name), `?` one character but "/", `[abc]` and
+    `[!abc]` one of (or none of) those characters, `**` as a whole name any number of
+    folders (none too: `**/x` matches `x`, `a/**` matches `a` and all under it). A
+    pattern without "/" matches a name at any depth; one with "/" matches from the root.
+    An absolute path is only a path; a relative one without pattern characters is both.
+    """
+
+    paths: tuple[str, ...]
+    matches: re.Pattern[str] | None
+
+    @classmethod
+    def of(cls, entries: Iterable[str]) -> Excludes:
+        entries = tuple(entries)
+        paths = tuple(e for e in entries if not is_pattern(e))
+        patterns = [pattern_regex(e) for e in entries if not os.path.isabs(e)]
+        return cls(paths, re.compile("|".join(patterns)) if patterns else None)
+
+    def identities(self) -> Iterator[tuple[int, int]]:
+        for path in self.paths:
+            try:
+                info = os.stat(path)
+            except OSError:
+                continue  # not created yet: nothing in it to pass over
+            yield info.st_dev, info.st_ino
+
+    def match(self, relative: str) -> bool:
+        """Whether the path `relative` to a root (with "/" between names) is excluded."""
+        return self.matches is not None and self.matches.fullmatch(relative) is not None
+
+
+def is_pattern(entry: str) -> bool:
+    """Whether an exclude entry is only a pattern: relative, with pattern characters."""
+    return not os.path.isabs(entry) and bool(GLOB_CHARACTERS & set(entry))
+
+
+def pattern_regex(pattern: str) -> str:
+    """A regular expression for what the exclude `pattern` matches (see `Excludes`)."""
+    pattern = pattern.replace(os.sep, "/").rstrip("/")
+    if "/" not in pattern:
+        pattern = "**/" + pattern
+    names = pattern.split("/")
+    under = names[-1] == "**" and len(names) > 1  # `a/**`: `a` and everything under it
+    if under:
+        names.pop()
+    regex = ""
+    for index, name in enumerate(names):
+        last = index == len(names) - 1
+        if name == "**":
+            regex += ".*" if last else "(?:[^/]+/)*"
+        else:
+            regex += _name_regex(name) + ("" if last else "/")
+    return f"(?:{regex}{'(?:/.*)?' if under else ''})"
+
+
+def _name_regex(name: str) -> str:
+    """`*`, `?` and `[...]` within one name; every other character as itself."""
+    regex, index = "", 0
+    while index < len(name):
+        character = name[index]
+        index += 1
+        if character == "*":
+            regex += "[^/]*"
+        elif character == "?":
+            regex += "[^/]"
+        elif character == "[" and name.find("]", index + 1) > 0:
+            end = name.find("]", index + 1)  # a "]" just after "[" is one of them
+            inside = name[index:end]
+            negated = inside.startswith("!")
+            if negated:
+                inside = inside[1:]
+            for special in "\\^[":
+                inside = inside.replace(special, "\\" + special)
+            regex += "[" + ("^/" if negated else "") + inside + "]"
+            index = end + 1
+        else:
+            regex += re.escape(character)
+    return regex
 
 
 class _Walk:
     """One walk: what it has seen (by identity), and how it treats what it finds."""
 
-    def __init__(self, extensions: frozenset[str], follow_symlinks: bool):
+    def __init__(self, extensions: frozenset[str], follow_symlinks: bool, excludes: Excludes):
         self.extensions = extensions
         self.follow_symlinks = follow_symlinks
+        self.excludes = excludes
         self.seen: set[tuple[int, int]] = set()
         self.beside_roots = FolderListings()  # the folders of photos named as roots
 
     def visit(
-        self, path: str, explicit: bool = False, listing: FolderListing | None = None
+        self,
+        path: str,
+        relative: str,
+        explicit: bool = False,
+        listing: FolderListing | None = None,
     ) -> Iterator[Candidate | Skipped]:
+        """What is at `path`, which is `relative` to its root ("" for a root)."""
+        if relative and self.excludes.match(relative):
+            return
         try:
             info = os.lstat(path)
         except OSError as error:  # deleted since its folder was listed, for one
@@ -160,7 +258,7 @@ class _Walk:
                 yield Skipped(path, f"broken symbolic link: {error_reason(error)}")
                 return
         if stat.S_ISDIR(info.st_mode):
-            yield from self.folder(path, info)
+            yield from self.folder(path, relative, info)
         elif stat.S_ISREG(info.st_mode):
             if listing is None:  # a photo named on the command line: look beside it
                 sidecars = self.beside_roots.sidecars_of(path)
@@ -174,7 +272,9 @@ class _Walk:
             # block or never end), but the person who put it there hears of it.
             yield Skipped(path, f"not a regular file: {kind_of(info)}")
 
-    def folder(self, path: str, info: os.stat_result) -> Iterator[Candidate | Skipped]:
+    def folder(
+        self, path: str, relative: str, info: os.stat_result
+    ) -> Iterator[Candidate | Skipped]:
         identity = (info.st_dev, info.st_ino)
         if identity in self.seen:
             if os.path.islink(path):
@@ -193,7 +293,8 @@ class _Walk:
             return
         listing = FolderListing.of(path, [entry.name for entry in entries])
         for entry in entries:
-            yield from self.visit(entry.path, listing=listing)
+            inside = f"{relative}/{entry.name}" if relative else entry.name
+            yield from self.visit(entry.path, inside, listing=listing)
 
     def candidate(
         self, path: str, info: os.stat_result, explicit: bool, sidecars: tuple[str, ...]

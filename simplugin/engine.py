@@ -22,12 +22,12 @@ from typing import Any, Protocol
 import numpy as np
 
 from .cache import Kinds, SignatureCache
-from .discover import Candidate, walk
+from .discover import Candidate, is_pattern, walk
 from .errors import PluginError, SimpluginError, UsageError
 from .identical import identical_pairs
 from .plugins import PluginHost, PluginWarning, load_plugins, resolve_options
 from .reading import Reader, Summary, jobs_to_use, read_all
-from .settings import UNDATED_CHOICES, resolve, with_settings
+from .settings import DEFAULT_EXCLUDES, UNDATED_CHOICES, resolve, with_settings
 from .types import (
     Bucketer,
     Duplicate,
@@ -47,7 +47,8 @@ class Progress(Protocol):
 
     def stage(self, name: str, total: int | None) -> None: ...
 
-    def found(self, total: int) -> None: ...
+    def found(self, total: int, finished: bool = False) -> None:
+        """The walk has found `total` files to read so far; `finished`: all of them."""
 
     def advance(self, count: int = 1) -> None: ...
 
@@ -56,7 +57,7 @@ class _Silent:
     def stage(self, name: str, total: int | None) -> None:
         pass
 
-    def found(self, total: int) -> None:
+    def found(self, total: int, finished: bool = False) -> None:
         pass
 
     def advance(self, count: int = 1) -> None:
@@ -188,10 +189,18 @@ def _configure(
         ),
         undated=undated,
         follow_symlinks=chosen["follow_symlinks"],
-        exclude=tuple(os.path.expanduser(os.fspath(p)) for p in chosen["exclude"]),
+        exclude=_exclude(chosen["exclude"], chosen["default_excludes"]),
         only_identical=bool(chosen["only_identical"]),
     )
     return settings, metric, bucketer, processes
+
+
+def _exclude(given: Iterable[str | os.PathLike], default_excludes: bool) -> tuple[str, ...]:
+    """What the walk passes over: the paths and patterns given, then the defaults."""
+    if isinstance(given, (str, os.PathLike)):
+        given = [given]  # one pattern, not its letters
+    excluded = tuple(os.path.expanduser(os.fspath(p)) for p in given)
+    return excluded + (DEFAULT_EXCLUDES if default_excludes else ())
 
 
 def _roots(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> tuple[str, ...]:
@@ -207,11 +216,15 @@ def _roots(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> tuple[str,
 
 
 def _check_not_excluded(settings: ScanSettings) -> None:
+    """A root inside a folder excluded by its path (one a sink writes into, for one) is
+    a contradiction; a pattern applies only under the roots, and the defaults are names
+    a user may well scan into on purpose."""
+    paths = [e for e in settings.exclude if e not in DEFAULT_EXCLUDES and not is_pattern(e)]
     for root in settings.roots:
-        for excluded in settings.exclude:
+        for excluded in paths:
             relative = os.path.relpath(os.path.abspath(root), os.path.abspath(excluded))
             if not relative.startswith(os.pardir):
-                raise UsageError(f"{root} is inside {excluded}, which this scan writes into")
+                raise UsageError(f"{root} is inside {excluded}, which this scan excludes")
 
 
 def _threshold(metric: Metric, threshold: float | str | None) -> float:
@@ -304,6 +317,7 @@ class _Summarising:
             self.order[item.path] = len(self.order)
             self.context.progress.found(len(self.order))
             yield item
+        self.context.progress.found(len(self.order), finished=True)
 
     def to_read(self) -> Iterator[list[Candidate]]:
         """Batches of the candidates to read: those the cache has are found at once."""

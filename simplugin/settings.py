@@ -43,6 +43,24 @@ DEFAULT_METRIC = "avgdiff"
 DEFAULT_BUCKETER = "exif-time"
 UNDATED_CHOICES = ("compare-all", "separate")
 
+# Folders that never hold the user's own photos, only a program's copies of them; a
+# pattern without "/" matches a name at any depth.
+DEFAULT_EXCLUDES = (
+    "@eaDir",  # Synology DSM's thumbnails, beside every photo folder
+    ".@__thumb",  # QNAP's thumbnails
+    ".thumbnails",  # the old freedesktop.org thumbnail cache (~/.thumbnails)
+    "**/.cache/thumbnails",  # the freedesktop.org thumbnail cache
+    "**/.cache/darktable/mipmaps-*",  # darktable's thumbnail cache
+    "*.lrdata",  # Lightroom Classic's previews and smart previews
+    ".dtrash",  # digiKam's trash, in each collection's folder
+    ".Trash",  # the trash of a volume (freedesktop.org, macOS)
+    ".Trash-*",  # the trash of a volume, per user (freedesktop.org: .Trash-1000)
+    "**/.local/share/Trash",  # the desktop's trash (freedesktop.org)
+    ".Trashes",  # the trash of a volume on macOS
+    "$RECYCLE.BIN",  # the recycle bin of a drive on Windows
+    ".AppleDouble",  # resource forks that netatalk and macOS keep beside files
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Shortcut:
@@ -79,6 +97,7 @@ class Setting:
     parse: Callable[[str], Any] | None = None  # a flag's text to a value (None: the text)
     choices: tuple[str, ...] | None = None
     switch: bool = False  # a flag without a value: on
+    repeatable: bool = False  # a flag given again adds to a list
     off: tuple[str, str] | None = None  # a flag for False, and its help; wins over `flags`
     shortcuts: tuple[Shortcut, ...] = ()
     in_file: bool = True
@@ -126,6 +145,13 @@ def _threshold_flag(text: str) -> float | str:
 
 def _check_undated(undated: str) -> str | None:
     return None if undated in UNDATED_CHOICES else _expected(_UNDATED, undated)
+
+
+def _check_strings(values: list) -> str | None:
+    for value in values:
+        if not isinstance(value, str):
+            return _expected("a list of strings", value)
+    return None
 
 
 def _check_jobs(jobs: int) -> str | None:
@@ -277,8 +303,30 @@ SETTINGS: dict[str, Setting] = {
             "exclude",
             (),
             "Iterable[str | os.PathLike]",
-            "folders and files not to read, such as those the sinks write into",
-            in_file=False,
+            "folders and files not to read: a pattern matched against each path relative to"
+            " the scanned folder (* within a name, ** any folders: 'Downloads/**', '*.png'; a"
+            " name alone matches at any depth), or a path (repeatable)",
+            flags=("--exclude",),
+            metavar="GLOB",
+            repeatable=True,
+            types=(list,),
+            expected="a list of patterns or paths",
+            check=_check_strings,
+        ),
+        Setting(
+            "default_excludes",
+            True,
+            "bool",
+            "also pass over the folders that hold a program's copies of photos, never the"
+            f" user's own: {', '.join(DEFAULT_EXCLUDES)}",
+            off=(
+                "--no-default-excludes",
+                "scan the folders that are excluded by default ("
+                + ", ".join(DEFAULT_EXCLUDES)
+                + "); a folder holding a CACHEDIR.TAG is still passed over",
+            ),
+            types=(bool,),
+            expected="true or false",
         ),
     )
 }

@@ -222,10 +222,11 @@ def test_no_command_is_a_usage_error():
     assert "usage: simplugin" in run.stderr
 
 
-def test_progress_is_drawn_on_a_terminal(library):
+def run_on_a_terminal(*args: str) -> tuple[subprocess.CompletedProcess, bytes]:
+    """`simplugin ARGS` with stderr on a pseudo-terminal, and what it drew there."""
     terminal, stderr_end = pty.openpty()
     run = subprocess.run(
-        [sys.executable, "-m", "simplugin", "scan", str(library)],
+        [sys.executable, "-m", "simplugin", *args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=stderr_end,
@@ -242,10 +243,31 @@ def test_progress_is_drawn_on_a_terminal(library):
             break
         drawn += chunk
     os.close(terminal)
+    return run, drawn
+
+
+def test_progress_is_drawn_on_a_terminal(library):
+    run, drawn = run_on_a_terminal("scan", str(library))
 
     assert run.returncode == 0
     assert b"reading photos: " in drawn
     assert b"Group" not in drawn  # the data still goes to stdout only
+
+
+def test_the_time_left_is_told_only_once_the_walk_has_found_every_photo(tmp_path):
+    # Photos are read while the walk goes on, 64 found at a time: on one process,
+    # reading the first ones takes long enough to be drawn before the walk has ended.
+    for index in range(256):
+        shutil.copy(SEAGULLS / f"seagull_{index % 6 + 1}.jpeg", tmp_path / f"{index:03}.jpeg")
+
+    run, drawn = run_on_a_terminal("scan", str(tmp_path), "-j", "1", "--no-cache")
+
+    assert run.returncode == 0
+    frames = drawn.replace(b"\r\n", b"\n").split(b"\r\033[K")
+    reading = [frame for frame in frames if frame.startswith(b"reading photos: ")]
+    told = [frame for frame in reading if b"s left" in frame]
+    assert all(b"/256, " in frame for frame in told), told  # the total, never a part
+    assert b"reading photos: " in drawn and b"/256" in drawn  # once the walk has ended
 
 
 def test_no_progress_is_drawn_when_stderr_is_not_a_terminal(library):
@@ -255,6 +277,21 @@ def test_no_progress_is_drawn_when_stderr_is_not_a_terminal(library):
     # runner's text mode turns any carriage return into a newline, the code stays.
     assert "\033[K" not in run.stderr
     assert run.stderr.startswith("simplugin: scanned 6 photos")
+
+
+def test_making_the_reports_thumbnails_is_drawn_on_a_terminal(tmp_path):
+    (tmp_path / "photos").mkdir()
+    for index in range(48):
+        shutil.copy(
+            SEAGULLS / f"seagull_{index % 6 + 1}.jpeg", tmp_path / "photos" / f"{index}.jpeg"
+        )
+
+    run, drawn = run_on_a_terminal(
+        "scan", str(tmp_path / "photos"), "--html", str(tmp_path / "report.html")
+    )
+
+    assert run.returncode == 0
+    assert b"making thumbnails: 48/48" in drawn
 
 
 # --- how many processes read the photos (-j, SIMPLUGIN_JOBS) -----------------------------

@@ -137,7 +137,7 @@ def test_config_show_prints_the_effective_configuration(tmp_path):
         f"# read from {config}\n"
         'metric = "avgdiff"\nonly_identical = false\n'
         'bucketer = "exif-time"\nundated = "compare-all"\n'
-        "cache = true\nfollow_symlinks = false\n"
+        "cache = true\nfollow_symlinks = false\nexclude = []\ndefault_excludes = true\n"
         '\n[[sinks]]\nname = "json"\npath = "d.json"\n'
     )
 

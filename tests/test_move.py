@@ -205,7 +205,7 @@ def test_a_destination_that_contains_the_library_is_refused(library):
     assert run.returncode == 2
     assert (
         run.stderr
-        == f"simplugin: error: {library} is inside {library.parent}, which this scan writes into\n"
+        == f"simplugin: error: {library} is inside {library.parent}, which this scan excludes\n"
     )
 
 

@@ -66,7 +66,7 @@ def add_setting_flags(
     group of the help that says `about` them."""
     group = parser.add_argument_group("settings", about)
     for setting in SETTINGS.values():
-        if setting.flags and (not only or setting.name in only):
+        if (setting.flags or setting.off) and (not only or setting.name in only):
             _add_flags(group, setting)
 
 
@@ -76,9 +76,14 @@ def _add_flags(group: argparse._ArgumentGroup, setting: Setting) -> None:
         flag.update(action="store_true", default=None)
     elif setting.is_table:
         flag.update(action="append", default=[], metavar=setting.metavar)
+    elif setting.repeatable:
+        flag.update(action="append", default=None, metavar=setting.metavar, type=setting.parse)
     else:
         flag.update(metavar=setting.metavar, type=setting.parse, choices=setting.choices)
-    group.add_argument(*setting.flags, **flag)
+    if setting.flags:
+        group.add_argument(*setting.flags, **flag)
+    else:  # only a flag to turn it off
+        group.set_defaults(**{setting.name: None})
     for shortcut in setting.shortcuts:
         group.add_argument(
             shortcut.flag,

@@ -21,9 +21,10 @@ import hashlib
 import json
 import os
 import re
+import sys
 import time
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -135,7 +136,21 @@ def make_previews(photos: Sequence[Photo], folder: str) -> list[Preview]:
     if missing >= TELL_ABOVE:
         tell(f"making {missing} thumbnails for the report (later reports reuse them)")
     with worker_pool(default_jobs()) as pool:
-        return list(pool.map(_preview, *zip(*work, strict=True), chunksize=8))
+        previews = pool.map(_preview, *zip(*work, strict=True), chunksize=8)
+        return list(_counted(previews, len(work)) if sys.stderr.isatty() else previews)
+
+
+def _counted(previews: Iterator[Preview], total: int) -> Iterator[Preview]:
+    """The previews as they are made, with how many on the terminal's progress line."""
+    drawn = 0.0
+    for done, preview in enumerate(previews, 1):
+        if time.monotonic() - drawn >= 0.1 or done == total:
+            sys.stderr.write(f"\r\033[Kmaking thumbnails: {done}/{total}")
+            sys.stderr.flush()
+            drawn = time.monotonic()
+        yield preview
+    sys.stderr.write("\r\033[K")
+    sys.stderr.flush()
 
 
 def _thumbnail_name(photo: Photo) -> str:
