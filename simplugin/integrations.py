@@ -12,6 +12,7 @@ go. Targets may use `{config}` ($XDG_CONFIG_HOME), `{data}` ($XDG_DATA_HOME) and
     target = "{config}/darktable/lua/simplugin.lua"
     executable = false
     commands = [{ text = 'or "simplugin")', quoting = "lua" }]
+    earlier = ["<SHA-256>", ...]    # files earlier versions installed, besides `source`
     [[lines]]                       # appended to a file unless it already has the line
     target = "{config}/darktable/luarc"
     line = 'require "simplugin"'
@@ -25,6 +26,7 @@ quoted by the rules of the place it goes (see QUOTINGS).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shlex
@@ -93,8 +95,8 @@ def install(integration: Integration, replace_old: bool = False) -> tuple[list[s
     """Install the integration; return what was done and what was not, one line each.
     Never replaces or removes a file of the user's: a different file already at a target
     is left as it is (and reported), and the rest is installed. With `replace_old`, a
-    file that is byte for byte the one simplugin shipped (running `simplugin` from PATH,
-    as earlier versions installed it) is replaced."""
+    file that is byte for byte one an earlier simplugin installed (the shipped source,
+    which runs `simplugin` from PATH, or one of the entry's `earlier`) is replaced."""
     done, refused = [], []
     for entry in integration.files:
         installed, reason = _install_file(integration, entry, replace_old)
@@ -144,7 +146,7 @@ def _install_file(integration: Integration, entry: dict, replace_old: bool) -> t
         existing = target.read_bytes()
         if existing == content:
             return f"already installed: {target}", ""
-        old = existing == source.read_bytes()  # as simplugin shipped it: PATH-based
+        old = existing == source.read_bytes() or _sha256(existing) in entry.get("earlier", ())
         if not (old and replace_old):
             return "", _refusal(integration, target, source, old)
         replacing = True
@@ -156,6 +158,10 @@ def _install_file(integration: Integration, entry: dict, replace_old: bool) -> t
     os.chmod(partial, 0o755 if entry.get("executable") else 0o644)
     os.replace(partial, target)
     return f"{'replaced the earlier' if replacing else 'installed'} {target}", ""
+
+
+def _sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
 
 
 def _refusal(integration: Integration, target: Path, source: Path, old: bool) -> str:

@@ -255,7 +255,9 @@ def darktable_photos(tmp_path) -> list[Path]:
 
 
 def test_darktable_groups_the_near_duplicates_and_tags_them(tmp_path, darktable_photos):
-    installed = run_simplugin("hooks", "install", "darktable")
+    # Installed by a Python in a folder whose name needs quoting in the Lua string and
+    # in the shell command it holds.
+    installed = install_with(python_in(tmp_path / f"{ODD_FOLDER} %u" / "bin"), "darktable")
     assert installed.returncode == 0, installed.stderr
 
     recorded = run_darktable(tmp_path, darktable_photos)
@@ -535,6 +537,31 @@ def test_a_file_an_earlier_simplugin_installed_is_replaced_only_when_asked(tmp_p
     assert f"replaced the earlier {script}" in replaced.stdout
     assert f"exec {shlex.quote(sys.executable)} -m simplugin review" in script.read_text()
     assert os.access(script, os.X_OK)
+
+
+# The commit that first shipped the darktable script, as early versions installed it.
+FIRST_DARKTABLE = "379bf02fb4e7493764b338971f183651fd5482d1"
+
+
+def test_a_darktable_script_of_an_earlier_version_is_recognised_and_replaced_when_asked():
+    shipped = subprocess.run(
+        ["git", "show", f"{FIRST_DARKTABLE}:hooks/darktable/simplugin.lua"],
+        cwd=SOURCE,
+        capture_output=True,
+    )
+    if shipped.returncode != 0:
+        pytest.skip("needs the git history of simplugin's source")
+    script = config_home() / "darktable" / "lua" / "simplugin.lua"
+    script.parent.mkdir(parents=True)
+    script.write_bytes(shipped.stdout)
+
+    refused = run_simplugin("integrations", "install", "darktable")
+    assert refused.returncode == 3
+    assert f"{script} is the file an earlier simplugin installed" in refused.stderr
+
+    replaced = run_simplugin("integrations", "install", "darktable", "--replace-old")
+    assert replaced.returncode == 0, replaced.stderr
+    assert shlex.quote(sys.executable) in script.read_text()
 
 
 def test_replace_old_leaves_a_file_the_user_edited_alone(tmp_path, monkeypatch):
