@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SEAGULLS
+from conftest import SEAGULLS, run_simplugin
 
 HOOK = Path(__file__).parents[1] / "hooks" / "git" / "pre-commit"
 IDENTITY = {
@@ -22,13 +22,13 @@ IDENTITY = {
 }
 
 
-def git(repository: Path, *arguments: str) -> subprocess.CompletedProcess:
+def git(repository: Path, *arguments: str, path: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["git", *arguments],
         cwd=repository,
         capture_output=True,
         text=True,
-        env={**os.environ, **IDENTITY},
+        env={**os.environ, **IDENTITY, "PATH": path or os.environ["PATH"]},
         stdin=subprocess.DEVNULL,
     )
 
@@ -145,6 +145,21 @@ def test_a_file_git_no_longer_compares_with_its_working_copy_is_judged_as_staged
     shutil.copy(SEAGULLS / "seagull_2.jpeg", added)  # git will not look: the index says so
 
     commit = git(repository, "commit", "-m", "the same beach, staged")
+
+    assert commit.returncode != 0
+    assert "photos/beach-again.jpg is a near-duplicate of photos/beach.jpg" in commit.stderr
+
+
+def test_the_hook_simplugin_installs_works_when_path_has_no_simplugin(repository):
+    # As for someone who installed simplugin in a virtual environment and commits from
+    # a shell (or an editor) where that environment is not active.
+    (repository / ".git" / "hooks" / "pre-commit").unlink()
+    installed = run_simplugin("integrations", "install", "git", cwd=repository)
+    assert installed.returncode == 0, installed.stderr
+    shutil.copy(SEAGULLS / "seagull_6.jpeg", repository / "photos" / "beach-again.jpg")
+    git(repository, "add", ".")
+
+    commit = git(repository, "commit", "-m", "the same beach", path="/usr/bin:/bin")
 
     assert commit.returncode != 0
     assert "photos/beach-again.jpg is a near-duplicate of photos/beach.jpg" in commit.stderr

@@ -5,11 +5,13 @@ checked by desktop-file-validate, the file-manager actions run as the manager ru
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
@@ -18,8 +20,11 @@ import pytest
 
 from conftest import SEAGULLS, need_program, run_simplugin
 
-HOOKS = Path(__file__).parents[1] / "hooks"
-SIMPLUGIN = f"{shlex.quote(sys.executable)} -m simplugin"  # what the integrations run
+SOURCE = Path(__file__).parents[1]
+HOOKS = SOURCE / "hooks"
+# A desktop session's PATH, as for someone who installed simplugin in a virtual
+# environment: no simplugin there. The integrations must run it all the same.
+PATH_WITHOUT_SIMPLUGIN = "/usr/bin:/bin"
 
 
 # The Debian package of each program the integration tests drive.
@@ -31,6 +36,7 @@ PACKAGES = {
     "xauth": "xauth",
     "xdotool": "xdotool",
     "desktop-file-validate": "desktop-file-utils",
+    "gio": "libglib2.0-bin",
 }
 
 
@@ -45,6 +51,38 @@ def config_home() -> Path:
 def data_home(tmp_path: Path, monkeypatch) -> Path:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     return tmp_path / "data"
+
+
+def without_simplugin_on_path() -> dict:
+    """This test's environment with a PATH that has no simplugin (its PYTHONPATH kept, so
+    that a Python started by an integration imports the simplugin under test)."""
+    assert shutil.which("simplugin", path=PATH_WITHOUT_SIMPLUGIN) is None
+    pythonpath = os.pathsep.join(filter(None, [str(SOURCE), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PATH": PATH_WITHOUT_SIMPLUGIN, "PYTHONPATH": pythonpath}
+
+
+def python_in(folder: Path) -> Path:
+    """This Python, reached from `folder`: as for a virtual environment's interpreter
+    there, the integrations installed by it must run it from there."""
+    folder.mkdir(parents=True)
+    (folder / "python").symlink_to(sys.executable)
+    return folder / "python"
+
+
+def install_with(python: Path, name: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(python), "-m", "simplugin", "integrations", "install", name],
+        cwd=SOURCE,
+        env=without_simplugin_on_path(),
+        capture_output=True,
+        text=True,
+    )
+
+
+# A folder name that each kind of file must quote: the shell's and the Desktop Entry
+# specification's special characters, and Thunar's and the .desktop Exec's % (GLib, which
+# `gio launch` uses, looks for an Exec program before undoing %%: not in Geeqie's test).
+ODD_FOLDER = 'it\'s my "venv" $HOME `x` \\ (1) & <2>'
 
 
 # --- simplugin integrations (also called hooks) ------------------------------------------
@@ -190,7 +228,7 @@ def run_darktable(tmp_path: Path, photos: list[Path]) -> dict[str, tuple[str, st
     ]  # fmt: skip
     process = subprocess.Popen(
         command,
-        env={**os.environ, "SIMPLUGIN_COMMAND": SIMPLUGIN, "HOME": str(tmp_path)},
+        env={**without_simplugin_on_path(), "HOME": str(tmp_path)},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -217,7 +255,9 @@ def darktable_photos(tmp_path) -> list[Path]:
 
 
 def test_darktable_groups_the_near_duplicates_and_tags_them(tmp_path, darktable_photos):
-    installed = run_simplugin("hooks", "install", "darktable")
+    # Installed by a Python in a folder whose name needs quoting in the Lua string and
+    # in the shell command it holds.
+    installed = install_with(python_in(tmp_path / f"{ODD_FOLDER} %u" / "bin"), "darktable")
     assert installed.returncode == 0, installed.stderr
 
     recorded = run_darktable(tmp_path, darktable_photos)
@@ -244,15 +284,6 @@ def browser_log(tmp_path, monkeypatch) -> Path:
     browser.chmod(0o755)
     monkeypatch.setenv("BROWSER", str(browser))
     return log
-
-
-def with_simplugin_on_path(tmp_path: Path) -> dict:
-    """An environment whose `simplugin` is this test's, as a desktop session's PATH has."""
-    folder = tmp_path / "bin"
-    folder.mkdir(exist_ok=True)
-    (folder / "simplugin").write_text(f'#!/bin/sh\nexec {SIMPLUGIN} "$@"\n')
-    (folder / "simplugin").chmod(0o755)
-    return {**os.environ, "PATH": f"{folder}{os.pathsep}{os.environ['PATH']}"}
 
 
 def assert_review_opened(log: Path) -> None:
@@ -300,7 +331,7 @@ def test_geeqie_runs_the_plugin_on_the_selected_photos(
     (config_home() / "geeqie" / "accels").write_text(
         '(gtk_accel_path "<Actions>/MenuActionsExternal/simplugin-review.desktop" "F9")\n'
     )
-    environment = {**with_simplugin_on_path(tmp_path), "DISPLAY": screen, "HOME": str(tmp_path)}
+    environment = {**without_simplugin_on_path(), "DISPLAY": screen, "HOME": str(tmp_path)}
     xdotool = need("xdotool")
 
     def press(*keys: str) -> None:
@@ -348,7 +379,7 @@ def test_the_nautilus_script_reviews_the_selected_items(
     run = subprocess.run(
         [str(script), "seagull_5.jpeg", "seagull_6.jpeg"],
         cwd=library,
-        env=with_simplugin_on_path(tmp_path),
+        env=without_simplugin_on_path(),
         capture_output=True,
     )
 
@@ -356,14 +387,21 @@ def test_the_nautilus_script_reviews_the_selected_items(
     assert_review_opened(browser_log)
 
 
+def thunar_command_line(command: str, selected: list[Path]) -> str:
+    """What Thunar runs with sh -c for a custom action's command: %F the selected paths,
+    each quoted for the shell, %% a percent sign."""
+    fields = {"F": " ".join(shlex.quote(str(path)) for path in selected), "%": "%"}
+    return re.sub("%(.)", lambda field: fields[field.group(1)], command)
+
+
 def test_the_thunar_action_reviews_the_selected_items(tmp_path, browser_log, library):
     assert run_simplugin("hooks", "install", "thunar").returncode == 0
     actions = ElementTree.parse(config_home() / "Thunar" / "uca.xml").getroot()
     (action,) = actions.findall("action")
     assert action.find("image-files") is not None and action.find("directories") is not None
-    command = action.findtext("command").replace("%F", shlex.quote(str(library)))
+    command = thunar_command_line(action.findtext("command"), [library])
 
-    run = subprocess.run(command, shell=True, env=with_simplugin_on_path(tmp_path))
+    run = subprocess.run(["/bin/sh", "-c", command], env=without_simplugin_on_path())
 
     assert run.returncode == 0
     assert_review_opened(browser_log)
@@ -376,5 +414,164 @@ def test_the_git_hook_installs_into_the_repository_of_the_current_folder(tmp_pat
 
     hook = tmp_path / "repo" / ".git" / "hooks" / "pre-commit"
     assert run.returncode == 0, run.stderr
-    assert hook.read_bytes() == (HOOKS / "git" / "pre-commit").read_bytes()
+    assert f"exec {shlex.quote(sys.executable)} -m simplugin check-staged\n" in hook.read_text()
     assert os.access(hook, os.X_OK)
+
+
+@pytest.mark.parametrize("command", ["integrations", "hooks"])
+def test_show_git_outside_a_repository_says_where_the_hook_would_go(tmp_path, command):
+    run = run_simplugin(command, "show", "git", cwd=tmp_path)
+
+    assert run.returncode == 0, run.stderr
+    assert "-> <your repository>/.git/hooks/pre-commit" in run.stdout
+
+
+def test_installing_git_outside_a_repository_is_still_a_usage_error(tmp_path):
+    run = run_simplugin("integrations", "install", "git", cwd=tmp_path)
+
+    assert run.returncode == 2
+    assert "run it inside one" in run.stderr
+
+
+# --- from a virtual environment, whatever the desktop's PATH holds -------------------------
+
+
+def test_the_nautilus_script_of_a_python_in_an_odd_folder_runs_it(
+    tmp_path, monkeypatch, browser_log, library
+):
+    installed_to = data_home(tmp_path, monkeypatch) / "nautilus" / "scripts"
+    python = python_in(tmp_path / f"{ODD_FOLDER} %u" / "bin")
+    assert install_with(python, "nautilus").returncode == 0
+    (script,) = installed_to.iterdir()
+
+    run = subprocess.run(
+        [str(script), "seagull_5.jpeg"], cwd=library, env=without_simplugin_on_path(),
+        capture_output=True,
+    )  # fmt: skip
+
+    assert run.returncode == 0, run.stderr
+    assert_review_opened(browser_log)
+
+
+def test_the_thunar_action_of_a_python_in_an_odd_folder_runs_it(tmp_path, browser_log, library):
+    python = python_in(tmp_path / f"{ODD_FOLDER} %u" / "bin")
+    assert install_with(python, "thunar").returncode == 0
+    actions = ElementTree.parse(config_home() / "Thunar" / "uca.xml").getroot()
+    command = thunar_command_line(actions.find("action").findtext("command"), [library])
+
+    run = subprocess.run(["/bin/sh", "-c", command], env=without_simplugin_on_path())
+
+    assert run.returncode == 0
+    assert_review_opened(browser_log)
+
+
+def test_the_geeqie_plugin_of_a_python_in_an_odd_folder_is_valid_and_runs_it(
+    tmp_path, monkeypatch, browser_log, library
+):
+    installed_to = data_home(tmp_path, monkeypatch) / "applications"
+    python = python_in(tmp_path / ODD_FOLDER / "bin")
+    assert install_with(python, "geeqie").returncode == 0
+    (desktop,) = installed_to.glob("*.desktop")
+    validated = subprocess.run(
+        [need("desktop-file-validate"), str(desktop)], capture_output=True, text=True
+    )
+    assert validated.returncode == 0, validated.stdout
+
+    # GLib reads the file by the Desktop Entry specification, TryExec and Exec quoting.
+    run = subprocess.run(
+        [need("gio"), "launch", str(desktop), str(library)],
+        env={**without_simplugin_on_path(), "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    deadline = time.monotonic() + 60  # gio launch does not wait for the program
+    while not browser_log.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert_review_opened(browser_log)
+
+
+def test_installing_from_a_python_in_a_temporary_folder_warns_in_one_line(tmp_path, monkeypatch):
+    data_home(tmp_path, monkeypatch)
+    python = python_in(tmp_path / "venv" / "bin")
+
+    run = install_with(python, "nautilus")
+
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == (
+        f"simplugin: warning: the installed files run {python}, inside the temporary folder"
+        f" {tempfile.gettempdir()}: they will stop working when it is cleaned (install from a"
+        " simplugin outside it)\n"
+    )
+
+
+def test_installing_from_a_python_outside_the_temporary_folders_says_nothing_of_them(
+    tmp_path, monkeypatch
+):
+    data_home(tmp_path, monkeypatch)
+    assert not sys.executable.startswith(("/tmp/", "/var/tmp/", tempfile.gettempdir()))
+
+    run = run_simplugin("integrations", "install", "nautilus")
+
+    assert run.returncode == 0
+    assert run.stderr == ""
+
+
+def test_a_file_an_earlier_simplugin_installed_is_replaced_only_when_asked(tmp_path, monkeypatch):
+    script = data_home(tmp_path, monkeypatch) / "nautilus" / "scripts" / "Review near-duplicates"
+    script.parent.mkdir(parents=True)
+    shutil.copy(HOOKS / "nautilus" / "Review near-duplicates", script)  # as they installed it
+    earlier = script.read_bytes()
+
+    refused = run_simplugin("integrations", "install", "nautilus")
+
+    assert refused.returncode == 3
+    assert f"{script} is the file an earlier simplugin installed" in refused.stderr
+    assert "simplugin integrations install nautilus --replace-old" in refused.stderr
+    assert script.read_bytes() == earlier
+
+    replaced = run_simplugin("integrations", "install", "nautilus", "--replace-old")
+
+    assert replaced.returncode == 0, replaced.stderr
+    assert f"replaced the earlier {script}" in replaced.stdout
+    assert f"exec {shlex.quote(sys.executable)} -m simplugin review" in script.read_text()
+    assert os.access(script, os.X_OK)
+
+
+# The commit that first shipped the darktable script, as early versions installed it.
+FIRST_DARKTABLE = "379bf02fb4e7493764b338971f183651fd5482d1"
+
+
+def test_a_darktable_script_of_an_earlier_version_is_recognised_and_replaced_when_asked():
+    shipped = subprocess.run(
+        ["git", "show", f"{FIRST_DARKTABLE}:hooks/darktable/simplugin.lua"],
+        cwd=SOURCE,
+        capture_output=True,
+    )
+    if shipped.returncode != 0:
+        pytest.skip("needs the git history of simplugin's source")
+    script = config_home() / "darktable" / "lua" / "simplugin.lua"
+    script.parent.mkdir(parents=True)
+    script.write_bytes(shipped.stdout)
+
+    refused = run_simplugin("integrations", "install", "darktable")
+    assert refused.returncode == 3
+    assert f"{script} is the file an earlier simplugin installed" in refused.stderr
+
+    replaced = run_simplugin("integrations", "install", "darktable", "--replace-old")
+    assert replaced.returncode == 0, replaced.stderr
+    assert shlex.quote(sys.executable) in script.read_text()
+
+
+def test_replace_old_leaves_a_file_the_user_edited_alone(tmp_path, monkeypatch):
+    script = data_home(tmp_path, monkeypatch) / "nautilus" / "scripts" / "Review near-duplicates"
+    script.parent.mkdir(parents=True)
+    edited = (HOOKS / "nautilus" / "Review near-duplicates").read_bytes() + b"# mine\n"
+    script.write_bytes(edited)
+
+    run = run_simplugin("integrations", "install", "nautilus", "--replace-old")
+
+    assert run.returncode == 3
+    assert f"{script} exists and is different; left as it is" in run.stderr
+    assert script.read_bytes() == edited

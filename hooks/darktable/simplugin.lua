@@ -12,8 +12,10 @@
   ~/.config/darktable/lua/ and add the line  require "simplugin"  to
   ~/.config/darktable/luarc), then restart darktable.
 
-  The command run is `simplugin`, found on PATH; set SIMPLUGIN_COMMAND to run another
-  (e.g. "/path/to/venv/bin/simplugin"). Settings come from simplugin's configuration
+  The command run is `simplugin`, found on PATH, in this file as shipped; `simplugin
+  integrations install darktable` writes the absolute command of the simplugin that
+  installs it instead. Set SIMPLUGIN_COMMAND to run another (e.g.
+  "/path/to/venv/bin/simplugin"). Settings come from simplugin's configuration
   file as for any scan (threshold, metric...).
 ]]
 
