@@ -27,7 +27,7 @@ from .errors import PluginError, SimpluginError, UsageError
 from .identical import identical_pairs
 from .plugins import PluginHost, PluginWarning, load_plugins, resolve_options
 from .reading import Reader, Summary, jobs_to_use, read_all
-from .settings import DEFAULT_EXCLUDES, UNDATED_CHOICES, resolve, with_settings
+from .settings import DEFAULT_EXCLUDES, UNDATED_CHOICES, checked_keep, resolve, with_settings
 from .types import (
     Bucketer,
     Duplicate,
@@ -175,6 +175,10 @@ def _configure(
     if undated not in UNDATED_CHOICES:
         raise UsageError(f"undated must be one of {', '.join(UNDATED_CHOICES)}, not {undated!r}")
     processes = jobs_to_use(chosen["jobs"])
+    try:
+        keep = checked_keep(chosen["keep"])
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     settings = ScanSettings(
         roots=_roots(paths),
         metric=chosen["metric"],
@@ -191,6 +195,7 @@ def _configure(
         follow_symlinks=chosen["follow_symlinks"],
         exclude=_exclude(chosen["exclude"], chosen["default_excludes"]),
         only_identical=bool(chosen["only_identical"]),
+        keep=keep,
     )
     return settings, metric, bucketer, processes
 
@@ -500,7 +505,7 @@ def _with_keeper(
     first. An identical copy is at distance 0, so it is always a pair with the keeper."""
     photos, signatures, metric = summaries.photos, summaries.signatures, context.metric
     by_path = tuple(sorted((photos[i] for i in members), key=lambda p: p.path))
-    keep = context.host.choose_keeper(by_path)
+    keep = context.host.choose_keeper(by_path, context.settings)
     keeper = next(i for i in members if photos[i] is keep)
     with context.host.blame(metric, "distance"):
         duplicates = [

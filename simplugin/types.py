@@ -98,6 +98,11 @@ class Group:
         return (self.keep, *(d.photo for d in self.duplicates))
 
 
+# What the keeper rule prefers by default: the camera's own file over any re-export, then
+# the most pixels, the least compressed file and the shortest path.
+DEFAULT_KEEP = ("original", "largest", "biggest-file", "shortest-path")
+
+
 @dataclass(frozen=True, slots=True)
 class ScanSettings:
     """What a scan was asked to do, as the `scan_started` hook sees it."""
@@ -111,6 +116,8 @@ class ScanSettings:
     follow_symlinks: bool = False
     exclude: tuple[str, ...] = ()  # folders not to read, such as where duplicates are moved
     only_identical: bool = False  # only byte-identical copies count as duplicates
+    # the keeper rule's criteria, in order: "original", "largest", "path:FOLDER"...
+    keep: tuple[str, ...] = DEFAULT_KEEP
 
 
 @dataclass(frozen=True, slots=True)
