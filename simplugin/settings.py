@@ -266,6 +266,20 @@ SETTINGS: dict[str, Setting] = {
             check=_check_keep,
         ),
         Setting(
+            "protect",
+            (),
+            "Iterable[str | os.PathLike]",
+            "a folder or photo never moved or otherwise changed (repeatable): a group holding"
+            " a protected photo keeps one, and a group of protected photos only is reported,"
+            " never acted on",
+            flags=("--protect",),
+            metavar="PATH",
+            repeatable=True,
+            types=(list,),
+            expected="a list of paths",
+            check=_check_strings,
+        ),
+        Setting(
             "bucketer",
             DEFAULT_BUCKETER,
             "str | None",
