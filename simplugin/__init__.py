@@ -58,7 +58,7 @@ from .types import (
 _ON_FIRST_USE = {
     "discover": ("FolderListing", "FolderListings", "is_cache", "tag_as_cache"),
     "engine": ("SinkRequest", "deliver", "prepare_sinks", "scan", "write"),
-    "exif": ("capture_time",),
+    "exif": ("CameraFacts", "camera_facts", "capture_time"),
     "imaging": ("RAW_EXTENSIONS", "Displayed", "Unreadable", "open_displayed", "probe"),
     "moves": ("Journal", "Move", "move"),
     "output": ("check_replaceable", "write_atomically"),
@@ -71,7 +71,7 @@ _MODULE_OF = {name: module for module, names in _ON_FIRST_USE.items() for name i
 if TYPE_CHECKING:
     from .discover import FolderListing, FolderListings, is_cache, tag_as_cache
     from .engine import SinkRequest, deliver, prepare_sinks, scan, write
-    from .exif import capture_time
+    from .exif import CameraFacts, camera_facts, capture_time
     from .imaging import RAW_EXTENSIONS, Displayed, Unreadable, open_displayed, probe
     from .moves import Journal, Move, move
     from .output import check_replaceable, write_atomically
@@ -126,6 +126,8 @@ __all__ = [
     "Unreadable",
     "probe",
     "capture_time",
+    "camera_facts",
+    "CameraFacts",
     "check_replaceable",
     "RAW_EXTENSIONS",
     # work on every core

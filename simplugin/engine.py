@@ -27,7 +27,8 @@ from .errors import PluginError, SimpluginError, UsageError
 from .identical import identical_pairs
 from .plugins import PluginHost, PluginWarning, load_plugins, resolve_options
 from .reading import Reader, Summary, jobs_to_use, read_all
-from .settings import DEFAULT_EXCLUDES, UNDATED_CHOICES, resolve, with_settings
+from .settings import DEFAULT_EXCLUDES, UNDATED_CHOICES, checked_keep, resolve, with_settings
+from .text import printable, tell
 from .types import (
     Bucketer,
     Duplicate,
@@ -175,6 +176,10 @@ def _configure(
     if undated not in UNDATED_CHOICES:
         raise UsageError(f"undated must be one of {', '.join(UNDATED_CHOICES)}, not {undated!r}")
     processes = jobs_to_use(chosen["jobs"])
+    try:
+        keep = checked_keep(chosen["keep"])
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     settings = ScanSettings(
         roots=_roots(paths),
         metric=chosen["metric"],
@@ -191,8 +196,18 @@ def _configure(
         follow_symlinks=chosen["follow_symlinks"],
         exclude=_exclude(chosen["exclude"], chosen["default_excludes"]),
         only_identical=bool(chosen["only_identical"]),
+        keep=keep,
+        protect=tuple(_absolute(chosen["protect"])),
     )
     return settings, metric, bucketer, processes
+
+
+def _absolute(given: str | os.PathLike | Iterable[str | os.PathLike]) -> Iterator[str]:
+    """Paths as absolute paths, `~` expanded; one path alone is one, not its letters."""
+    if isinstance(given, (str, os.PathLike)):
+        given = [given]
+    for path in given:
+        yield os.path.abspath(os.path.expanduser(os.fspath(path)))
 
 
 def _exclude(given: Iterable[str | os.PathLike], default_excludes: bool) -> tuple[str, ...]:
@@ -500,7 +515,9 @@ def _with_keeper(
     first. An identical copy is at distance 0, so it is always a pair with the keeper."""
     photos, signatures, metric = summaries.photos, summaries.signatures, context.metric
     by_path = tuple(sorted((photos[i] for i in members), key=lambda p: p.path))
-    keep = context.host.choose_keeper(by_path)
+    # A group holding protected photos keeps one of them: the plugins choose among those.
+    protected = tuple(p for p in by_path if context.settings.protects(p.path))
+    keep = context.host.choose_keeper(protected or by_path, context.settings)
     keeper = next(i for i in members if photos[i] is keep)
     with context.host.blame(metric, "distance"):
         duplicates = [
@@ -554,15 +571,21 @@ def prepare_sinks(
 def deliver(
     host: PluginHost, result: ScanResult, sinks: Sequence[tuple[Sink, dict[str, Any]]]
 ) -> list[SimpluginError]:
-    """Hand the result to each sink; one that fails does not stop the others."""
+    """Hand the result to each sink; one that fails does not stop the others. A sink
+    that changes files never sees a protected duplicate: each is named once, left as it
+    is."""
     failures = []
+    if any(sink.changes_files for sink, _ in sinks):
+        for photo in result.protected_duplicates:
+            tell(f"left {printable(photo.path)} as it is: it is protected (--protect)")
     for sink, options in sinks:
+        given = result.without_protected() if sink.changes_files else result
         # A sink says what went wrong with a SimpluginError; a BrokenPipeError is the
         # reader of stdout gone, not the sink's fault: the command stops quietly.
         spare = (SimpluginError, BrokenPipeError)
         try:
             with host.blame(sink, f"sink {sink.name!r}", spare):
-                sink.write(result, options)
+                sink.write(given, options)
         except SimpluginError as error:
             failures.append(error)
     return failures

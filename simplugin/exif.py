@@ -3,13 +3,15 @@
 The capture time is `EXIF DateTimeOriginal`, else `EXIF DateTimeDigitized`, else
 `Image DateTime`, with its sub-seconds and UTC offset when the camera wrote them. Only
 the EXIF header is read: no maker notes, no thumbnail. The `exif-time` bucketer
-compares photos by it; the HTML report shows it.
+compares photos by it; the HTML report shows it. `camera_facts` adds who made the file
+(the camera's make and model, the software that last wrote it), for the keeper rule.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -33,6 +35,18 @@ _DATE = re.compile(r"(\d{4})[:-](\d\d)[:-](\d\d)[ T](\d\d):(\d\d):(\d\d)")
 _OFFSET = re.compile(r"([+-])(\d\d):?(\d\d)\Z")
 
 
+@dataclass(frozen=True, slots=True)
+class CameraFacts:
+    """What a photo's EXIF header says of where it comes from: the camera's make and
+    model, the software that wrote the file last ("" when the header does not say) and
+    when the photo was taken (as `capture_time` gives it)."""
+
+    make: str = ""
+    model: str = ""
+    software: str = ""
+    taken: datetime | None = None
+
+
 def capture_time(path: str) -> datetime | None:
     """When the photo at `path` was taken, or None when its EXIF does not say.
 
@@ -42,17 +56,27 @@ def capture_time(path: str) -> datetime | None:
     the limits of `MetadataBudget`, and may raise anything on EXIF that exifread cannot
     parse.
     """
+    return camera_facts(path).taken
+
+
+def camera_facts(path: str) -> CameraFacts:
+    """The camera, software and capture time the EXIF header of `path` names; raises
+    as `capture_time` does."""
     with open_regular(path) as file:
         # exifread trusts the file's counts and offsets (an ASCII tag 4 GB long is read
         # whole): the budget bounds what it reads, as it does for Pillow.
         tags = exifread.process_file(
             MetadataBudget(file), details=False, extract_thumbnail=False, builtin_types=True
         )
+    taken = None
     for date_tag, subsecond_tag, offset_tag in TIME_TAGS:
         taken = _parse(tags.get(date_tag), tags.get(subsecond_tag), tags.get(offset_tag))
         if taken is not None:
-            return taken
-    return None
+            break
+    make, model, software = (
+        str(tags.get(tag) or "").strip() for tag in ("Image Make", "Image Model", "Image Software")
+    )
+    return CameraFacts(make, model, software, taken)
 
 
 def _parse(date: Any, subsecond: Any, offset: Any) -> datetime | None:

@@ -66,13 +66,16 @@ def register_sinks(register: Callable[[Sink], None]) -> None:
 
 
 @hookspec(firstresult=True)
-def choose_keeper(photos: Sequence[Photo]) -> Photo | None:
+def choose_keeper(photos: Sequence[Photo], settings: ScanSettings) -> Photo | None:
     """Choose which photo of a group of near-duplicates to keep.
 
-    Called once per group with its photos in path order. Return one of them, or None
-    to leave the choice to the next plugin. The first non-None answer wins; mark your
-    implementation `@hookimpl(tryfirst=True)` to be asked before the built-in rule
-    (largest pixel count, then largest file, then earliest path), which answers last.
+    Called once per group with its photos in path order (only its protected ones, when
+    it holds photos under `--protect`), and the scan's settings (`settings.keep` is the
+    rule the user gave with `--keep`). Return one of them, or None to leave the choice
+    to the next plugin. The first non-None answer wins; mark
+    your implementation `@hookimpl(tryfirst=True)` to be asked before the built-in rule
+    (`settings.keep`; by default the camera original, then the most pixels, the largest
+    file and the shortest path), which answers last.
     """
 
 

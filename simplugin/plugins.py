@@ -24,7 +24,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginError, UsageError, blame, describe
-from .types import Bucketer, Contribution, Metric, Photo, Sink
+from .types import Bucketer, Contribution, Metric, Photo, ScanSettings, Sink
 
 ENTRY_POINT_GROUP = "simplugin"
 BUILTIN_DISTRIBUTION = "simplugin"
@@ -150,9 +150,10 @@ class PluginHost:
             except PluginError as error:
                 self.problems.append(str(error))
 
-    def choose_keeper(self, photos: tuple[Photo, ...]) -> Photo:
+    def choose_keeper(self, photos: tuple[Photo, ...], settings: ScanSettings) -> Photo:
+        given = {"photos": photos, "settings": settings}
         for impl in self._implementations("choose_keeper"):
-            choice = self._call(impl, "choose_keeper", {"photos": photos})
+            choice = self._call(impl, "choose_keeper", given)
             if choice is None:
                 continue
             if choice not in photos:

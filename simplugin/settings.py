@@ -31,17 +31,22 @@ import difflib
 import inspect
 import math
 import textwrap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .cache import default_path as cache_default_path
 from .reading import JOBS_ENV, JOBS_PER_CORE, checked_jobs, default_jobs
 from .text import quoted
+from .types import DEFAULT_KEEP
 
 DEFAULT_METRIC = "avgdiff"
 DEFAULT_BUCKETER = "exif-time"
 UNDATED_CHOICES = ("compare-all", "separate")
+
+# What the keeper rule can prefer (the built-in `keeper` plugin implements each).
+KEEP_CRITERIA = ("original", "oldest", "newest", "largest", "biggest-file", "shortest-path")
+KEEP_FOLDER = "path:"  # "path:~/Pictures/Originals": the photos under that folder
 
 # Folders that never hold the user's own photos, only a program's copies of them; a
 # pattern without "/" matches a name at any depth.
@@ -171,6 +176,37 @@ def _jobs_flag(text: str) -> int:
         raise argparse.ArgumentTypeError(str(error)) from error
 
 
+def checked_keep(criteria: str | Iterable[str]) -> tuple[str, ...]:
+    """The keeper rule's criteria, in order: a list, or one text with commas between
+    them. Raises ValueError naming an unknown criterion and the valid ones."""
+    if isinstance(criteria, str):
+        criteria = criteria.split(",")
+    checked = tuple(str(criterion).strip() for criterion in criteria)
+    for criterion in checked:
+        folder = criterion.startswith(KEEP_FOLDER) and criterion[len(KEEP_FOLDER) :].strip()
+        if criterion not in KEEP_CRITERIA and not folder:
+            valid = ", ".join((*KEEP_CRITERIA, f"{KEEP_FOLDER}FOLDER"))
+            raise ValueError(f"unknown keep criterion {quoted(criterion)} (valid: {valid})")
+    if not checked:
+        raise ValueError("no keep criterion given")
+    return checked
+
+
+def _keep_flag(text: str) -> tuple[str, ...]:
+    try:
+        return checked_keep(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def _check_keep(criteria: list) -> str | None:
+    try:
+        checked_keep(criteria)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
 _UNDATED = " or ".join(f'"{choice}"' for choice in UNDATED_CHOICES)
 
 SETTINGS: dict[str, Setting] = {
@@ -212,6 +248,36 @@ SETTINGS: dict[str, Setting] = {
             switch=True,
             types=(bool,),
             expected="true or false",
+        ),
+        Setting(
+            "keep",
+            DEFAULT_KEEP,
+            "str | Iterable[str]",
+            "which photo of a group to keep: criteria separated by commas, the first that"
+            " tells the photos apart decides. original (the camera's file over an edited or"
+            " exported copy), oldest, newest (capture time, then file time), largest"
+            " (pixels), biggest-file, shortest-path, path:FOLDER (a photo under FOLDER)."
+            f" Default: {','.join(DEFAULT_KEEP)}",
+            flags=("--keep",),
+            metavar="CRITERIA",
+            parse=_keep_flag,
+            types=(list, str),
+            expected="a list of keep criteria",
+            check=_check_keep,
+        ),
+        Setting(
+            "protect",
+            (),
+            "Iterable[str | os.PathLike]",
+            "a folder or photo never moved or otherwise changed (repeatable): a group holding"
+            " a protected photo keeps one, and a group of protected photos only is reported,"
+            " never acted on",
+            flags=("--protect",),
+            metavar="PATH",
+            repeatable=True,
+            types=(list,),
+            expected="a list of paths",
+            check=_check_strings,
         ),
         Setting(
             "bucketer",

@@ -16,8 +16,9 @@ from __future__ import annotations
 import abc
 import itertools
 import math
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .text import quoted
@@ -98,6 +99,11 @@ class Group:
         return (self.keep, *(d.photo for d in self.duplicates))
 
 
+# What the keeper rule prefers by default: the camera's own file over any re-export, then
+# the most pixels, the least compressed file and the shortest path.
+DEFAULT_KEEP = ("original", "largest", "biggest-file", "shortest-path")
+
+
 @dataclass(frozen=True, slots=True)
 class ScanSettings:
     """What a scan was asked to do, as the `scan_started` hook sees it."""
@@ -111,6 +117,23 @@ class ScanSettings:
     follow_symlinks: bool = False
     exclude: tuple[str, ...] = ()  # folders not to read, such as where duplicates are moved
     only_identical: bool = False  # only byte-identical copies count as duplicates
+    # the keeper rule's criteria, in order: "original", "largest", "path:FOLDER"...
+    keep: tuple[str, ...] = DEFAULT_KEEP
+    # folders and files never changed (absolute paths): their photos are kept, never moved
+    protect: tuple[str, ...] = ()
+
+    def protects(self, path: str) -> bool:
+        """Whether `path` is a protected file or under a protected folder: as written,
+        or once its links are resolved (a protected photo reached through a link to its
+        folder is still protected)."""
+        if not self.protect:
+            return False
+        paths = {os.path.abspath(path), os.path.realpath(path)}
+        return any(
+            os.path.commonpath([candidate, protected]) == protected
+            for protected in {*self.protect, *map(os.path.realpath, self.protect)}
+            for candidate in paths
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +152,26 @@ class ScanResult:
     def duplicates(self) -> tuple[Photo, ...]:
         """Every photo that a group does not keep."""
         return tuple(d.photo for g in self.groups for d in g.duplicates)
+
+    @property
+    def protected_duplicates(self) -> tuple[Photo, ...]:
+        """The duplicates that no sink may change: those under `settings.protect` (in a
+        group that holds only protected photos)."""
+        return tuple(p for p in self.duplicates if self.settings.protects(p.path))
+
+    def without_protected(self) -> ScanResult:
+        """This result as a sink that changes files receives it: the protected
+        duplicates left out, and the groups left with no other duplicate."""
+        if not self.settings.protect:
+            return self
+        groups = []
+        for group in self.groups:
+            duplicates = tuple(
+                d for d in group.duplicates if not self.settings.protects(d.photo.path)
+            )
+            if duplicates:
+                groups.append(Group(group.keep, duplicates))
+        return replace(self, groups=tuple(groups))
 
 
 # --- plugin contributions ------------------------------------------------------------

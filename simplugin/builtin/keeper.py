@@ -1,17 +1,142 @@
-"""Which photo of a group to keep: the one with the most information.
+"""Which photo of a group to keep: the rule the user says with `--keep` (`keep =`).
 
-The largest pixel count (the original rather than a downscaled copy), then the largest
-file (the least compressed), then the earliest path, so the choice is stable from run
-to run. It answers last, so any other plugin's `choose_keeper` takes precedence.
+The criteria are taken in order, and the first that tells the photos apart decides;
+the path decides last, so the choice is stable from run to run. By default the camera's
+own file is kept over any edited or exported copy, then the photo with the most pixels,
+then the largest file (the least compressed), then the shortest path. It answers last,
+so any other plugin's `choose_keeper` takes precedence.
+
+Only the photos of a group are asked for their EXIF header, once each, and only when a
+criterion needs it (original, oldest, newest).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
 
-from simplugin import Photo, hookimpl
+from simplugin import (
+    RAW_EXTENSIONS,
+    CameraFacts,
+    Photo,
+    ScanSettings,
+    camera_facts,
+    hookimpl,
+)
+
+# What a camera writes itself (Pillow's format names); a PNG, WebP or TIFF is an export.
+CAMERA_FORMATS = frozenset({"JPEG", "MPO", "HEIF", "AVIF"})
+# Software that edits or re-exports a photo, as its EXIF Software tag names it (lower
+# case, any part of the tag). A messenger mostly strips the header: no make, no model.
+EDITORS = (
+    "photoshop",
+    "lightroom",
+    "gimp",
+    "snapseed",
+    "affinity",
+    "pixelmator",
+    "darktable",
+    "rawtherapee",
+    "capture one",
+    "luminar",
+    "dxo",
+    "on1 ",
+    "acdsee",
+    "paint.net",
+    "picasa",
+    "irfanview",
+    "xnview",
+    "imagemagick",
+    "graphicsmagick",
+    "photoscape",
+    "picsart",
+    "vsco",
+    "facetune",
+    "canva",
+    "instagram",
+    "whatsapp",
+    "telegram",
+    "facebook",
+)
+_EPOCH = datetime(1, 1, 1)
+
+
+class _Facts:
+    """The EXIF facts of a group's photos, each read when first asked for."""
+
+    def __init__(self) -> None:
+        self.read: dict[str, CameraFacts] = {}
+
+    def of(self, photo: Photo) -> CameraFacts:
+        if photo.path not in self.read:
+            try:
+                self.read[photo.path] = camera_facts(photo.path)
+            except Exception:  # a header exifread cannot parse says nothing of the camera
+                self.read[photo.path] = CameraFacts()
+        return self.read[photo.path]
+
+
+def is_original(photo: Photo, facts: CameraFacts) -> bool:
+    """A camera's own file: a RAW, or a JPEG/HEIC whose EXIF names the camera and the
+    capture time, and no editor or messenger as the software that wrote it last."""
+    if os.path.splitext(photo.path)[1].lower() in RAW_EXTENSIONS:
+        return True
+    software = facts.software.lower()
+    return (
+        photo.format in CAMERA_FORMATS
+        and bool(facts.make and facts.model and facts.taken)
+        and not any(editor in software for editor in EDITORS)
+    )
+
+
+def _seconds(taken: datetime) -> float:
+    """The capture time as a number, in the camera's local time (an offset, when the
+    camera wrote one, is left aside: photos of one group come from one place)."""
+    return (taken.replace(tzinfo=None) - _EPOCH).total_seconds()
+
+
+def _by_time(facts: _Facts, sign: int) -> Callable[[Photo], Any]:
+    """Oldest first (sign 1) or newest first (-1): by capture time, a photo without one
+    after those with one, then by the file's modification time."""
+
+    def key(photo: Photo) -> tuple:
+        taken = facts.of(photo).taken
+        captured = (0, sign * _seconds(taken)) if taken else (1, 0.0)
+        return (*captured, sign * photo.mtime_ns)
+
+    return key
+
+
+def _under(folder: str) -> Callable[[Photo], int]:
+    """0 for a photo under `folder` (by its path as written, never through a link)."""
+    root = os.path.abspath(os.path.expanduser(folder))
+
+    def key(photo: Photo) -> int:
+        path = os.path.abspath(photo.path)
+        return 0 if os.path.commonpath([path, root]) == root else 1
+
+    return key
+
+
+def criterion_key(criterion: str, facts: _Facts) -> Callable[[Photo], Any]:
+    """How `criterion` ranks a photo: the smaller, the more it should be kept."""
+    if criterion.startswith("path:"):
+        return _under(criterion[len("path:") :].strip())
+    keys: dict[str, Callable[[Photo], Any]] = {
+        "original": lambda photo: 0 if is_original(photo, facts.of(photo)) else 1,
+        "oldest": _by_time(facts, 1),
+        "newest": _by_time(facts, -1),
+        "largest": lambda photo: -photo.pixels,
+        "biggest-file": lambda photo: -photo.size,
+        "shortest-path": lambda photo: len(photo.path),
+    }
+    return keys[criterion]
 
 
 @hookimpl(trylast=True)
-def choose_keeper(photos: Sequence[Photo]) -> Photo:
-    return min(photos, key=lambda p: (-p.pixels, -p.size, p.path))
+def choose_keeper(photos: Sequence[Photo], settings: ScanSettings) -> Photo:
+    facts = _Facts()
+    keys = [criterion_key(criterion, facts) for criterion in settings.keep]
+    return min(photos, key=lambda photo: (*(key(photo) for key in keys), photo.path))

@@ -77,9 +77,9 @@ class MoveSink(Sink):
             raise OutputIncomplete(
                 f"cannot move into {destination}: it is not a folder; nothing was moved"
             )
-        planned, kept_twins, unmovable = plan(result, destination)
-        for photo, keeper in kept_twins:
-            tell(f"kept {printable(photo)}: its twin {printable(keeper)} is a keeper")
+        planned, kept_whole, unmovable = plan(result, destination)
+        for photo, why in kept_whole:
+            tell(f"kept {printable(photo)}: {why}")
         for path, why in unmovable:
             tell(f"could not move {printable(path)}: {why}; left where it was")
         failed = len(unmovable)
@@ -145,8 +145,9 @@ def _move_one(item: PlannedMove, journal: Journal) -> bool:
 def plan(
     result: ScanResult, destination: str
 ) -> tuple[list[PlannedMove], list[tuple[str, str]], list[tuple[str, str]]]:
-    """What to move where, the duplicates kept because their twin is a keeper, and the
-    files that cannot move (not regular files), each with why."""
+    """What to move where, the duplicates kept because their twin is a keeper or a file
+    that moves with them is protected, and the files that cannot move (not regular
+    files), each with why."""
     roots = result.settings.roots
     keepers = {os.path.abspath(group.keep.path) for group in result.groups}
     # A sidecar named after a stem (IMG_1.xmp) can belong to a keeper and a duplicate at
@@ -156,7 +157,7 @@ def plan(
     planned: list[PlannedMove] = []
     sources: set[str] = set()
     targets: set[str] = set()
-    kept_twins = []
+    kept_whole = []
     unmovable = []
     for group_number, group in enumerate(result.groups):
         for duplicate in group.duplicates:
@@ -164,7 +165,11 @@ def plan(
             unit = _unit(photo, folders)
             keeper_twin = next((f for f in unit if os.path.abspath(f) in keepers), None)
             if keeper_twin is not None and keeper_twin != photo.path:
-                kept_twins.append((photo.path, keeper_twin))
+                kept_whole.append((photo.path, f"its twin {printable(keeper_twin)} is a keeper"))
+                continue
+            protected = next((f for f in unit if result.settings.protects(f)), None)
+            if protected is not None:  # a protected twin or sidecar: the photo stays with it
+                kept_whole.append((photo.path, f"{printable(protected)} is protected"))
                 continue
             unit = [
                 f
@@ -197,7 +202,7 @@ def plan(
                 )
                 sources.add(os.path.abspath(source))
                 targets.add(target)
-    return planned, kept_twins, unmovable
+    return planned, kept_whole, unmovable
 
 
 def _size(path: str) -> int:
