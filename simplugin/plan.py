@@ -37,7 +37,7 @@ import math
 import os
 import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +81,7 @@ class _Fields:
 
     base: str | None
     roots: tuple[str, ...] | None
+    protect: tuple[str, ...]  # the scan's protected folders: never moved from
     metric: str | None
     threshold: float | None
     bucketer: str | None
@@ -88,8 +89,10 @@ class _Fields:
     files: tuple[tuple[str, int, int], ...]  # path, size, mtime_ns when the plan was made
 
 
-def load_plan(path: str | os.PathLike) -> ScanResult:
+def load_plan(path: str | os.PathLike, protect: Sequence[str] = ()) -> ScanResult:
     """The plan at `path` as a scan result of its groups, each photo checked again.
+    The folders the scan protected (its `protect`), and those of `protect`, stay
+    protected: no sink that changes files is given a photo under them.
 
     Raises `UsageError` naming the file when it is not a plan (not a regular file,
     larger than `PLAN_SIZE_LIMIT`, not JSON, a field of the wrong type), or names a
@@ -126,6 +129,7 @@ def load_plan(path: str | os.PathLike) -> ScanResult:
         metric=fields.metric or "unknown",
         threshold=math.nan if fields.threshold is None else float(fields.threshold),
         bucketer=fields.bucketer,
+        protect=(*fields.protect, *(os.path.abspath(os.path.expanduser(p)) for p in protect)),
     )
     return ScanResult(settings, photos, tuple(skipped), (), tuple(checked))
 
@@ -320,9 +324,13 @@ def _fields(shown: str, document: Any) -> _Fields:
         isinstance(roots, list) and roots and all(_is_path(root) for root in roots)
     ):
         raise refuse("'roots' must be a list of paths")
+    protect = document.get("protect") or []
+    if not (isinstance(protect, list) and all(_is_path(p) and os.path.isabs(p) for p in protect)):
+        raise refuse("'protect' must be a list of absolute paths")
     return _Fields(
         base=base,
         roots=None if roots is None else tuple(roots),
+        protect=tuple(protect),
         metric=document.get("metric"),
         threshold=threshold,
         bucketer=document.get("bucketer"),

@@ -432,3 +432,41 @@ def test_apply_ends_with_the_files_the_bytes_and_the_groups_it_moves(library, tm
     assert run.returncode == 0, run.stderr
     verb = "would move" if dry_run else "moved"
     assert f"simplugin: {verb} 3 files ({size}) in 2 groups\n" in run.stderr
+
+
+def test_a_plan_keeps_the_protection_of_the_scan_that_made_it(tmp_path):
+    library = tmp_path / "library"
+    (library / "originals").mkdir(parents=True)
+    (library / "exports").mkdir()
+    for name in ("seagull_1.jpeg", "seagull_3.jpeg"):
+        (library / "originals" / name).write_bytes((SEAGULLS / name).read_bytes())
+    (library / "exports" / "seagull_4.jpeg").write_bytes((SEAGULLS / "seagull_4.jpeg").read_bytes())
+    plan = tmp_path / "plan.json"
+    scanned = run_simplugin(
+        "scan", str(library), "--protect", str(library / "originals"), "--json", str(plan)
+    )
+    assert scanned.returncode == 0
+    # The user's review made a protected photo a duplicate: the plan says to move it.
+    document = json.loads(plan.read_text())
+    everyone = [p for g in document["groups"] for p in [g["keep"], *g["duplicates"]]]
+    exported = next(p for p in everyone if "exports" in p)
+    document["groups"] = [{"keep": exported, "duplicates": [p for p in everyone if p != exported]}]
+    plan.write_text(json.dumps(document))
+
+    run = run_simplugin("apply", str(plan), "--move-to", str(tmp_path / "dest"))
+
+    assert names(library / "originals") == ["seagull_1.jpeg", "seagull_3.jpeg"]
+    assert "it is protected" in run.stderr
+
+
+def test_apply_protects_the_folders_it_is_told_to(library, tmp_path):
+    plan = write_plan(
+        tmp_path / "plan.json", [(library / "seagull_6.jpeg", [library / "seagull_5.jpeg"])]
+    )
+
+    run = run_simplugin(
+        "apply", str(plan), "--move-to", str(tmp_path / "dest"), "--protect", str(library)
+    )
+
+    assert "seagull_5.jpeg" in names(library)
+    assert "it is protected" in run.stderr

@@ -28,6 +28,7 @@ def as_document(result: ScanResult) -> dict:
         "bucketer": settings.bucketer,
         "only_identical": settings.only_identical,
         "roots": list(settings.roots),
+        "protect": list(settings.protect),  # `apply` never moves a photo under these
         "base": _current_folder(),
         "photos": len(result.photos),
         "undated": result.undated,

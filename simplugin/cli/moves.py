@@ -82,6 +82,14 @@ def configure_apply(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--dry-run", action="store_true", help="print what would move, and change nothing"
     )
+    parser.add_argument(
+        "--protect",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="never move a photo under PATH (repeatable), besides the folders the scan"
+        " that made the plan protected, which the plan records",
+    )
 
 
 def run_apply(arguments: argparse.Namespace) -> int:
@@ -90,7 +98,7 @@ def run_apply(arguments: argparse.Namespace) -> int:
     sinks = prepare_sinks(
         host, [SinkRequest("move", {"to": arguments.move_to, "dry_run": arguments.dry_run})]
     )
-    result = load_plan(arguments.plan)
+    result = load_plan(arguments.plan, protect=arguments.protect)
     for skipped in result.skipped:
         warn(f"skipped {printable(skipped.path)}: {skipped.reason}")
     failures = deliver(host, result, sinks)

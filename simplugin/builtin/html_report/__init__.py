@@ -233,6 +233,7 @@ def page_data(result: ScanResult, previews: Mapping[str, Preview], url: str) -> 
         "bucketer": settings.bucketer,
         "roots": [printable(root) for root in settings.roots],
         "absoluteRoots": [os.path.abspath(root) for root in settings.roots],
+        "protect": list(settings.protect),  # carried into the plan: apply never moves these
         "photos": len(result.photos),
         "skipped": [{"shown": printable(s.path), "reason": s.reason} for s in result.skipped],
         "generated": time.strftime("%Y-%m-%d %H:%M"),

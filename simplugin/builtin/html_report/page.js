@@ -251,6 +251,7 @@ function plan() {
     threshold: data.threshold,
     bucketer: data.bucketer,
     roots: data.absoluteRoots,
+    protect: data.protect,
     groups,
     files,
   };
