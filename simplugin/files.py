@@ -10,11 +10,13 @@ for a FIFO between a listing and the open is refused too.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import stat
 from typing import BinaryIO
 
 NOT_REGULAR = "not a regular file"
+BLOCK = 1 << 20  # read a file this much at a time: memory stays small whatever its size
 
 
 class NotRegularFile(OSError):
@@ -66,3 +68,16 @@ def kind_of(info: os.stat_result) -> str:
         if test(mode):
             return name
     return "not a regular file"
+
+
+def content_of(file: BinaryIO, copy: BinaryIO | None = None) -> dict:
+    """What an open file holds, read in blocks to its end: its size and SHA-256 (hex).
+    With `copy`, every block is also written there, so copying costs one read."""
+    digest = hashlib.sha256()
+    size = 0
+    while block := file.read(BLOCK):
+        digest.update(block)
+        size += len(block)
+        if copy is not None:
+            copy.write(block)
+    return {"size": size, "sha256": digest.hexdigest()}

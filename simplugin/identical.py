@@ -10,14 +10,11 @@ counts as identical to nothing.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 
-from .files import open_regular
+from .files import content_of, open_regular
 from .text import error_reason, printable, tell
 from .types import Photo
-
-_BLOCK = 1 << 20
 
 
 def identical_pairs(
@@ -26,20 +23,17 @@ def identical_pairs(
     """The pairs `(i, j)` of indices into `photos` whose files hold the same bytes.
     A symbolic link is read through only when the scan followed them."""
     same_size = [(i, j) for i, j in pairs if photos[i].size == photos[j].size]
-    digests: dict[int, bytes | None] = {}
+    digests: dict[int, str | None] = {}
     for index in sorted({index for pair in same_size for index in pair}):
         digests[index] = _digest(photos[index].path, follow_symlinks)
     return {(i, j) for i, j in same_size if digests[i] is not None and digests[i] == digests[j]}
 
 
-def _digest(path: str, follow_symlinks: bool) -> bytes | None:
+def _digest(path: str, follow_symlinks: bool) -> str | None:
     """The SHA-256 of the file's bytes; None, after one line, when it cannot be read."""
-    digest = hashlib.sha256()
     try:
         with open_regular(path, follow_symlinks=follow_symlinks) as file:
-            while block := file.read(_BLOCK):
-                digest.update(block)
+            return content_of(file)["sha256"]
     except OSError as error:
         tell(f"could not compare the bytes of {printable(path)}: {error_reason(error)}")
         return None
-    return digest.digest()

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import hashlib
 import json
 import os
 import re
@@ -41,7 +40,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from .files import NotRegularFile, kind_of, open_regular
+from .files import NotRegularFile, content_of, kind_of, open_regular
 from .text import error_reason, human_size, printable
 
 JOURNAL_FORMAT = "simplugin-journal"
@@ -49,7 +48,6 @@ JOURNAL_VERSION = 2  # 2 records the run id and destination; 1 (before) is read 
 JOURNAL_LIMIT = 128 << 20  # an undo reads a journal up to this size (some 400,000 moves)
 LINE_LIMIT = 256 << 10  # and lines up to this (a few paths of PATH_MAX, escaped)
 _TEMPORARY_NAME = re.compile(r"\.simplugin-[0-9a-f]{8}-[0-9]+\.tmp\Z")
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +287,7 @@ def _make_copy(source: str, temporary: str, link: bool) -> dict:
         descriptor = os.open(temporary, flags, 0o600)
         try:
             with open(descriptor, "wb", closefd=True) as copy:
-                written = _digest(original, copy)
+                written = content_of(original, copy)
                 copy.flush()
                 os.fsync(copy.fileno())
         except BaseException:
@@ -304,18 +302,7 @@ def fingerprint(path: str, link: bool) -> dict:
     if link:
         return {"points_to": os.readlink(path)}
     with open_regular(path, follow_symlinks=False) as file:
-        return _digest(file)
-
-
-def _digest(file: BinaryIO, copy: BinaryIO | None = None) -> dict:
-    digest = hashlib.sha256()
-    size = 0
-    while chunk := file.read(_CHUNK):
-        digest.update(chunk)
-        size += len(chunk)
-        if copy is not None:
-            copy.write(chunk)
-    return {"size": size, "sha256": digest.hexdigest()}
+        return content_of(file)
 
 
 def _remove_if_same(path: str, copy: Copy) -> None:
