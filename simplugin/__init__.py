@@ -15,7 +15,7 @@ The names below are simplugin's public API: what scripts and plugins may use, th
 built-in plugins included, which import nothing else. Besides the scan and its results
 and the plugin interfaces, they give a plugin what simplugin itself relies on:
 
-* messages for the user, one line each: `tell`, `printable`, `quoted`, `human_size`,
+* messages for the user, one line each: `tell`, `printable`, `quoted`, `counted`, `human_size`,
   `error_reason`;
 * files: `write_atomically` (and `check_replaceable`, what it checks first),
   `open_regular` (never a FIFO or a device), `kind_of`,
@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import OutputIncomplete, PluginError, SimpluginError, UsageError
 from .files import NotRegularFile, kind_of, open_regular
 from .hookspecs import hookimpl
-from .text import error_reason, human_size, printable, quoted, tell
+from .text import counted, error_reason, human_size, printable, quoted, tell
 from .types import (
     Bucketer,
     Duplicate,
@@ -129,6 +129,7 @@ __all__ = [
     "camera_facts",
     "CameraFacts",
     "check_replaceable",
+    "counted",
     "RAW_EXTENSIONS",
     # work on every core
     "default_jobs",

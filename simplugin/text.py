@@ -26,6 +26,11 @@ def quoted(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def counted(number: int, noun: str, plural: str | None = None) -> str:
+    """`1 photo`, `3 photos`: a number with its noun (`plural` where adding an s is wrong)."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
+
+
 def human_size(size: int) -> str:
     """Bytes for a person: `512 B`, `135.7 KiB`, `2.4 MiB`."""
     if size < 1024:

@@ -35,6 +35,7 @@ from simplugin import (
     Photo,
     ScanResult,
     Sink,
+    counted,
     error_reason,
     hookimpl,
     human_size,
@@ -118,17 +119,13 @@ def total(verb: str, items: list[PlannedMove]) -> str:
         return f"{verb} no files"
     others = sum(not item.is_duplicate for item in items)
     text = (
-        f"{verb} {_counted(len(items), 'file')} ({human_size(sum(i.size for i in items))})"
-        f" in {_counted(len({item.group for item in items}), 'group')}"
+        f"{verb} {counted(len(items), 'file')} ({human_size(sum(i.size for i in items))})"
+        f" in {counted(len({item.group for item in items}), 'group')}"
     )
     if others:
-        duplicates = _counted(len(items) - others, "duplicate")
-        text += f": {duplicates} and {_counted(others, 'sidecar or twin', 'sidecars or twins')}"
+        duplicates = counted(len(items) - others, "duplicate")
+        text += f": {duplicates} and {counted(others, 'sidecar or twin', 'sidecars or twins')}"
     return text
-
-
-def _counted(number: int, noun: str, plural: str | None = None) -> str:
-    return f"{number} {noun if number == 1 else plural or noun + 's'}"
 
 
 def _move_one(item: PlannedMove, journal: Journal) -> bool:

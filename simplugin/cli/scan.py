@@ -20,7 +20,7 @@ from ..engine import SinkRequest, deliver, prepare_sinks, scan
 from ..errors import ExitCode, UsageError, blame
 from ..plugins import PluginHost, load_plugins
 from ..settings import merged
-from ..text import printable, quoted
+from ..text import counted, printable, quoted
 from ..text import tell as warn
 from ..types import ScanResult, Sink
 from ..xdg import simplugin_folder
@@ -293,10 +293,6 @@ def summary(result: ScanResult, seconds: float) -> str:
         f" {counted(len(result.duplicates), 'duplicate')}, {len(result.skipped)} skipped"
         + (f"; {result.from_cache} read from the cache" if result.from_cache else "")
     )
-
-
-def counted(number: int, noun: str) -> str:
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 # --- review ------------------------------------------------------------------------------
