@@ -17,7 +17,7 @@ from ..config import Config, check_plugins, user_config_path
 from ..config import find as find_config
 from ..config import load as load_config
 from ..engine import SinkRequest, deliver, prepare_sinks, scan
-from ..errors import ExitCode, UsageError, blame
+from ..errors import ExitCode, UsageError
 from ..plugins import PluginHost, load_plugins
 from ..settings import merged
 from ..text import counted, printable, quoted
@@ -182,7 +182,7 @@ def excluded_by_sinks(host: PluginHost, sinks: list[tuple[Sink, dict]]) -> list[
     """The folders the sinks write into, which the scan must not read."""
     excluded = []
     for sink, options in sinks:
-        with blame(host.provider("sink", sink.name), f"sink {sink.name!r} excluded_paths"):
+        with host.blame(sink, f"sink {sink.name!r} excluded_paths"):
             excluded += [os.fspath(path) for path in sink.excluded_paths(options)]
     return excluded
 
