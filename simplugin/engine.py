@@ -575,11 +575,13 @@ def deliver(
     that changes files never sees a protected duplicate: each is named once, left as it
     is."""
     failures = []
+    unprotected = result
     if any(sink.changes_files for sink, _ in sinks):
         for photo in result.protected_duplicates:
             tell(f"left {printable(photo.path)} as it is: it is protected (--protect)")
+        unprotected = result.without_protected()
     for sink, options in sinks:
-        given = result.without_protected() if sink.changes_files else result
+        given = unprotected if sink.changes_files else result
         # A sink says what went wrong with a SimpluginError; a BrokenPipeError is the
         # reader of stdout gone, not the sink's fault: the command stops quietly.
         spare = (SimpluginError, BrokenPipeError)

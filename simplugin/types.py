@@ -164,11 +164,10 @@ class ScanResult:
         duplicates left out, and the groups left with no other duplicate."""
         if not self.settings.protect:
             return self
+        protected = set(self.protected_duplicates)
         groups = []
         for group in self.groups:
-            duplicates = tuple(
-                d for d in group.duplicates if not self.settings.protects(d.photo.path)
-            )
+            duplicates = tuple(d for d in group.duplicates if d.photo not in protected)
             if duplicates:
                 groups.append(Group(group.keep, duplicates))
         return replace(self, groups=tuple(groups))
