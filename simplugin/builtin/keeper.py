@@ -78,16 +78,18 @@ class _Facts:
         return self.read[photo.path]
 
 
-def is_original(photo: Photo, facts: CameraFacts) -> bool:
+def is_original(photo: Photo, facts: _Facts) -> bool:
     """A camera's own file: a RAW, or a JPEG/HEIC whose EXIF names the camera and the
-    capture time, and no editor or messenger as the software that wrote it last."""
+    capture time, and no editor or messenger as the software that wrote it last. The
+    EXIF is read only when the file's kind leaves the question open."""
     if os.path.splitext(photo.path)[1].lower() in RAW_EXTENSIONS:
         return True
-    software = facts.software.lower()
-    return (
-        photo.format in CAMERA_FORMATS
-        and bool(facts.make and facts.model and facts.taken)
-        and not any(editor in software for editor in EDITORS)
+    if photo.format not in CAMERA_FORMATS:
+        return False
+    camera = facts.of(photo)
+    software = camera.software.lower()
+    return bool(camera.make and camera.model and camera.taken) and not any(
+        editor in software for editor in EDITORS
     )
 
 
@@ -125,7 +127,7 @@ def criterion_key(criterion: str, facts: _Facts) -> Callable[[Photo], Any]:
     if criterion.startswith("path:"):
         return _under(criterion[len("path:") :].strip())
     keys: dict[str, Callable[[Photo], Any]] = {
-        "original": lambda photo: 0 if is_original(photo, facts.of(photo)) else 1,
+        "original": lambda photo: 0 if is_original(photo, facts) else 1,
         "oldest": _by_time(facts, 1),
         "newest": _by_time(facts, -1),
         "largest": lambda photo: -photo.pixels,
