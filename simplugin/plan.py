@@ -100,14 +100,21 @@ def load_plan(path: str | os.PathLike, protect: Sequence[str] = ()) -> ScanResul
     """
     path = os.fspath(path)
     fields = _fields(printable(path), _read(path))
+    named: dict[str, _Name] = {}  # `files` names the grouped paths again: resolve each once
+
+    def name(written: str) -> _Name:
+        if written not in named:
+            named[written] = _name(written, fields.base)
+        return named[written]
+
     groups = [
-        (_name(keep, fields.base), [(_name(d, fields.base), dist) for d, dist in duplicates])
+        (name(keep), [(name(d), dist) for d, dist in duplicates])
         for keep, duplicates in fields.groups
     ]
     _refuse_a_photo_in_two_groups(printable(path), groups)
     seen_as: dict[str, set[tuple[int, int]]] = {}
     for written, size, mtime_ns in fields.files:
-        real = _name(written, fields.base).real
+        real = name(written).real
         if real is not None:
             seen_as.setdefault(real, set()).add((size, mtime_ns))
     check = _Check(_real_roots(fields, groups), seen_as)
