@@ -25,7 +25,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .files import NotRegularFile, kind_of, open_regular
+from .files import NotRegularFile, open_regular
 from .reading import Summary
 from .types import Bucketer, Metric
 from .xdg import simplugin_folder
@@ -236,9 +236,8 @@ def _holds_something_else(path: str) -> bool:
             head = file.read(len(_SQLITE_HEADER))
     except FileNotFoundError:
         return False
-    except NotRegularFile:
-        what = kind_of(os.stat(path))
-        raise _Foreign(f"{path} is {what}, not a cache; leaving it as it is") from None
+    except NotRegularFile as error:
+        raise _Foreign(f"{path} is {error.kind}, not a cache; leaving it as it is") from None
     return bool(head) and head != _SQLITE_HEADER
 
 

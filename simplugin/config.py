@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import UsageError
-from .files import NotRegularFile, kind_of, open_regular
+from .files import NotRegularFile, open_regular
 from .plugins import PluginHost, resolve_options
 from .settings import DEFAULT_METRIC, SETTINGS, Setting
 from .text import error_reason, human_size, printable, quoted
@@ -196,8 +196,8 @@ def read_text(path: str) -> str:
     try:
         with open_regular(path) as file:
             data = file.read(MAX_BYTES + 1)
-    except NotRegularFile:
-        raise UsageError(f"{printable(path)}: {_kind(path)}, not a configuration file") from None
+    except NotRegularFile as error:
+        raise UsageError(f"{printable(path)}: {error.kind}, not a configuration file") from None
     except OSError as error:
         raise UsageError(f"{printable(path)}: {error_reason(error)}") from error
     if len(data) > MAX_BYTES:
@@ -263,13 +263,6 @@ def _too_deep(text: str) -> int | None:
         if depth + parts + 1 > MAX_NESTING:
             return text.count("\n", 0, token.start()) + 1
     return None
-
-
-def _kind(path: str) -> str:
-    try:
-        return kind_of(os.stat(path))
-    except OSError:
-        return "not a regular file"
 
 
 def as_toml(settings: dict[str, Any], sinks: list[tuple[str, dict[str, Any]]]) -> str:

@@ -21,10 +21,12 @@ BLOCK = 1 << 20  # read a file this much at a time: memory stays small whatever 
 
 class NotRegularFile(OSError):
     """The path holds something other than a regular file (a FIFO, a device, a socket,
-    a folder, or a symbolic link where none may be followed)."""
+    a folder, or a symbolic link where none may be followed). `kind` says which, in a
+    user's words ("a FIFO (named pipe)"), as found when the path was opened."""
 
-    def __init__(self, path: str, what: str = NOT_REGULAR):
+    def __init__(self, path: str, what: str = NOT_REGULAR, kind: str = NOT_REGULAR):
         super().__init__(errno.EINVAL, what, path)
+        self.kind = kind
 
 
 def open_regular(path: str | os.PathLike, *, follow_symlinks: bool = True) -> BinaryIO:
@@ -40,11 +42,12 @@ def open_regular(path: str | os.PathLike, *, follow_symlinks: bool = True) -> Bi
         descriptor = os.open(path, flags)
     except OSError as error:
         if error.errno == errno.ELOOP and not follow_symlinks:
-            raise NotRegularFile(os.fspath(path), "a symbolic link") from None
+            raise NotRegularFile(os.fspath(path), "a symbolic link", "a symbolic link") from None
         raise
     try:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            raise NotRegularFile(os.fspath(path))
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotRegularFile(os.fspath(path), kind=kind_of(info))
         # Regular files never block; reads go back to blocking for clarity's sake.
         os.set_blocking(descriptor, True)
         return open(descriptor, "rb", closefd=True)

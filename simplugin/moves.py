@@ -423,15 +423,11 @@ def _open_journal(path: str) -> BinaryIO:
         return open_regular(path, follow_symlinks=False)
     except FileNotFoundError:
         raise NotAJournal(f"{printable(path)}: no such journal") from None
-    except NotRegularFile:
-        try:
-            info = os.lstat(path)
-        except OSError:
-            raise NotAJournal(f"{printable(path)}: not a simplugin journal") from None
-        if stat.S_ISLNK(info.st_mode):  # its folder is the destination: it must be the file
+    except NotRegularFile as error:
+        if error.kind == "a symbolic link":  # its folder is the destination: it must be the file
             why = "a symbolic link; give the journal itself"
         else:
-            why = f"{kind_of(info)}, not a simplugin journal"
+            why = f"{error.kind}, not a simplugin journal"
         raise NotAJournal(f"{printable(path)}: {why}") from None
     except OSError as error:
         raise NotAJournal(f"{printable(path)}: {error_reason(error)}") from None

@@ -271,8 +271,8 @@ def _read(path: str) -> Any:
             data = file.read(PLAN_SIZE_LIMIT + 1) if size <= PLAN_SIZE_LIMIT else b""
     except FileNotFoundError:
         raise UsageError(f"{shown}: no such plan") from None
-    except NotRegularFile:
-        raise UsageError(f"{shown}: not a plan ({_kind(path)}, not a regular file)") from None
+    except NotRegularFile as error:
+        raise UsageError(f"{shown}: not a plan ({error.kind}, not a regular file)") from None
     except OSError as error:
         raise UsageError(f"{shown}: cannot read the plan: {error_reason(error)}") from None
     if size > PLAN_SIZE_LIMIT or len(data) > PLAN_SIZE_LIMIT:
@@ -291,13 +291,6 @@ def _read(path: str) -> Any:
         raise UsageError(f"{shown}: not a plan (nested too deeply)") from None
     except ValueError as error:  # not UTF-8, or not JSON
         raise UsageError(f"{shown}: not a plan (not JSON: {error})") from None
-
-
-def _kind(path: str) -> str:
-    try:
-        return kind_of(os.stat(path))
-    except OSError:
-        return "gone"
 
 
 def _fields(shown: str, document: Any) -> _Fields:
