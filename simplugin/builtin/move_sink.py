@@ -173,7 +173,8 @@ def plan(
                 for f in unit
                 if os.path.abspath(f) not in sources and os.path.abspath(f) not in kept
             ]
-            refused = {f: why for f in unit if (why := _unmovable(f)) is not None}
+            found = {f: _lstat(f) for f in unit}  # looked at once: kind and size
+            refused = {f: why for f, info in found.items() if (why := _unmovable(info))}
             unmovable += refused.items()
             if photo.path in refused:
                 continue  # its sidecars stay with it
@@ -193,7 +194,7 @@ def plan(
                         source,
                         shown_target,
                         group=group_number,
-                        size=_size(source),
+                        size=found[source].st_size if found[source] else 0,
                         is_duplicate=source == photo.path,
                     )
                 )
@@ -202,20 +203,16 @@ def plan(
     return planned, kept_whole, unmovable
 
 
-def _size(path: str) -> int:
+def _lstat(path: str) -> os.stat_result | None:
     try:
-        return os.lstat(path).st_size
-    except OSError:
-        return 0  # gone, or unreadable: the move itself says so
-
-
-def _unmovable(path: str) -> str | None:
-    """Why `path` cannot move: a FIFO, a device, a folder... (never opened); or None."""
-    try:
-        info = os.lstat(path)
+        return os.lstat(path)
     except OSError:
         return None  # gone, or unreadable: the move itself says so
-    if stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
+
+
+def _unmovable(info: os.stat_result | None) -> str | None:
+    """Why a file cannot move: a FIFO, a device, a folder... (never opened); or None."""
+    if info is None or stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
         return None
     return f"{kind_of(info)}, not a regular file"
 
