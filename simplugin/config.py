@@ -158,14 +158,12 @@ def check_plugins(host: PluginHost, config: Config, settings: Mapping[str, Any])
         chosen = config.settings.get(name)
         if setting.plugin is None or chosen is None or settings.get(name) != chosen:
             continue
-        if chosen not in host.registered[setting.plugin] and not (
-            setting.none_allowed and chosen == "none"
-        ):
-            available = ", ".join(sorted(host.registered[setting.plugin])) or "none"
-            raise UsageError(
-                f"{config.where_setting(name)}: unknown {setting.plugin} {quoted(chosen)}"
-                f" (available: {available})"
-            )
+        if setting.none_allowed and chosen == "none":
+            continue
+        try:
+            host.get(setting.plugin, chosen)
+        except UsageError as error:
+            raise UsageError(f"{config.where_setting(name)}: {error}") from error
     _check_threshold(host, config, settings)
     for name, setting in SETTINGS.items():
         options = config.settings.get(name)

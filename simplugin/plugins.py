@@ -24,6 +24,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginError, UsageError, blame, describe
+from .text import quoted
 from .types import Bucketer, Contribution, Metric, Photo, ScanSettings, Sink
 
 ENTRY_POINT_GROUP = "simplugin"
@@ -218,7 +219,7 @@ class PluginHost:
         found = self.registered[kind].get(name)
         if found is None:
             available = ", ".join(sorted(self.registered[kind])) or "none"
-            raise UsageError(f"unknown {kind} {name!r} (available: {available})")
+            raise UsageError(f"unknown {kind} {quoted(name)} (available: {available})")
         return found
 
     def provider(self, kind: str, name: str) -> str:
