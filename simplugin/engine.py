@@ -474,8 +474,12 @@ def group(
     """Connected components of the pairs, each with its keeper; most similar first.
     `identical` are the pairs `(i, j)`, `i < j`, of byte-identical files."""
     ranked = []
+    paired: dict[int, list[int]] = {}
+    for i, j, _ in pairs:  # closest first, so each photo's nearest pair comes first
+        paired.setdefault(i, []).append(j)
+        paired.setdefault(j, []).append(i)
     for closest, members in _components(len(summaries.photos), pairs):
-        found = _with_keeper(context, summaries, members, identical)
+        found = _with_keeper(context, summaries, members, identical, paired)
         ranked.append((closest, found.keep.path, found))
     ranked.sort(key=lambda entry: entry[:2])
     return tuple(found for _, _, found in ranked)
@@ -509,28 +513,48 @@ def _with_keeper(
     summaries: Summaries,
     members: list[int],
     identical: Set[tuple[int, int]],
+    paired: Mapping[int, Sequence[int]],
 ) -> Group:
     """The group of `members`: the keeper the plugins choose, then the others, each
-    with its distance to the keeper (and whether it is a copy of it), most similar
-    first. An identical copy is at distance 0, so it is always a pair with the keeper."""
+    with its distance to the keeper (and whether it is a copy of it, or the photo it is
+    in the group through), most similar first. An identical copy is at distance 0, so
+    it is always a pair with the keeper."""
     photos, signatures, metric = summaries.photos, summaries.signatures, context.metric
     by_path = tuple(sorted((photos[i] for i in members), key=lambda p: p.path))
     # A group holding protected photos keeps one of them: the plugins choose among those.
     protected = tuple(p for p in by_path if context.settings.protects(p.path))
     keep = context.host.choose_keeper(protected or by_path, context.settings)
     keeper = next(i for i in members if photos[i] is keep)
+    through = _steps_towards(keeper, paired)
     with context.host.blame(metric, "distance"):
         duplicates = [
             Duplicate(
                 photos[i],
                 float(metric.distance(signatures[keeper], signatures[i])),
                 identical=(min(i, keeper), max(i, keeper)) in identical,
+                via=None if through[i] == keeper else photos[through[i]],
             )
             for i in members
             if i != keeper
         ]
     duplicates.sort(key=lambda d: (d.distance, d.photo.path))
     return Group(keep, tuple(duplicates))
+
+
+def _steps_towards(keeper: int, paired: Mapping[int, Sequence[int]]) -> dict[int, int]:
+    """For each photo of the keeper's group, the photo one pair nearer the keeper on a
+    shortest chain of pairs (the keeper itself for a photo paired with it)."""
+    step = {keeper: keeper}
+    frontier = [keeper]
+    while frontier:
+        following = []
+        for i in frontier:
+            for j in paired.get(i, ()):
+                if j not in step:
+                    step[j] = i
+                    following.append(j)
+        frontier = following
+    return step
 
 
 def _result(

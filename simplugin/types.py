@@ -76,11 +76,16 @@ class Pair:
 @dataclass(frozen=True, slots=True)
 class Duplicate:
     """A member of a group other than its keeper, with its distance to the keeper;
-    `identical` when it is a byte-for-byte copy of the keeper."""
+    `identical` when it is a byte-for-byte copy of the keeper. `via` is None when the
+    photo and the keeper are a near-duplicate pair; otherwise the photo is in the group
+    only through a chain of pairs, and `via` is the photo it is paired with on the
+    shortest chain towards the keeper (its distance to the keeper may then be over the
+    threshold)."""
 
     photo: Photo
     distance: float
     identical: bool = False
+    via: Photo | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,7 +62,9 @@ class Report:
         return self.page.locator("li.group")
 
     def card(self, name: str):
-        return self.page.locator("button.photo", has_text=name)
+        """The card of the photo whose path holds `name` (not one that only mentions it)."""
+        path = self.page.locator(".path", has_text=name)
+        return self.page.locator("button.photo").filter(has=path)
 
     def summary(self) -> dict[str, str]:
         terms = self.page.locator("#summary dt").all_inner_texts()
@@ -423,3 +425,20 @@ def test_an_identical_copy_of_the_keeper_says_so(open_report, library):
     # Against another keeper, neither copy is a copy of it.
     report.card("seagull_3.jpeg").click()
     assert "identical copy" not in one.inner_text() + copy.inner_text()
+
+
+def test_a_photo_grouped_through_another_names_it_and_follows_the_chosen_keeper(
+    open_report, library
+):
+    # At 0.058, 1-3 and 3-4 are pairs, 1-4 is not: seagull_4 is grouped through seagull_3.
+    report = open_report(library, "--threshold", "0.058")
+
+    assert f"via {library / 'seagull_3.jpeg'}" in report.card("seagull_4.jpeg").inner_text()
+    assert "via" not in report.card("seagull_3.jpeg").inner_text()
+    # Keep seagull_3 instead: both others are now its own near-duplicates.
+    report.card("seagull_3.jpeg").click()
+    assert "via" not in report.card("seagull_4.jpeg").inner_text()
+    assert "via" not in report.card("seagull_1.jpeg").inner_text()
+    # Keep seagull_4: seagull_1 is in the group through seagull_3.
+    report.card("seagull_4.jpeg").click()
+    assert f"via {library / 'seagull_3.jpeg'}" in report.card("seagull_1.jpeg").inner_text()

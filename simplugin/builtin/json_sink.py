@@ -48,6 +48,9 @@ def as_document(result: ScanResult) -> dict:
                 "duplicates": [d.photo.path for d in g.duplicates],
                 "distances": [round(d.distance, 6) for d in g.duplicates],
                 "identical": [d.identical for d in g.duplicates],
+                # null: a near-duplicate of the keeper; else the member it is paired with
+                # on the shortest chain of pairs to the keeper
+                "via": [d.via.path if d.via else None for d in g.duplicates],
             }
             for g in result.groups
         ],

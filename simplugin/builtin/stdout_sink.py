@@ -5,8 +5,15 @@
       0.0159  photos/seagull_5.jpeg  768x1024  137.5 KiB
       0.0000  photos/copy of 6.jpeg  768x1024  137.8 KiB  identical copy
 
+    Group 2: 3 photos, closest 0.0378  (with --threshold 0.058)
+      keep    photos/seagull_1.jpeg  768x1024  135.7 KiB
+      0.0378  photos/seagull_3.jpeg  768x1024  131.5 KiB
+      0.0596  photos/seagull_4.jpeg  768x1024  131.3 KiB  via photos/seagull_3.jpeg
+
 The keeper comes first, then each duplicate with its distance to the keeper, and
-"identical copy" when it holds the same bytes as the keeper. Nothing
+"identical copy" when it holds the same bytes as the keeper. A duplicate that is not a
+near-duplicate of the keeper itself, only of another member, names the member it is in
+the group through ("via"): its distance to the keeper may be over the threshold. Nothing
 is printed when there are no groups, so `[ -z "$(simplugin scan ...)" ]` works.
 """
 
@@ -14,7 +21,7 @@ from __future__ import annotations
 
 import sys
 
-from simplugin import ScanResult, Sink, hookimpl, human_size, printable
+from simplugin import Duplicate, ScanResult, Sink, hookimpl, human_size, printable
 
 
 class StdoutSink(Sink):
@@ -29,8 +36,7 @@ class StdoutSink(Sink):
             closest = min(d.distance for d in group.duplicates)
             out.write(f"Group {number}: {len(group.photos)} photos, closest {closest:.4f}\n")
             rows = [("keep", group.keep, "")] + [
-                (f"{d.distance:.4f}", d.photo, "  identical copy" if d.identical else "")
-                for d in group.duplicates
+                (f"{d.distance:.4f}", d.photo, _remark(d)) for d in group.duplicates
             ]
             width = max(len(printable(photo.path)) for _, photo, _ in rows)
             for label, photo, copy in rows:
@@ -39,6 +45,14 @@ class StdoutSink(Sink):
                     f"  {photo.width}x{photo.height}  {human_size(photo.size)}{copy}\n"
                 )
         out.flush()
+
+
+def _remark(duplicate: Duplicate) -> str:
+    if duplicate.identical:
+        return "  identical copy"
+    if duplicate.via is not None:
+        return f"  via {printable(duplicate.via.path)}"
+    return ""
 
 
 @hookimpl

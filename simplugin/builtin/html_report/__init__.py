@@ -210,18 +210,23 @@ def page_data(result: ScanResult, previews: Mapping[str, Preview], url: str) -> 
     ]
     # Members with the same bytes: an identical copy is at distance 0, so always a pair.
     copies: list[set[tuple[int, int]]] = [set() for _ in result.groups]
+    paired: list[list[tuple[int, int]]] = [[] for _ in result.groups]
     for pair in result.pairs:
         (number, a), (_, b) = position[pair.a.path], position[pair.b.path]
         known[number].setdefault((min(a, b), max(a, b)), pair.distance)
+        paired[number].append((min(a, b), max(a, b)))
         if pair.identical:
             copies[number].add((min(a, b), max(a, b)))
     groups = []
-    for group, distances, identical in zip(result.groups, known, copies, strict=True):
+    for group, distances, identical, pairs in zip(
+        result.groups, known, copies, paired, strict=True
+    ):
         groups.append(
             {
                 "members": [_member(photo, previews[photo.path], url) for photo in group.photos],
                 "distances": [[i, j, round(d, 6)] for (i, j), d in sorted(distances.items())],
                 "identical": [[i, j] for i, j in sorted(identical)],
+                "pairs": [[i, j] for i, j in sorted(pairs)],  # shows who is in "via" whom
                 "closest": round(min(distances.values()), 6),
                 "spread": round(max(d.distance for d in group.duplicates), 6),
             }

@@ -44,6 +44,29 @@ function distance(group, i, j) {
   return d === undefined ? null : d;
 }
 
+// The member that member m is paired with on a shortest chain of near-duplicate pairs
+// to the keeper, or null when m and the keeper are a pair themselves: a group holds
+// every photo paired with any member, so some are near-duplicates of another member only.
+function via(group, keep, m) {
+  const step = new Map([[keep, keep]]);
+  let frontier = [keep];
+  while (frontier.length && !step.has(m)) {
+    const following = [];
+    for (const i of frontier) {
+      for (const [a, b] of group.pairs) {
+        const j = a === i ? b : b === i ? a : null;
+        if (j !== null && !step.has(j)) {
+          step.set(j, i);
+          following.push(j);
+        }
+      }
+    }
+    frontier = following;
+  }
+  const before = step.get(m);
+  return before === undefined || before === keep ? null : before;
+}
+
 // Whether members i and j hold the same bytes (whichever of them is the keeper).
 function identical(group, i, j) {
   return group.identical.some(([a, b]) => (a === i && b === j) || (a === j && b === i));
@@ -124,7 +147,9 @@ function photoCard(group, index, m) {
   if (m !== keep) {
     const d = distance(group, keep, m);
     role = d === null ? `Distance ≥ ${data.threshold}` : `Distance ${d.toFixed(4)}`;
+    const through = via(group, keep, m);
     if (identical(group, keep, m)) role += " · identical copy";
+    else if (through !== null) role += ` · via ${group.members[through].shown}`;
   }
   card.append(
     frame,
