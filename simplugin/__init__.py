@@ -59,6 +59,7 @@ _ON_FIRST_USE = {
     "discover": ("FolderListing", "FolderListings", "is_cache", "tag_as_cache"),
     "engine": ("SinkRequest", "deliver", "prepare_sinks", "scan", "write"),
     "exif": ("CameraFacts", "camera_facts", "capture_time"),
+    "explain": ("Explanation", "explain"),
     "imaging": ("RAW_EXTENSIONS", "Displayed", "Unreadable", "open_displayed", "probe"),
     "moves": ("Journal", "Move", "move"),
     "output": ("check_replaceable", "write_atomically"),
@@ -72,6 +73,7 @@ if TYPE_CHECKING:
     from .discover import FolderListing, FolderListings, is_cache, tag_as_cache
     from .engine import SinkRequest, deliver, prepare_sinks, scan, write
     from .exif import CameraFacts, camera_facts, capture_time
+    from .explain import Explanation, explain
     from .imaging import RAW_EXTENSIONS, Displayed, Unreadable, open_displayed, probe
     from .moves import Journal, Move, move
     from .output import check_replaceable, write_atomically
@@ -89,6 +91,8 @@ __all__ = [
     "Pair",
     "Group",
     "Duplicate",
+    "explain",
+    "Explanation",
     "load_plugins",
     # writing a plugin, and sending a result to one
     "hookimpl",

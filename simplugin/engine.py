@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -54,7 +54,7 @@ class Progress(Protocol):
     def advance(self, count: int = 1) -> None: ...
 
 
-class _Silent:
+class NoProgress:
     def stage(self, name: str, total: int | None) -> None:
         pass
 
@@ -139,14 +139,14 @@ def scan(
     """
     chosen = resolve(settings)
     host = plugins or default_host()
-    progress = progress or _Silent()
+    progress = progress or NoProgress()
     host.check_conflicts()
-    scan_settings, metric, bucketer, processes = _configure(host, paths, chosen)
+    scan_settings, metric, bucketer, processes = configure_scan(host, paths, chosen)
     _check_not_excluded(scan_settings)
     host.notify("scan_started", settings=scan_settings)
 
     context = ScanContext(host, scan_settings, metric, bucketer, progress)
-    with _signature_cache(chosen["cache"]) as signature_cache:
+    with open_signature_cache(chosen["cache"]) as signature_cache:
         summaries = summarise(context, signature_cache, processes)
     comparisons = bucket(context, summaries)
     pairs = compare(context, summaries, comparisons)
@@ -161,7 +161,7 @@ def scan(
     return result
 
 
-def _configure(
+def configure_scan(
     host: PluginHost, paths: str | os.PathLike | Iterable[str | os.PathLike], chosen: dict
 ) -> tuple[ScanSettings, Metric, Bucketer | None, int]:
     """The scan's settings, checked, with the metric and bucketer they name and the
@@ -261,6 +261,7 @@ def _compared_below(threshold: float) -> float:
 
 # --- stages ------------------------------------------------------------------------------
 
+Node = TypeVar("Node")
 IndexPair = tuple[int, int, float]  # a near-duplicate pair: indices into the photos, distance
 
 
@@ -277,7 +278,7 @@ class ScanContext:
 
 
 @contextmanager
-def _signature_cache(cache: str | os.PathLike | bool) -> Iterator[SignatureCache | None]:
+def open_signature_cache(cache: str | os.PathLike | bool) -> Iterator[SignatureCache | None]:
     """The cache `scan(cache=...)` asks for, open while inside; None for none."""
     opened = SignatureCache.open(None if cache is True else os.fspath(cache)) if cache else None
     try:
@@ -525,7 +526,7 @@ def _with_keeper(
     protected = tuple(p for p in by_path if context.settings.protects(p.path))
     keep = context.host.choose_keeper(protected or by_path, context.settings)
     keeper = next(i for i in members if photos[i] is keep)
-    through = _steps_towards(keeper, paired)
+    through = steps_towards(keeper, paired)
     with context.host.blame(metric, "distance"):
         duplicates = [
             Duplicate(
@@ -541,18 +542,19 @@ def _with_keeper(
     return Group(keep, tuple(duplicates))
 
 
-def _steps_towards(keeper: int, paired: Mapping[int, Sequence[int]]) -> dict[int, int]:
-    """For each photo of the keeper's group, the photo one pair nearer the keeper on a
-    shortest chain of pairs (the keeper itself for a photo paired with it)."""
-    step = {keeper: keeper}
-    frontier = [keeper]
+def steps_towards(start: Node, neighbours: Mapping[Node, Iterable[Node]]) -> dict[Node, Node]:
+    """For each node reachable from `start` through `neighbours` (photos through their
+    pairs), the node one step nearer `start` on a shortest chain (`start` itself for a
+    neighbour of it, and for `start`). Neighbours listed first are preferred."""
+    step = {start: start}
+    frontier = [start]
     while frontier:
         following = []
-        for i in frontier:
-            for j in paired.get(i, ()):
-                if j not in step:
-                    step[j] = i
-                    following.append(j)
+        for node in frontier:
+            for neighbour in neighbours.get(node, ()):
+                if neighbour not in step:
+                    step[neighbour] = node
+                    following.append(neighbour)
         frontier = following
     return step
 

@@ -99,7 +99,7 @@ def load_plan(path: str | os.PathLike, protect: Sequence[str] = ()) -> ScanResul
     photo in two groups (which would make the plan ambiguous).
     """
     path = os.fspath(path)
-    fields = _fields(printable(path), _read(path))
+    fields = _fields(printable(path), read_document(path))
     named: dict[str, _Name] = {}  # `files` names the grouped paths again: resolve each once
 
     def name(written: str) -> _Name:
@@ -262,8 +262,8 @@ def _refuse_a_photo_in_two_groups(shown: str, groups: list[tuple[_Name, list]]) 
                 )
 
 
-def _read(path: str) -> Any:
-    """The plan's JSON, read only from a regular file within the limits."""
+def read_document(path: str) -> Any:
+    """The plan's (or a --json result's) JSON, read only from a regular file within the limits."""
     shown = printable(path)
     try:
         with open_regular(path) as file:

@@ -284,6 +284,11 @@ class Metric(Contribution):
     def distance(self, a: np.ndarray, b: np.ndarray) -> float:
         """The distance between two signatures: 0.0 when identical."""
 
+    def facts(self, a: np.ndarray, b: np.ndarray) -> Mapping[str, Any]:
+        """What else this metric can tell a person about two signatures, for
+        `simplugin explain` (such as how many keypoints agree), by name; none by default."""
+        return {}
+
     def pairs_within(
         self, signatures: np.ndarray, threshold: float
     ) -> Iterable[tuple[int, int, float]]:
@@ -327,6 +332,10 @@ class Bucketer(Contribution):
     @abc.abstractmethod
     def key(self, path: str) -> Any:
         """The bucketing key of one photo, or None when it has none."""
+
+    def describe_key(self, key: Any) -> str:
+        """A key as a person reads it, for `simplugin explain` (a capture time as a date)."""
+        return str(key)
 
     @abc.abstractmethod
     def buckets(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from simplugin import Bucketer, Option, Photo, capture_time, hookimpl, quoted
@@ -54,6 +54,10 @@ class ExifTime(Bucketer):
         # Without an offset, the camera's local time is read as if it were UTC, which
         # keeps the gaps within one camera right.
         return (taken if taken.tzinfo else taken.replace(tzinfo=UTC)).timestamp()
+
+    def describe_key(self, key: float) -> str:
+        # Most cameras record no offset: their local time was read as UTC (see `key`).
+        return datetime.fromtimestamp(key, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
     def buckets(
         self, photos: Sequence[Photo], keys: Sequence[Any], options: Mapping[str, Any]
