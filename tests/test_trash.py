@@ -297,3 +297,21 @@ def test_a_file_on_another_filesystem_goes_to_its_trash_and_back(library, deskto
     assert undone.returncode == 0, undone.stderr
     assert snapshot(on_volume) == before
     assert os.listdir(trash / "info") == []
+
+
+def test_a_file_no_trash_can_take_stays_where_it_was_with_one_line(library, desktop, volume):
+    on_volume = volume / "library"
+    shutil.copytree(library, on_volume)
+    elsewhere = volume / "elsewhere"
+    elsewhere.mkdir()
+    (volume / f".Trash-{os.getuid()}").symlink_to(elsewhere)  # never followed
+    before = snapshot(on_volume)
+
+    run = run_simplugin("scan", str(on_volume), "--trash")
+
+    assert run.returncode == 3
+    assert snapshot(on_volume) == before
+    assert os.listdir(elsewhere) == []
+    line = next(line for line in run.stderr.splitlines() if "seagull_3.jpeg" in line)
+    assert line.startswith(f"simplugin: could not trash {on_volume}/seagull_3.jpeg: ")
+    assert "a symbolic link, not a folder" in line

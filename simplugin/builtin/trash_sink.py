@@ -19,6 +19,7 @@ from typing import Any
 
 from simplugin import (
     TRASH_SUPPORTED,
+    Journal,
     LeavingFile,
     Option,
     OutputIncomplete,
@@ -59,13 +60,13 @@ class TrashSink(Sink):
             for file in files:
                 _out(f"would trash {printable(file.path)}")
             tell(leaving_total("would trash", files))
-            trashed: tuple[LeavingFile, ...] | list[LeavingFile] = files
+            sent = len(files)
         elif not files:
             tell(leaving_total("trashed", files))
-            trashed = files
+            sent = 0
         else:
-            trashed = _trash_all(result, files)
-        failed = len(chosen.refused) + len(files) - len(trashed)
+            sent = len(_trash_all(result, files))
+        failed = len(chosen.refused) + len(files) - sent
         if failed:
             raise OutputIncomplete(
                 f"{failed} of {len(files) + len(chosen.refused)} files could not be sent to"
@@ -91,7 +92,7 @@ def _trash_all(result: ScanResult, files: tuple[LeavingFile, ...]) -> list[Leavi
     return trashed
 
 
-def _trash_one(file: LeavingFile, journal) -> bool:
+def _trash_one(file: LeavingFile, journal: Journal) -> bool:
     try:
         where = send_to_trash(file.path, journal)
     except OSError as error:
