@@ -315,3 +315,20 @@ def test_a_file_no_trash_can_take_stays_where_it_was_with_one_line(library, desk
     line = next(line for line in run.stderr.splitlines() if "seagull_3.jpeg" in line)
     assert line.startswith(f"simplugin: could not trash {on_volume}/seagull_3.jpeg: ")
     assert "a symbolic link, not a folder" in line
+
+
+def test_a_volume_with_a_shared_sticky_trash_gets_the_users_folder_in_it(library, desktop, volume):
+    on_volume = volume / "library"
+    shutil.copytree(library, on_volume)
+    (volume / ".Trash").mkdir()
+    os.chmod(volume / ".Trash", 0o1777)  # as an administrator makes it
+    before = snapshot(on_volume)
+
+    run_simplugin("scan", str(on_volume), "--trash")
+
+    trash = volume / ".Trash" / str(os.getuid())
+    assert sorted(os.listdir(trash / "files")) == sorted(DUPLICATES)
+    assert not (volume / f".Trash-{os.getuid()}").exists()
+    undone = run_simplugin("undo", str(journal_of(desktop)))
+    assert undone.returncode == 0, undone.stderr
+    assert snapshot(on_volume) == before
