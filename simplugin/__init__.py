@@ -23,7 +23,9 @@ and the plugin interfaces, they give a plugin what simplugin itself relies on:
 * photos: `open_displayed` (as a person sees it), `probe` (its size without decoding
   it), `capture_time` (EXIF), `RAW_EXTENSIONS` (the camera RAW file names);
 * work on every core: `default_jobs`, `worker_pool`;
-* changing the user's files, with undo: `Move`, `move`, `Journal`;
+* changing the user's files, with undo: `leaving` (which files of the duplicates leave
+  the library: `Leaving`, `LeavingFile`, `leaving_total`), `Move`, `move`, `Journal`,
+  `send_to_trash` and `trash_journal` (the freedesktop.org trash, on Linux);
 * plans: `load_plan`, `PLAN_VERSION` (the version of the JSON schema a plan shares).
 
 `import simplugin` is light (no numpy, Pillow or SQLite): what needs them is imported
@@ -61,11 +63,13 @@ _ON_FIRST_USE = {
     "exif": ("CameraFacts", "camera_facts", "capture_time"),
     "explain": ("Explanation", "explain"),
     "imaging": ("RAW_EXTENSIONS", "Displayed", "Unreadable", "open_displayed", "probe"),
+    "removal": ("Leaving", "LeavingFile", "leaving", "leaving_total"),
     "moves": ("Journal", "Move", "move"),
     "output": ("check_replaceable", "write_atomically"),
     "plan": ("PLAN_VERSION", "load_plan"),
     "plugins": ("load_plugins",),
     "reading": ("default_jobs", "worker_pool"),
+    "trash": ("TRASH_SUPPORTED", "send_to_trash", "trash_journal"),
 }
 _MODULE_OF = {name: module for module, names in _ON_FIRST_USE.items() for name in names}
 
@@ -80,6 +84,8 @@ if TYPE_CHECKING:
     from .plan import PLAN_VERSION, load_plan
     from .plugins import load_plugins
     from .reading import default_jobs, worker_pool
+    from .removal import Leaving, LeavingFile, leaving, leaving_total
+    from .trash import TRASH_SUPPORTED, send_to_trash, trash_journal
 
 __all__ = [
     # the scan, and what it finds
@@ -139,9 +145,16 @@ __all__ = [
     "default_jobs",
     "worker_pool",
     # changing the user's files, with undo
+    "leaving",
+    "Leaving",
+    "LeavingFile",
+    "leaving_total",
     "Move",
     "move",
     "Journal",
+    "send_to_trash",
+    "trash_journal",
+    "TRASH_SUPPORTED",
     # plans
     "load_plan",
     "PLAN_VERSION",

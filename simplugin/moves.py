@@ -36,9 +36,9 @@ import secrets
 import shutil
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from .files import NotRegularFile, content_of, kind_of, open_regular
 from .text import error_reason, human_size, printable
@@ -367,7 +367,7 @@ class JournalRead:
     token: str = ""  # names the temporary files undo makes
     length: int = 0  # bytes up to the end of its last whole line
     unterminated: bool = False  # its last line is whole but has no newline yet
-    records: dict[Move, _Record] = field(default_factory=dict)
+    records: dict[Move, Any] = field(default_factory=dict)  # a _Record for a move run
     named: dict[str, int] = field(default_factory=dict)  # each moved path: its line
     rejected: list[Rejected] = field(default_factory=list)
     real_folders: dict[str, str] = field(default_factory=dict)  # each folder looked up once
@@ -381,9 +381,23 @@ class JournalRead:
         return os.path.join(self.real_folders[folder], os.path.basename(path))
 
 
-def read_journal(path: str) -> JournalRead:
-    """Read and check a whole journal; raises NotAJournal. Reads at most JOURNAL_LIMIT
-    bytes, a line at a time; a last line cut short by a crash is left out."""
+Take = Callable[[object, "JournalRead", int], "str | None"]
+
+
+def journal_action(path: str) -> str:
+    """What kind of run a journal records, as its header says: "move" (the default, and
+    every journal before trash runs) or "trash". Raises NotAJournal."""
+    with _open_journal(path) as file:
+        header = _parse(file.readline(LINE_LIMIT + 1))
+    action = header.get("action", "move") if isinstance(header, dict) else "move"
+    return action if isinstance(action, str) else "move"
+
+
+def read_journal(path: str, action: str = "move", take: Take | None = None) -> JournalRead:
+    """Read and check a whole journal of an `action` run; raises NotAJournal. Reads at
+    most JOURNAL_LIMIT bytes, a line at a time; a last line cut short by a crash is left
+    out. `take` checks each entry and records it (by default, those of a move run)."""
+    take = take or _take
     with _open_journal(path) as file:
         info = os.fstat(file.fileno())
         folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
@@ -394,7 +408,7 @@ def read_journal(path: str) -> JournalRead:
             return read
         header = file.readline(LINE_LIMIT + 1)
         try:
-            run = _check_header(header, path, folder)
+            run = _check_header(header, path, folder, action)
         except _Refused as refusal:
             read.rejected.append(Rejected(1, str(refusal)))
             return read
@@ -411,7 +425,7 @@ def read_journal(path: str) -> JournalRead:
             elif entry is _NOT_JSON:
                 why = "it is not a journal entry (a JSON object in UTF-8)"
             else:
-                why = _take(entry, read, number)
+                why = take(entry, read, number)
             if why is not None:
                 read.rejected.append(Rejected(number, why))
             read.length, read.unterminated = file.tell(), not whole
@@ -437,12 +451,14 @@ class _Refused(Exception):
     """The journal's header says it cannot be trusted here."""
 
 
-def _check_header(line: bytes, path: str, folder: str) -> str | None:
+def _check_header(line: bytes, path: str, folder: str, action: str) -> str | None:
     """The run id a journal's first line records (None for a version-1 journal, whose
     destination is the folder it is in). Raises NotAJournal, or _Refused."""
     header = _parse(line) if len(line) <= LINE_LIMIT else _TOO_LONG
     if not isinstance(header, dict) or header.get("format") != JOURNAL_FORMAT:
         raise NotAJournal(f"{printable(path)}: not a simplugin journal")
+    if header.get("action", "move") != action:
+        raise _Refused(f"it is not the journal of a {action} run")
     version = header.get("version")
     if version == 1 and type(version) is int:
         return None

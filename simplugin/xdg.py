@@ -1,8 +1,10 @@
 """Where simplugin keeps its own files, by the XDG Base Directory specification.
 
 Its configuration is in `$XDG_CONFIG_HOME/simplugin` (`~/.config/simplugin`), its
-signature cache in `$XDG_CACHE_HOME/simplugin` (`~/.cache/simplugin`); integrations
-install into `$XDG_CONFIG_HOME` and `$XDG_DATA_HOME` (`~/.local/share`).
+signature cache in `$XDG_CACHE_HOME/simplugin` (`~/.cache/simplugin`), the journals of
+trash runs in `$XDG_STATE_HOME/simplugin` (`~/.local/state/simplugin`); integrations
+install into `$XDG_CONFIG_HOME` and `$XDG_DATA_HOME` (`~/.local/share`), where the home
+trash is too.
 """
 
 from __future__ import annotations
@@ -10,13 +12,14 @@ from __future__ import annotations
 import os
 from typing import Literal
 
-Kind = Literal["config", "cache", "data"]
+Kind = Literal["config", "cache", "data", "state"]
 
 # Each kind of folder: its environment variable, and its default under the home folder.
 _BASES: dict[str, tuple[str, str]] = {
     "config": ("XDG_CONFIG_HOME", ".config"),
     "cache": ("XDG_CACHE_HOME", ".cache"),
     "data": ("XDG_DATA_HOME", os.path.join(".local", "share")),
+    "state": ("XDG_STATE_HOME", os.path.join(".local", "state")),
 }
 
 

@@ -19,44 +19,35 @@ from __future__ import annotations
 
 import os
 import shlex
-import stat
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from simplugin import (
-    RAW_EXTENSIONS,
-    FolderListings,
     Journal,
+    LeavingFile,
     Move,
     Option,
     OutputIncomplete,
     Photo,
     ScanResult,
     Sink,
-    counted,
     error_reason,
     hookimpl,
-    human_size,
-    kind_of,
+    leaving,
+    leaving_total,
     move,
     printable,
     tell,
 )
 
-# Formats a camera saves beside a RAW file of the same name.
-RAW_TWIN_EXTENSIONS = frozenset({".jpg", ".jpeg", ".heic", ".heif", ".hif"})
-
 
 @dataclass(frozen=True, slots=True)
 class PlannedMove:
     move: Move  # absolute paths, for the journal
-    shown_source: str  # the paths as the user typed them, for the output
-    shown_target: str
-    group: int  # the number of its group in the result, for the total
-    size: int  # bytes, for the total
-    is_duplicate: bool  # the duplicate photo itself, not a sidecar or twin moving with it
+    file: LeavingFile  # what leaves (its path as the user typed it, for the output)
+    shown_target: str  # the target as the user typed the destination
 
 
 class MoveSink(Sink):
@@ -86,10 +77,10 @@ class MoveSink(Sink):
         failed = len(unmovable)
         if options["dry_run"]:
             for item in planned:
-                _out(f"would move {printable(item.shown_source)} -> {printable(item.shown_target)}")
-            tell(total("would move", planned))
+                _out(f"would move {printable(item.file.path)} -> {printable(item.shown_target)}")
+            tell(leaving_total("would move", [item.file for item in planned]))
         elif not planned:
-            tell(total("moved", planned))
+            tell(leaving_total("moved", []))
         else:
             try:
                 roots = [os.path.abspath(root) for root in result.settings.roots]
@@ -103,7 +94,7 @@ class MoveSink(Sink):
             finally:
                 journal.close()
             failed += len(planned) - len(moved)
-            tell(total("moved", moved))
+            tell(leaving_total("moved", [item.file for item in moved]))
             undo = f"simplugin undo {shlex.quote(journal.path)}"
             tell(f"moves journaled in {journal.path}; to put everything back: {undo}")
         if failed:
@@ -113,132 +104,49 @@ class MoveSink(Sink):
             )
 
 
-def total(verb: str, items: list[PlannedMove]) -> str:
-    """`moved 8 files (2.9 MiB) in 5 groups: 6 duplicates and 2 sidecars or twins`."""
-    if not items:
-        return f"{verb} no files"
-    others = sum(not item.is_duplicate for item in items)
-    text = (
-        f"{verb} {counted(len(items), 'file')} ({human_size(sum(i.size for i in items))})"
-        f" in {counted(len({item.group for item in items}), 'group')}"
-    )
-    if others:
-        duplicates = counted(len(items) - others, "duplicate")
-        text += f": {duplicates} and {counted(others, 'sidecar or twin', 'sidecars or twins')}"
-    return text
-
-
 def _move_one(item: PlannedMove, journal: Journal) -> bool:
     try:
         move(item.move, journal)
     except OSError as error:
         reason = error_reason(error)
-        tell(f"could not move {printable(item.shown_source)}: {reason}; left where it was")
+        tell(f"could not move {printable(item.file.path)}: {reason}; left where it was")
         return False
-    _out(f"moved {printable(item.shown_source)} -> {printable(item.shown_target)}")
+    _out(f"moved {printable(item.file.path)} -> {printable(item.shown_target)}")
     return True
 
 
 def plan(
     result: ScanResult, destination: str
-) -> tuple[list[PlannedMove], list[tuple[str, str]], list[tuple[str, str]]]:
-    """What to move where, the duplicates kept because their twin is a keeper or a file
-    that moves with them is protected, and the files that cannot move (not regular
-    files), each with why."""
+) -> tuple[list[PlannedMove], tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    """What to move where (what `simplugin.leaving` chose, each unit under one suffix),
+    the duplicates kept whole and the files that cannot move, each with why."""
     roots = result.settings.roots
-    keepers = {os.path.abspath(group.keep.path) for group in result.groups}
-    # A sidecar named after a stem (IMG_1.xmp) can belong to a keeper and a duplicate at
-    # once (IMG_1.jpg and IMG_1.png): it stays with the keeper.
-    folders = FolderListings()  # each folder listed once
-    kept = {os.path.abspath(f) for group in result.groups for f in _unit(group.keep, folders)}
+    chosen = leaving(result)
     planned: list[PlannedMove] = []
-    sources: set[str] = set()
     targets: set[str] = set()
-    kept_whole = []
-    unmovable = []
-    for group_number, group in enumerate(result.groups):
-        for duplicate in group.duplicates:
-            photo = duplicate.photo
-            unit = _unit(photo, folders)
-            keeper_twin = next((f for f in unit if os.path.abspath(f) in keepers), None)
-            if keeper_twin is not None and keeper_twin != photo.path:
-                kept_whole.append((photo.path, f"its twin {printable(keeper_twin)} is a keeper"))
-                continue
-            protected = next((f for f in unit if result.settings.protects(f)), None)
-            if protected is not None:  # a protected twin or sidecar: the photo stays with it
-                kept_whole.append((photo.path, f"{printable(protected)} is protected"))
-                continue
-            unit = [
-                f
-                for f in unit
-                if os.path.abspath(f) not in sources and os.path.abspath(f) not in kept
-            ]
-            found = {f: _lstat(f) for f in unit}  # looked at once: kind and size
-            refused = {f: why for f, info in found.items() if (why := _unmovable(info))}
-            unmovable += refused.items()
-            if photo.path in refused:
-                continue  # its sidecars stay with it
-            unit = [f for f in unit if f not in refused]
-            relative = _relative_folder(photo.path, roots)
-            stem = os.path.splitext(os.path.basename(photo.path))[0]
-            for number in range(10_000):
-                names = [_suffixed(os.path.basename(f), stem, number) for f in unit]
-                shown = [os.path.join(destination, relative, name) for name in names]
-                absolute = [os.path.abspath(path) for path in shown]
-                if not any(p in targets or os.path.lexists(p) for p in absolute):
-                    break
-            for source, shown_target, target in zip(unit, shown, absolute, strict=True):
-                planned.append(
-                    PlannedMove(
-                        Move(os.path.abspath(source), target),
-                        source,
-                        shown_target,
-                        group=group_number,
-                        size=found[source].st_size if found[source] else 0,
-                        is_duplicate=source == photo.path,
-                    )
-                )
-                sources.add(os.path.abspath(source))
-                targets.add(target)
-    return planned, kept_whole, unmovable
+    for photo, unit in _by_photo(chosen.files):
+        relative = _relative_folder(photo.path, roots)
+        stem = os.path.splitext(os.path.basename(photo.path))[0]
+        for number in range(10_000):
+            names = [_suffixed(os.path.basename(f.path), stem, number) for f in unit]
+            shown = [os.path.join(destination, relative, name) for name in names]
+            absolute = [os.path.abspath(path) for path in shown]
+            if not any(p in targets or os.path.lexists(p) for p in absolute):
+                break
+        for file, shown_target, target in zip(unit, shown, absolute, strict=True):
+            planned.append(
+                PlannedMove(Move(os.path.abspath(file.path), target), file, shown_target)
+            )
+            targets.add(target)
+    return planned, chosen.kept, chosen.refused
 
 
-def _lstat(path: str) -> os.stat_result | None:
-    try:
-        return os.lstat(path)
-    except OSError:
-        return None  # gone, or unreadable: the move itself says so
-
-
-def _unmovable(info: os.stat_result | None) -> str | None:
-    """Why a file cannot move: a FIFO, a device, a folder... (never opened); or None."""
-    if info is None or stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
-        return None
-    return f"{kind_of(info)}, not a regular file"
-
-
-def _unit(photo: Photo, folders: FolderListings) -> list[str]:
-    """The photo, its RAW or JPEG twin, and the sidecars of both: what moves together."""
-    folder = os.path.dirname(photo.path)
-    listing = folders.of(folder)
-    if listing is None:
-        return [photo.path, *photo.sidecars]
-    stem, extension = os.path.splitext(os.path.basename(photo.path))
-    if extension.lower() in RAW_EXTENSIONS:
-        twin_extensions = RAW_TWIN_EXTENSIONS
-    elif extension.lower() in RAW_TWIN_EXTENSIONS:
-        twin_extensions = RAW_EXTENSIONS
-    else:
-        twin_extensions = frozenset()
-    twins = sorted(
-        os.path.join(folder, name)
-        for name in listing.names
-        if os.path.splitext(name)[0].lower() == stem.lower()
-        and os.path.splitext(name)[1].lower() in twin_extensions
-    )
-    members = [photo.path, *twins]
-    sidecars = [s for member in members for s in listing.sidecars_of(member)]
-    return list(dict.fromkeys(members + sidecars))
+def _by_photo(files: tuple[LeavingFile, ...]) -> list[tuple[Photo, list[LeavingFile]]]:
+    """The files that leave, by the duplicate they leave with (its unit, photo first)."""
+    units: dict[str, tuple[Photo, list[LeavingFile]]] = {}
+    for file in files:
+        units.setdefault(file.photo.path, (file.photo, []))[1].append(file)
+    return list(units.values())
 
 
 def _relative_folder(path: str, roots: tuple[str, ...]) -> str:

@@ -1,18 +1,20 @@
-"""`simplugin undo` and `simplugin apply`: putting moved files back, and moving the
-duplicates of a plan."""
+"""`simplugin undo` and `simplugin apply`: putting moved or trashed files back, and
+moving or trashing the duplicates of a plan."""
 
 from __future__ import annotations
 
 import argparse
 
-from ..engine import SinkRequest, deliver, prepare_sinks
+from .. import trash
+from ..engine import deliver, prepare_sinks
 from ..errors import ExitCode, UsageError
-from ..moves import undo
+from ..moves import journal_action, undo
 from ..plan import load_plan
 from ..plugins import load_plugins
 from ..text import printable
 from ..text import tell as warn
 from .common import command, report_problems
+from .scan import removal_requests
 
 # --- undo --------------------------------------------------------------------------------
 
@@ -22,14 +24,16 @@ def configure_undo(commands: argparse._SubParsersAction) -> None:
         commands,
         "undo",
         run_undo,
-        help="put back the files a --move-to run moved",
-        description="Put every file that a 'scan --move-to' or 'apply' run moved back where it"
-        " was, newest first, as its journal (written in the destination folder) records. The"
+        help="put back the files a --move-to or --trash run moved",
+        description="Put every file that a 'scan --move-to', 'scan --trash' or 'apply' run moved"
+        " back where it was, newest first, as its journal records (a move's is in the"
+        " destination folder; a trash run's in $XDG_STATE_HOME/simplugin/journals). The"
         " whole journal is checked first: a line that does not describe that run's own moves"
-        " inside the journal's folder (an edited or copied journal) is reported, and then"
-        " nothing is done. Nothing is ever written over: if anything (a file, a link, a folder)"
-        " is now at an original path, the moved file is left where it is and reported. Safe to"
-        " run again, and works on the journal of an interrupted run.",
+        " inside the journal's folder (an edited or copied journal), or a trashed file that is"
+        " not in a trash folder of yours with its .trashinfo naming its original path, is"
+        " reported, and then nothing is done. Nothing is ever written over: if anything (a"
+        " file, a link, a folder) is now at an original path, the moved file is left where it"
+        " is and reported. Safe to run again, and works on the journal of an interrupted run.",
     )
     parser.add_argument("journal", metavar="JOURNAL", help="the simplugin-journal-*.jsonl file")
     parser.add_argument(
@@ -40,7 +44,8 @@ def configure_undo(commands: argparse._SubParsersAction) -> None:
 def run_undo(arguments: argparse.Namespace) -> int:
     journal = arguments.journal
     try:
-        report = undo(journal, dry_run=arguments.dry_run)
+        undo_run = trash.undo if journal_action(journal) == "trash" else undo
+        report = undo_run(journal, dry_run=arguments.dry_run)
     except ValueError as error:  # moves.NotAJournal: the file is no journal at all
         raise UsageError(str(error)) from error
     for rejected in report.rejected:
@@ -65,10 +70,11 @@ def configure_apply(commands: argparse._SubParsersAction) -> None:
         "apply",
         run_apply,
         help="carry out a plan exported from the HTML report (or written by --json)",
-        description="Move the duplicates of every group in PLAN into DEST, exactly as"
-        " 'scan --move-to' would: never a keeper, with sidecars and RAW/JPEG twins, never"
-        " replacing a file, journaled for 'simplugin undo'. Each photo is checked again"
-        " first: a duplicate that is gone or changed since the plan was made is left out,"
+        description="Move the duplicates of every group in PLAN into DEST (or send them to the"
+        " trash), exactly as 'scan --move-to' (or 'scan --trash') would: never a keeper,"
+        " with sidecars and RAW/JPEG twins, never replacing a file, journaled for"
+        " 'simplugin undo'. Each photo is checked again first: a duplicate that is gone or"
+        " changed since the plan was made is left out,"
         " and a group whose keeper is gone or changed is left alone. A path is judged by its"
         " real path (links resolved): a duplicate that is its group's keeper, lies outside"
         " the plan's roots, is a symbolic link or is not a regular file is left where it is,"
@@ -76,8 +82,12 @@ def configure_apply(commands: argparse._SubParsersAction) -> None:
         " from the folder the --json plan was written in (its 'base').",
     )
     parser.add_argument("plan", metavar="PLAN", help="the plan file (JSON)")
-    parser.add_argument(
-        "--move-to", required=True, metavar="DEST", help="the folder to move duplicates into"
+    removal = parser.add_mutually_exclusive_group(required=True)
+    removal.add_argument("--move-to", metavar="DEST", help="the folder to move duplicates into")
+    removal.add_argument(
+        "--trash",
+        action="store_true",
+        help="send the duplicates to the desktop's trash instead (Linux), journaled for undo",
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="print what would move, and change nothing"
@@ -95,9 +105,8 @@ def configure_apply(commands: argparse._SubParsersAction) -> None:
 def run_apply(arguments: argparse.Namespace) -> int:
     host = load_plugins()
     report_problems(host, since=0)
-    sinks = prepare_sinks(
-        host, [SinkRequest("move", {"to": arguments.move_to, "dry_run": arguments.dry_run})]
-    )
+    requests = removal_requests(arguments.move_to, arguments.trash, arguments.dry_run)
+    sinks = prepare_sinks(host, requests)
     result = load_plan(arguments.plan, protect=arguments.protect)
     for skipped in result.skipped:
         warn(f"skipped {printable(skipped.path)}: {skipped.reason}")

@@ -22,6 +22,7 @@ from ..plugins import PluginHost, load_plugins
 from ..settings import merged
 from ..text import counted, printable, quoted
 from ..text import tell as warn
+from ..trash import NOT_SUPPORTED, TRASH_SUPPORTED
 from ..types import ScanResult, Sink
 from ..xdg import simplugin_folder
 from .common import add_setting_flags, command, given_settings, key_values, report_problems
@@ -42,7 +43,7 @@ def configure_scan(commands: argparse._SubParsersAction) -> None:
             " the photo to keep first, then the others with their distance to it."
             " Files that cannot be read are reported on stderr and the scan goes on."
             " A scan only reads: files change only when this command line asks (--move-to,"
-            " --sink, or --apply for the configuration file's sinks that change files)."
+            " --trash, --sink, or --apply for the configuration file's sinks that change files)."
         ),
     )
     add_paths_and_config(parser)
@@ -64,9 +65,15 @@ def configure_scan(commands: argparse._SubParsersAction) -> None:
         " the scanned folder, with its sidecars and RAW/JPEG twin; journaled: see 'simplugin undo'",
     )
     parser.add_argument(
+        "--trash",
+        action="store_true",
+        help="send every duplicate (never a keeper) to the desktop's trash, with its sidecars"
+        " and RAW/JPEG twin (Linux, freedesktop.org trash); journaled: see 'simplugin undo'",
+    )
+    parser.add_argument(
         "--dry-run",
         action="store_true",
-        help="with --move-to or --apply: print what would move, and change nothing",
+        help="with --move-to, --trash or --apply: print what would move, and change nothing",
     )
     parser.add_argument(
         "--apply",
@@ -258,20 +265,32 @@ def shown(value: Any) -> str:
 
 def scan_sink_requests(arguments: argparse.Namespace) -> list[SinkRequest]:
     """The sinks a scan's options ask for, in the order they run."""
-    if arguments.dry_run and not (arguments.move_to or arguments.apply):
-        raise UsageError("--dry-run goes with --move-to or --apply")
-    if arguments.json == "-" and arguments.move_to:
-        raise UsageError("--json - and --move-to both write to stdout: give --json a file")
+    if arguments.dry_run and not (arguments.move_to or arguments.trash or arguments.apply):
+        raise UsageError("--dry-run goes with --move-to, --trash or --apply")
+    removing = removal_requests(arguments.move_to, arguments.trash, arguments.dry_run)
+    if arguments.json == "-" and removing:
+        raise UsageError(
+            "--json - and --move-to or --trash both write to stdout: give --json a file"
+        )
     requests = [] if arguments.json == "-" else [SinkRequest("stdout")]
     if arguments.json is not None:
         requests.append(SinkRequest("json", {"path": arguments.json}))
     if arguments.html is not None:
         requests.append(SinkRequest("html", {"path": arguments.html}))
-    if arguments.move_to is not None:
-        requests.append(
-            SinkRequest("move", {"to": arguments.move_to, "dry_run": arguments.dry_run})
-        )
-    return requests + sink_requests(arguments.sink, arguments.sink_option)
+    return requests + removing + sink_requests(arguments.sink, arguments.sink_option)
+
+
+def removal_requests(move_to: str | None, to_trash: bool, dry_run: bool) -> list[SinkRequest]:
+    """The sink `--move-to DEST` or `--trash` asks for (at most one of them)."""
+    if move_to is not None and to_trash:
+        raise UsageError("--move-to and --trash: choose one")
+    if to_trash:
+        if not TRASH_SUPPORTED:
+            raise UsageError(NOT_SUPPORTED)
+        return [SinkRequest("trash", {"dry_run": dry_run})]
+    if move_to is not None:
+        return [SinkRequest("move", {"to": move_to, "dry_run": dry_run})]
+    return []
 
 
 def sink_requests(names: Sequence[str], options: Sequence[str]) -> list[SinkRequest]:
