@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import ExitCode, SimpluginError, Terminated, describe, terminated_by_signals
 from ..text import tell as warn
-from . import cache, config, git, integrations, moves, plugins, scan
+from . import cache, config, git, ignore, integrations, moves, plugins, scan
 from .common import ENVIRONMENT, EXIT_CODES
 
 COMMANDS = (
@@ -29,6 +29,7 @@ COMMANDS = (
     moves.configure_undo,
     moves.configure_apply,
     scan.configure_review,
+    ignore.configure,
     integrations.configure,
     cache.configure,
     config.configure,
