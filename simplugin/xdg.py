@@ -1,7 +1,8 @@
 """Where simplugin keeps its own files, by the XDG Base Directory specification.
 
 Its configuration is in `$XDG_CONFIG_HOME/simplugin` (`~/.config/simplugin`), its
-signature cache in `$XDG_CACHE_HOME/simplugin` (`~/.cache/simplugin`); integrations
+signature cache in `$XDG_CACHE_HOME/simplugin` (`~/.cache/simplugin`), the pairs marked as
+not duplicates in `$XDG_DATA_HOME/simplugin` (`~/.local/share/simplugin`); integrations
 install into `$XDG_CONFIG_HOME` and `$XDG_DATA_HOME` (`~/.local/share`).
 """
 
