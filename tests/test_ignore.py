@@ -7,9 +7,12 @@ The sample's near-duplicate pairs are 1-3, 1-4, 3-4 and 5-6. Each test has its o
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -257,3 +260,46 @@ def test_the_configuration_file_names_the_list(library, tmp_path):
     config.write_text("ignore_list = false\n")
     ignore(photo(library, 5), photo(library, 6))  # in the default list, switched off
     assert len(groups_of(library, "--config", str(config))) == 2
+
+
+# The photos a second scan opens (the first filled the cache), by Python's audit events:
+# what the process really opened, in a process of its own (a hook stays for life). The
+# keeper rule is one that reads no EXIF.
+COUNT_OPENED = """
+import sys
+import simplugin
+library = sys.argv[1]
+simplugin.scan(library, jobs=1, keep="largest")
+opened = set()
+sys.addaudithook(
+    lambda event, args: event == "open" and str(args[0]).startswith(library)
+    and opened.add(str(args[0]))
+)
+simplugin.scan(library, jobs=1, keep="largest")
+print(sorted(opened))
+"""
+
+
+def opened_by_a_rescan(library: Path) -> list[str]:
+    run = subprocess.run(
+        [sys.executable, "-c", COUNT_OPENED, str(library)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    return [Path(path).name for path in ast.literal_eval(run.stdout)]
+
+
+def test_a_list_of_other_photos_reads_no_photo_again(library, tmp_path):
+    (tmp_path / "a.jpeg").write_bytes(b"a")
+    (tmp_path / "b.jpeg").write_bytes(b"bb")
+    ignore(str(tmp_path / "a.jpeg"), str(tmp_path / "b.jpeg"))
+
+    assert opened_by_a_rescan(library) == []
+
+
+def test_only_the_photos_of_a_pair_the_list_may_hold_are_read_again(library):
+    ignore(photo(library, 5), photo(library, 6))
+
+    assert opened_by_a_rescan(library) == ["seagull_5.jpeg", "seagull_6.jpeg"]
