@@ -270,10 +270,10 @@ import sys
 import simplugin
 library = sys.argv[1]
 simplugin.scan(library, jobs=1, keep="largest")
-opened = set()
+opened = []
 sys.addaudithook(
     lambda event, args: event == "open" and str(args[0]).startswith(library)
-    and opened.add(str(args[0]))
+    and opened.append(str(args[0]))
 )
 simplugin.scan(library, jobs=1, keep="largest")
 print(sorted(opened))
@@ -303,3 +303,12 @@ def test_only_the_photos_of_a_pair_the_list_may_hold_are_read_again(library):
     ignore(photo(library, 5), photo(library, 6))
 
     assert opened_by_a_rescan(library) == ["seagull_5.jpeg", "seagull_6.jpeg"]
+
+
+def test_a_photo_the_identical_marker_and_the_list_both_need_is_read_once(library):
+    ignore(photo(library, 5), photo(library, 6))
+    shutil.copyfile(photo(library, 6), library / "copy of six.jpeg")
+
+    opened = opened_by_a_rescan(library)
+
+    assert opened == ["copy of six.jpeg", "seagull_5.jpeg", "seagull_6.jpeg"]
