@@ -27,7 +27,7 @@ from .errors import OutputIncomplete
 from .files import content_of, open_regular
 from .identical import Digests
 from .output import write_atomically
-from .text import error_reason, printable, tell
+from .text import error_reason, printable, quoted, tell
 from .xdg import simplugin_folder
 
 FORMAT = "simplugin ignore list"
@@ -116,6 +116,8 @@ def load(path: str) -> IgnoreList:
         document = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise UnreadableList(f"not JSON ({error})") from error
+    except RecursionError:  # "[[[[..." nested deeper than the parser goes
+        raise UnreadableList("not an ignore list (nested too deep)") from None
     return _parsed(path, document)
 
 
@@ -138,7 +140,7 @@ def _parsed(path: str, document: object) -> IgnoreList:
         ) from error
     unknown = next((d for pair in pairs for d in pair if d not in photos), None)
     if unknown is not None:
-        raise UnreadableList(f'a pair names a photo that is not in "photos": {unknown[:64]!r}')
+        raise UnreadableList(f'a pair names a photo that is not in "photos": {quoted(unknown)}')
     return IgnoreList(path, photos, pairs)
 
 

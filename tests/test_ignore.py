@@ -198,8 +198,16 @@ def test_a_photo_that_cannot_be_read_gets_one_line_and_the_others_are_marked(lib
 
 @pytest.mark.parametrize(
     "content",
-    [b"{not json", b'{"format": "something else"}', b'{"format": "\xff"}', "too big"],
-    ids=["not JSON", "not an ignore list", "not UTF-8", "too big"],
+    [
+        b"{not json",
+        b'{"format": "something else"}',
+        b'{"format": "\xff"}',
+        b'{"format": "simplugin ignore list", "version": 2}',
+        b'{"format": "simplugin ignore list", "version": 1, "photos": {}, "pairs": [[1, 2]]}',
+        b"[" * 100_000,
+        "too big",
+    ],
+    ids=["not JSON", "not an ignore list", "not UTF-8", "newer", "bad pair", "deep", "too big"],
 )
 def test_a_list_that_cannot_be_read_is_named_once_and_the_scan_goes_on(library, content):
     the_list().parent.mkdir(parents=True)
