@@ -187,10 +187,13 @@ def content(path: str) -> Content:
 
 def for_scan(setting: str | os.PathLike | bool | None) -> IgnoreList:
     """The list a scan's `ignore_list` setting names (True: the default one; False or
-    None: none). One that cannot be read is named in one line, and no pair is left out."""
+    None: none). One that cannot be read, or a list named that is not there (the default
+    one is not until a pair is marked), is named in one line, and no pair is left out."""
     if not setting:
         return IgnoreList("")
     path = default_path() if setting is True else os.path.expanduser(os.fspath(setting))
+    if setting is not True and not os.path.lexists(path):  # a list named but not there
+        tell(f"there is no ignore list {printable(path)}; no pair is left out")
     try:
         return load(path)
     except UnreadableList as error:

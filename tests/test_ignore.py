@@ -247,6 +247,16 @@ def test_another_list_or_none_from_the_command_line(library, tmp_path):
     assert len(groups_of(library, "--no-ignore-list")) == 2
 
 
+def test_a_list_named_that_is_not_there_is_said_once(library, tmp_path):
+    missing = tmp_path / "typo.json"
+
+    run = run_simplugin("scan", str(library), "--ignore-list", str(missing))
+
+    assert run.returncode == 0, run.stderr
+    assert f"simplugin: there is no ignore list {missing}; no pair is left out\n" in run.stderr
+    assert "ignore list" not in run_simplugin("scan", str(library)).stderr  # the default
+
+
 def test_the_api_takes_a_list_or_false(library, tmp_path):
     elsewhere = tmp_path / "list.json"
     ignore("--ignore-list", str(elsewhere), photo(library, 5), photo(library, 6))
