@@ -24,7 +24,8 @@ import numpy as np
 from .cache import Kinds, SignatureCache
 from .discover import Candidate, is_pattern, walk
 from .errors import PluginError, SimpluginError, UsageError
-from .identical import identical_pairs
+from .identical import Digests, identical_pairs
+from .ignored import for_scan, ignored_pairs
 from .plugins import PluginHost, PluginWarning, load_plugins, resolve_options
 from .reading import Reader, Summary, jobs_to_use, read_all
 from .settings import DEFAULT_EXCLUDES, UNDATED_CHOICES, checked_keep, resolve, with_settings
@@ -130,7 +131,9 @@ def scan(
     Photos are read on `jobs` processes (default: the `SIMPLUGIN_JOBS` environment
     variable, else one per core; at most 4 per core). What reading gave is
     kept in the signature cache (`cache=True`: the user's cache folder; a path; or
-    False for none), so that a re-scan reads only new and changed photos.
+    False for none), so that a re-scan reads only new and changed photos. The pairs
+    marked as not duplicates (`simplugin ignore`) are left out before grouping
+    (`ignore_list=True`: the user's list; a path; or False for none).
 
     No photo is written or touched: hand the result to a sink (`write`) for that.
     Raises `UsageError` for a missing path or an unknown name, and `PluginError` when
@@ -143,20 +146,24 @@ def scan(
     host.check_conflicts()
     scan_settings, metric, bucketer, processes = configure_scan(host, paths, chosen)
     _check_not_excluded(scan_settings)
+    ignore_list = for_scan(chosen["ignore_list"])
     host.notify("scan_started", settings=scan_settings)
 
     context = ScanContext(host, scan_settings, metric, bucketer, progress)
     with open_signature_cache(chosen["cache"]) as signature_cache:
         summaries = summarise(context, signature_cache, processes)
     comparisons = bucket(context, summaries)
-    pairs = compare(context, summaries, comparisons)
-    identical = identical_pairs(
-        summaries.photos, [pair[:2] for pair in pairs], scan_settings.follow_symlinks
-    )
+    found = compare(context, summaries, comparisons)
+    digests = Digests(summaries.photos, scan_settings.follow_symlinks)
+    # The pairs the user marked as not duplicates go before grouping, so that the
+    # groups are what the other pairs connect.
+    left_out = ignored_pairs(ignore_list, [pair[:2] for pair in found], digests)
+    pairs = [pair for pair in found if pair[:2] not in left_out]
+    identical = identical_pairs([pair[:2] for pair in pairs], digests)
     if scan_settings.only_identical:
         pairs = [pair for pair in pairs if pair[:2] in identical]
     groups = group(context, summaries, pairs, identical)
-    result = _result(context, summaries, pairs, groups, identical)
+    result = _result(context, summaries, pairs, groups, identical, len(left_out))
     host.notify("scan_finished", result=result)
     return result
 
@@ -565,8 +572,10 @@ def _result(
     pairs: Sequence[IndexPair],
     groups: tuple[Group, ...],
     identical: Set[tuple[int, int]],
+    ignored: int = 0,
 ) -> ScanResult:
-    """What the stages found, as sinks receive it and `scan()` returns it."""
+    """What the stages found, as sinks receive it and `scan()` returns it; `ignored`
+    pairs were left out by the ignore list."""
     photos = summaries.photos
     return ScanResult(
         settings=context.settings,
@@ -576,6 +585,7 @@ def _result(
         groups=groups,
         undated=summaries.keys.count(None) if context.bucketer else None,
         from_cache=summaries.from_cache,
+        ignored=ignored,
     )
 
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .cache import default_path as cache_default_path
+from .ignored import default_path as ignore_list_default_path
 from .reading import JOBS_ENV, JOBS_PER_CORE, checked_jobs, default_jobs
 from .text import quoted
 from .types import DEFAULT_KEEP
@@ -352,6 +353,20 @@ SETTINGS: dict[str, Setting] = {
             flags=("--cache",),
             metavar="PATH",
             off=("--no-cache", "neither read nor write the signature cache"),
+            types=(str, bool),
+            expected="a path, or false",
+        ),
+        Setting(
+            "ignore_list",
+            True,
+            "str | os.PathLike | bool",
+            lambda: (
+                "the pairs marked as not duplicates ('simplugin ignore'), which the scan leaves"
+                f" out before grouping (default: {ignore_list_default_path()})"
+            ),
+            flags=("--ignore-list",),
+            metavar="PATH",
+            off=("--no-ignore-list", "leave no pair out: do not read the ignore list"),
             types=(str, bool),
             expected="a path, or false",
         ),

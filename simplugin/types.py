@@ -152,6 +152,7 @@ class ScanResult:
     groups: tuple[Group, ...]  # most similar first
     undated: int | None = None  # photos the bucketer found no key for; None without one
     from_cache: int = 0  # photos whose summary came from the signature cache
+    ignored: int = 0  # near-duplicate pairs left out by the ignore list ('simplugin ignore')
 
     @property
     def duplicates(self) -> tuple[Photo, ...]:

@@ -1,8 +1,9 @@
 """Where simplugin keeps its own files, by the XDG Base Directory specification.
 
 Its configuration is in `$XDG_CONFIG_HOME/simplugin` (`~/.config/simplugin`), its
-signature cache in `$XDG_CACHE_HOME/simplugin` (`~/.cache/simplugin`), the journals of
-trash runs in `$XDG_STATE_HOME/simplugin` (`~/.local/state/simplugin`); integrations
+signature cache in `$XDG_CACHE_HOME/simplugin` (`~/.cache/simplugin`), the pairs marked as
+not duplicates in `$XDG_DATA_HOME/simplugin` (`~/.local/share/simplugin`), the journals
+of trash runs in `$XDG_STATE_HOME/simplugin` (`~/.local/state/simplugin`); integrations
 install into `$XDG_CONFIG_HOME` and `$XDG_DATA_HOME` (`~/.local/share`), where the home
 trash is too.
 """

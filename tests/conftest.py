@@ -59,10 +59,11 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture(autouse=True)
 def private_folders(tmp_path_factory, monkeypatch):
-    """Each test, and each command it runs, gets a signature cache of its own and no
-    configuration file but those it writes."""
+    """Each test, and each command it runs, gets a signature cache of its own, no
+    configuration file but those it writes, and an ignore list of its own."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
 
 
 @pytest.fixture(scope="session")

@@ -138,7 +138,8 @@ def test_config_show_prints_the_effective_configuration(tmp_path):
         'metric = "avgdiff"\nonly_identical = false\n'
         'keep = ["original", "largest", "biggest-file", "shortest-path"]\nprotect = []\n'
         'bucketer = "exif-time"\nundated = "compare-all"\n'
-        "cache = true\nfollow_symlinks = false\nexclude = []\ndefault_excludes = true\n"
+        "cache = true\nignore_list = true\nfollow_symlinks = false\nexclude = []\n"
+        "default_excludes = true\n"
         '\n[[sinks]]\nname = "json"\npath = "d.json"\n'
     )
 

@@ -32,6 +32,7 @@ def as_document(result: ScanResult) -> dict:
         "base": _current_folder(),
         "photos": len(result.photos),
         "undated": result.undated,
+        "ignored": result.ignored,  # pairs left out as marked not duplicates (simplugin ignore)
         "skipped": [{"path": s.path, "reason": s.reason} for s in result.skipped],
         "pairs": [
             {

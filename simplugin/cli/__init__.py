@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import ExitCode, SimpluginError, Terminated, describe, terminated_by_signals
 from ..text import tell as warn
-from . import cache, config, explain, git, integrations, moves, plugins, scan
+from . import cache, config, explain, git, ignore, integrations, moves, plugins, scan
 from .common import ENVIRONMENT, EXIT_CODES
 
 COMMANDS = (
@@ -30,6 +30,7 @@ COMMANDS = (
     moves.configure_apply,
     scan.configure_review,
     explain.configure,
+    ignore.configure,
     integrations.configure,
     cache.configure,
     config.configure,

@@ -177,6 +177,11 @@ def scan_and_deliver(run: ScanRun) -> int:
     for note in sinks.not_run:
         warn(note)
     if not run.quiet:
+        if result.ignored:
+            warn(
+                f"left out {counted(result.ignored, 'pair')} you marked as not duplicates"
+                " (simplugin ignore --list)"
+            )
         warn(summary(result, time.monotonic() - started))
     if failures or len(host.problems) > reported:
         return ExitCode.FAILED
