@@ -3,7 +3,8 @@
 The two photos are read exactly as a scan reads them (the signature cache too), with
 the scan's settings: the distance the metric gives them and what else it can say
 (`Metric.facts`), whether a scan would compare them at all (the bucketer's keys for
-both: capture times for `exif-time`), whether it would pair them, and, given a scan's
+both: capture times for `exif-time`), whether it would pair them (or the user marked them
+as not duplicates with `simplugin ignore`), and, given a scan's
 JSON result, the chain of pairs that put them in one group.
 """
 
@@ -26,6 +27,8 @@ from .engine import (
     summarise,
 )
 from .errors import UsageError
+from .identical import Digests
+from .ignored import for_scan, ignored_pairs
 from .plan import read_document
 from .plugins import PluginHost
 from .settings import resolve, with_settings
@@ -54,6 +57,7 @@ class Explanation:
     compared: bool  # a scan of a library holding both compares them
     why_compared: str  # one sentence saying why, or why not
     paired: bool  # ...and finds them a near-duplicate pair
+    ignored: bool  # the user marked them as not duplicates (`simplugin ignore`)
     chain: tuple[Link, ...] | None = None  # in the result given: the pairs from a to b
     result: str | None = None  # the result the chain was looked up in
 
@@ -86,6 +90,8 @@ def explain(
         for c in comparisons
     )
     pairs = compare(context, summaries, comparisons)
+    digests = Digests(summaries.photos, scan_settings.follow_symlinks)
+    ignored = bool(ignored_pairs(for_scan(chosen["ignore_list"]), [(0, 1)], digests))
     first, second = summaries.signatures
     with host.blame(metric, "distance"):
         distance = float(metric.distance(first, second))
@@ -100,7 +106,8 @@ def explain(
         facts=facts,
         compared=compared,
         why_compared=_why_compared(bucketer, summaries.keys, scan_settings, compared),
-        paired=bool(pairs),
+        paired=bool(pairs) and not ignored,
+        ignored=ignored,
         chain=None if result is None else chain_in(os.fspath(result), found[0], found[1]),
         result=None if result is None else os.fspath(result),
     )

@@ -134,3 +134,14 @@ def test_a_result_that_is_no_scan_result_is_one_line_naming_it(library, tmp_path
     assert run.returncode == 2 and run.stdout == ""
     assert run.stderr.startswith(f"simplugin: error: {result}: not a")
     assert len(run.stderr.splitlines()) == 1
+
+
+def test_photos_marked_as_not_duplicates_are_said_to_be_and_not_paired(library):
+    one, three = str(library / "seagull_1.jpeg"), str(library / "seagull_3.jpeg")
+    assert run_simplugin("ignore", one, three).returncode == 0
+
+    facts = said(run_simplugin("explain", one, three))
+
+    assert facts["ignored"] == "you marked them as not duplicates (simplugin ignore --list)"
+    assert facts["verdict"] == "not a near-duplicate pair"
+    assert "ignored" not in said(run_simplugin("explain", one, three, "--no-ignore-list"))

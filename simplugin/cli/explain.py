@@ -16,7 +16,15 @@ from .common import add_setting_flags, command, given_settings, report_problems
 
 # The settings that decide whether two photos are a pair; the others (what is kept,
 # protected or excluded) act on groups and folders.
-DECIDING = ("metric", "threshold", "bucketer", "bucketer_options", "undated", "cache")
+DECIDING = (
+    "metric",
+    "threshold",
+    "bucketer",
+    "bucketer_options",
+    "undated",
+    "cache",
+    "ignore_list",
+)
 
 
 def configure(commands: argparse._SubParsersAction) -> None:
@@ -68,6 +76,10 @@ def lines(explained: Explanation) -> list[str]:
         f" {explained.threshold:g})",
         *(f"{name}: {value}" for name, value in explained.facts.items()),
         f"compared: {'yes' if explained.compared else 'no'}: {explained.why_compared}",
+        *(
+            ["ignored: you marked them as not duplicates (simplugin ignore --list)"]
+            * explained.ignored
+        ),
         f"verdict: {verdict}",
     ]
     if explained.result is not None:
