@@ -4,8 +4,8 @@ The two photos are read exactly as a scan reads them (the signature cache too), 
 the scan's settings: the distance the metric gives them and what else it can say
 (`Metric.facts`), whether a scan would compare them at all (the bucketer's keys for
 both: capture times for `exif-time`), whether it would pair them (or the user marked them
-as not duplicates with `simplugin ignore`), and, given a scan's
-JSON result, the chain of pairs that put them in one group.
+as not duplicates with `simplugin ignore`), and, given a scan's JSON result, the chain of
+pairs that put them in one group.
 """
 
 from __future__ import annotations

@@ -76,12 +76,10 @@ def lines(explained: Explanation) -> list[str]:
         f" {explained.threshold:g})",
         *(f"{name}: {value}" for name, value in explained.facts.items()),
         f"compared: {'yes' if explained.compared else 'no'}: {explained.why_compared}",
-        *(
-            ["ignored: you marked them as not duplicates (simplugin ignore --list)"]
-            * explained.ignored
-        ),
-        f"verdict: {verdict}",
     ]
+    if explained.ignored:
+        said.append("ignored: you marked them as not duplicates (simplugin ignore --list)")
+    said.append(f"verdict: {verdict}")
     if explained.result is not None:
         said.append(f"in {printable(explained.result)}: {_chain(explained)}")
     return said
