@@ -23,6 +23,8 @@ and the plugin interfaces, they give a plugin what simplugin itself relies on:
 * photos: `open_displayed` (as a person sees it), `probe` (its size without decoding
   it), `capture_time` (EXIF), `RAW_EXTENSIONS` (the camera RAW file names);
 * work on every core: `default_jobs`, `worker_pool`;
+* the reference metric, to build on: `AverageDifference` (`avgdiff`'s class, with its
+  exact, pruned bulk search);
 * changing the user's files, with undo: `leaving` (which files of the duplicates leave
   the library: `Leaving`, `LeavingFile`, `leaving_total`), `Move`, `move`, `Journal`,
   `send_to_trash` and `trash_journal` (the freedesktop.org trash, on Linux);
@@ -58,6 +60,7 @@ from .types import (
 # The public names whose modules load numpy, Pillow, exifread or SQLite are imported on
 # first use (PEP 562), by module. Type checkers read the same names below.
 _ON_FIRST_USE = {
+    "builtin.avgdiff": ("AverageDifference",),
     "discover": ("FolderListing", "FolderListings", "is_cache", "tag_as_cache"),
     "engine": ("SinkRequest", "deliver", "prepare_sinks", "scan", "write"),
     "exif": ("CameraFacts", "camera_facts", "capture_time"),
@@ -74,6 +77,7 @@ _ON_FIRST_USE = {
 _MODULE_OF = {name: module for module, names in _ON_FIRST_USE.items() for name in names}
 
 if TYPE_CHECKING:
+    from .builtin.avgdiff import AverageDifference
     from .discover import FolderListing, FolderListings, is_cache, tag_as_cache
     from .engine import SinkRequest, deliver, prepare_sinks, scan, write
     from .exif import CameraFacts, camera_facts, capture_time
@@ -144,6 +148,8 @@ __all__ = [
     # work on every core
     "default_jobs",
     "worker_pool",
+    # the reference metric, to build on
+    "AverageDifference",
     # changing the user's files, with undo
     "leaving",
     "Leaving",

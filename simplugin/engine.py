@@ -77,10 +77,12 @@ class SinkRequest:
 @dataclass(frozen=True)
 class Comparison:
     """Compare every pair within `left`, or, when `right` is given, each photo of
-    `left` with each of `right`. Indices are into the scan's photos."""
+    `left` with each of `right`. Indices are into the scan's photos. `burst`: the photos
+    are one bucket of the bucketer (taken close together, for `exif-time`)."""
 
     left: Sequence[int]
     right: Sequence[int] | None = None
+    burst: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -174,6 +176,10 @@ def configure_scan(
     """The scan's settings, checked, with the metric and bucketer they name and the
     number of reading processes."""
     metric = host.metric(chosen["metric"])
+    with host.blame(metric, "unavailable"):
+        missing = metric.unavailable()
+    if missing:
+        raise UsageError(f"metric {metric.name!r} cannot run here: {missing}")
     bucketer_name = None if chosen["bucketer"] == "none" else chosen["bucketer"]
     bucketer = host.bucketer(bucketer_name) if bucketer_name else None
     options = chosen["bucketer_options"]
@@ -423,7 +429,7 @@ def bucket(context: ScanContext, summaries: Summaries) -> list[Comparison]:
         return [Comparison(range(len(summaries.photos)))]
     with context.host.blame(bucketer, "buckets"):
         buckets = bucketer.buckets(summaries.photos, summaries.keys, settings.bucketer_options)
-        comparisons = [Comparison(list(members)) for members in buckets]
+        comparisons = [Comparison(list(members), burst=True) for members in buckets]
     undated = [i for i, key in enumerate(summaries.keys) if key is None]
     dated = [i for i, key in enumerate(summaries.keys) if key is not None]
     if undated:
@@ -461,16 +467,26 @@ def _near_pairs(
         return
     metric, threshold = context.metric, _compared_below(context.settings.threshold)
     method = "pairs_within" if right is None else "pairs_between"
+    keywords = _comparison_keywords(metric, comparison)
     with context.host.blame(metric, method):
         if right is None:
             right = left
-            near = metric.pairs_within(signatures[left], threshold)
+            near = metric.pairs_within(signatures[left], threshold, **keywords)
         else:
-            near = metric.pairs_between(signatures[left], signatures[right], threshold)
+            near = metric.pairs_between(signatures[left], signatures[right], threshold, **keywords)
         for i, j, distance in near:
             a, b = sorted((int(left[i]), int(right[j])))
             if a != b:
                 yield (a, b), float(distance)
+
+
+def _comparison_keywords(metric: Metric, comparison: Comparison) -> dict[str, Any]:
+    """What a metric is told about one comparison beyond the signatures: only what it
+    declares it uses, so that a metric written before a keyword existed keeps working."""
+    keywords: dict[str, Any] = {}
+    if metric.uses_bursts:
+        keywords["burst"] = comparison.burst
+    return keywords
 
 
 def group(

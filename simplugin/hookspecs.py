@@ -12,7 +12,11 @@ implementation may accept a subset of a hook's arguments, by name.
 Hooks are called rarely: once per scan, per group or per skipped file, never per pair
 of photos. The work done per photo or per pair is done by the objects a plugin
 registers (`simplugin.Metric`, `simplugin.Bucketer`, `simplugin.Sink`), which the
-engine calls directly. A plugin whose hook raises is reported by name and the scan
+engine calls directly. A metric learns which photos were taken close together by
+setting `uses_bursts = True`: the engine then passes `burst=True` to its
+`pairs_within`/`pairs_between` for the photos of one bucket (a capture-time burst with
+`exif-time`) and `burst=False` for the others (see `simplugin.Metric`); metrics that do
+not set it are called as before. A plugin whose hook raises is reported by name and the scan
 carries on where it can. An implementation named after no hook below, asking for an
 argument its hook does not give, or marked as a wrapper is never called: loading the
 plugin says so in one warning line, with the hook it probably means.

@@ -241,6 +241,17 @@ class Metric(Contribution):
     outside it is refused as a usage error, naming the range. `thresholds` names
     thresholds a user can give as words (`--threshold strict`); "default" is always
     `default_threshold`.
+
+    A metric that sets `uses_bursts = True` is told whether the photos it compares were
+    taken close together: the engine passes `burst=True` to `pairs_within` and
+    `pairs_between` when they are one bucket of the bucketer (for `exif-time`, photos
+    within `window` of each other), and `burst=False` otherwise (photos without a
+    bucket key, everything compared at once without a bucketer). It may then find
+    pairs within a burst that it would not trust across a whole library. A metric that
+    leaves it False is called without the keyword, as before it existed.
+
+    `unavailable` says why the metric cannot run in this installation (an optional
+    library missing); the scan then stops before reading a photo, with that one line.
     """
 
     default_threshold: ClassVar[float]
@@ -252,6 +263,13 @@ class Metric(Contribution):
     # reduced scale (1/2 to 1/8) no smaller than this: several times faster than a full
     # decode. None decodes every photo at full size.
     decode_size: ClassVar[int | None] = None
+    # True: `pairs_within` and `pairs_between` take the keyword `burst` (see above).
+    uses_bursts: ClassVar[bool] = False
+
+    def unavailable(self) -> str | None:
+        """Why this metric cannot be used here, in a few words with the fix (such as a
+        package to install), or None when it can. Asked once per scan."""
+        return None
 
     def named_thresholds(self) -> dict[str, float]:
         """The words `--threshold` takes for this metric, with their numbers."""

@@ -76,7 +76,9 @@ def test_an_unknown_metric_is_a_usage_error_listing_the_available_ones(library):
     run = run_simplugin("scan", str(library), "--metric", "nonsense")
 
     assert run.returncode == 2
-    assert run.stderr == "simplugin: error: unknown metric 'nonsense' (available: avgdiff)\n"
+    assert run.stderr == (
+        "simplugin: error: unknown metric 'nonsense' (available: avgdiff, keypoints)\n"
+    )
 
 
 def test_a_bad_threshold_is_a_usage_error(library):
