@@ -135,3 +135,18 @@ def test_the_keypoints_metric_is_listed_with_the_others():
     shown = run_simplugin("plugins")
 
     assert "keypoints" in shown.stdout
+
+
+def test_explain_says_how_many_keypoints_agree(tmp_path):
+    folder = a_shot_and_its_crop(tmp_path / "burst", "2024:05:01 12:00:04")
+
+    run = run_simplugin(
+        "explain", "--metric", "keypoints", str(folder / "shot.jpg"), str(folder / "reshot.jpg")
+    )
+
+    facts = dict(line.split(": ", 1) for line in run.stdout.splitlines()[2:])
+    agree = int(facts["keypoints that agree"].split()[0])
+    assert agree >= 29  # 2 / 29 < 0.07: a verified pair at the default threshold
+    assert float(facts["distance"].split()[0]) == pytest.approx(2 / agree, abs=0.0001)
+    assert float(facts["thumbnail distance"]) > 0.07  # not a pair by thumbnails alone
+    assert facts["verdict"] == "a near-duplicate pair"

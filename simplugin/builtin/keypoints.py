@@ -119,6 +119,15 @@ class KeypointMetric(Metric):
         pair = _Signatures(np.stack([a, b]))
         return min(pair.thumbnail_distance(0, 1), pair.keypoint_distance(0, 1))
 
+    def facts(self, a: np.ndarray, b: np.ndarray) -> dict[str, str]:
+        pair = _Signatures(np.stack([a, b]))
+        agree = _inliers(pair.keypoints(0), pair.keypoints(1), MIN_MATCHES)
+        return {
+            "thumbnail distance": f"{pair.thumbnail_distance(0, 1):.4f}",
+            "keypoints that agree": f"{agree} (distance {INLIER_SCALE}/{agree or 'n'};"
+            " counted only for photos of one burst)",
+        }
+
     def pairs_within(
         self, signatures: np.ndarray, threshold: float, burst: bool = False
     ) -> Iterator[tuple[int, int, float]]:
