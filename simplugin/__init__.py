@@ -64,7 +64,7 @@ _ON_FIRST_USE = {
     "discover": ("FolderListing", "FolderListings", "is_cache", "tag_as_cache"),
     "engine": ("SinkRequest", "deliver", "prepare_sinks", "scan", "write"),
     "exif": ("CameraFacts", "camera_facts", "capture_time"),
-    "explain": ("Explanation", "explain"),
+    "explanation": ("Explanation", "explain"),
     "imaging": ("RAW_EXTENSIONS", "Displayed", "Unreadable", "open_displayed", "probe"),
     "removal": ("Leaving", "LeavingFile", "leaving", "leaving_total"),
     "moves": ("Journal", "Move", "move"),
@@ -81,7 +81,7 @@ if TYPE_CHECKING:
     from .discover import FolderListing, FolderListings, is_cache, tag_as_cache
     from .engine import SinkRequest, deliver, prepare_sinks, scan, write
     from .exif import CameraFacts, camera_facts, capture_time
-    from .explain import Explanation, explain
+    from .explanation import Explanation, explain
     from .imaging import RAW_EXTENSIONS, Displayed, Unreadable, open_displayed, probe
     from .moves import Journal, Move, move
     from .output import check_replaceable, write_atomically

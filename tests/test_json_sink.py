@@ -31,6 +31,7 @@ def test_the_document_has_the_documented_fields(library, expected):
         "duplicates": [f"{library}/seagull_5.jpeg"],
         "distances": [closest["distance"]],
         "identical": [False],
+        "via": [None],  # 5-6 is a pair: seagull_5 is in the group through no other photo
     }
 
 

@@ -8,7 +8,7 @@ from ..config import check_plugins
 from ..config import find as find_config
 from ..config import load as load_config
 from ..errors import ExitCode
-from ..explain import Explanation, explain
+from ..explanation import Explanation, explain
 from ..plugins import load_plugins
 from ..settings import merged
 from ..text import printable
