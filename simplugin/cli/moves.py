@@ -4,6 +4,7 @@ duplicates of a plan."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 from ..engine import SinkRequest, deliver, prepare_sinks
 from ..errors import ExitCode, UsageError
@@ -12,6 +13,7 @@ from ..plan import load_plan
 from ..plugins import load_plugins
 from ..text import printable
 from ..text import tell as warn
+from ..types import ScanResult
 from .common import command, report_problems
 
 # --- undo --------------------------------------------------------------------------------
@@ -38,15 +40,20 @@ def configure_undo(commands: argparse._SubParsersAction) -> None:
 
 
 def run_undo(arguments: argparse.Namespace) -> int:
-    journal = arguments.journal
+    return undo_journal(arguments.journal, dry_run=arguments.dry_run)
+
+
+def undo_journal(journal: str, dry_run: bool = False) -> int:
+    """`simplugin undo JOURNAL`: what it prints and its exit code (the review page's
+    Undo runs this too)."""
     try:
-        report = undo(journal, dry_run=arguments.dry_run)
+        report = undo(journal, dry_run=dry_run)
     except ValueError as error:  # moves.NotAJournal: the file is no journal at all
         raise UsageError(str(error)) from error
     for rejected in report.rejected:
         where = f", line {rejected.line}" if rejected.line else ""
         warn(f"{printable(journal)}{where}: {rejected.reason}; nothing was put back")
-    verb = "would put back" if arguments.dry_run else "put back"
+    verb = "would put back" if dry_run else "put back"
     for item in report.restored:
         print(f"{verb} {printable(item.source)} (from {printable(item.target)})", flush=True)
     for item, reason in report.refused:
@@ -93,12 +100,22 @@ def configure_apply(commands: argparse._SubParsersAction) -> None:
 
 
 def run_apply(arguments: argparse.Namespace) -> int:
+    return apply_plan(
+        lambda: load_plan(arguments.plan, protect=arguments.protect),
+        arguments.move_to,
+        dry_run=arguments.dry_run,
+    )
+
+
+def apply_plan(plan: Callable[[], ScanResult], move_to: str, dry_run: bool = False) -> int:
+    """`simplugin apply PLAN --move-to DEST`: the `plan` loaded (by `load_plan`, which
+    checks every photo again) once the move is known to be possible, carried out by the
+    move sink, which journals it; what it prints and its exit code. The review page's
+    "Move to folder" runs this too."""
     host = load_plugins()
     report_problems(host, since=0)
-    sinks = prepare_sinks(
-        host, [SinkRequest("move", {"to": arguments.move_to, "dry_run": arguments.dry_run})]
-    )
-    result = load_plan(arguments.plan, protect=arguments.protect)
+    sinks = prepare_sinks(host, [SinkRequest("move", {"to": move_to, "dry_run": dry_run})])
+    result = plan()
     for skipped in result.skipped:
         warn(f"skipped {printable(skipped.path)}: {skipped.reason}")
     failures = deliver(host, result, sinks)
