@@ -102,9 +102,7 @@ def load_plan(path: str | os.PathLike, protect: Sequence[str] = ()) -> ScanResul
     return plan_from_document(read_document(path), printable(path), protect)
 
 
-def plan_from_document(
-    document: Any, shown: str, protect: Sequence[str] = ()
-) -> ScanResult:
+def plan_from_document(document: Any, shown: str, protect: Sequence[str] = ()) -> ScanResult:
     """`load_plan` of a plan already parsed (`parse_document`), named `shown` in errors:
     the review page's server receives its plans this way, and checks them the same."""
     fields = _fields(shown, document)
