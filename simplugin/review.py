@@ -161,11 +161,19 @@ def undo_move(review: Review, request: dict) -> Answer:
     return Answer(200, {"code": int(code), "lines": lines, "back": back})
 
 
-Action = Callable[[Review, dict], Answer]
+@dataclass(frozen=True)
+class Action:
+    """What a POST to `/TOKEN/api/NAME` runs. One that changes files runs alone, and
+    the server does not stop while it runs (not for a silent page, nor for Ctrl-C)."""
+
+    run: Callable[[Review, dict], Answer]
+    changes_files: bool
+
+
 ACTIONS: Mapping[str, Action] = {
-    "heartbeat": heartbeat,
-    "move": move_to_folder,
-    "undo": undo_move,
+    "heartbeat": Action(heartbeat, changes_files=False),
+    "move": Action(move_to_folder, changes_files=True),
+    "undo": Action(undo_move, changes_files=True),
 }
 
 
@@ -279,8 +287,11 @@ class Handler(BaseHTTPRequestHandler):
         if self.headers.get_content_type() != "application/json":
             raise Refused(403, "an action is JSON")
         request = self.body()
-        with review.lock:
-            answer = action(review, request)
+        if action.changes_files:
+            with review.lock:
+                answer = action.run(review, request)
+        else:
+            answer = action.run(review, request)
         self.send(answer.status, json.dumps(answer.body).encode(), "json")
 
     def body(self) -> dict:
@@ -327,12 +338,16 @@ def serve(server: ReviewServer, announce: Callable[[], None]) -> int:
     thread = threading.Thread(target=server.serve_forever, name="review-server", daemon=True)
     thread.start()
     idle = idle_seconds()
+    review = server.review
     try:
         announce()
-        while (left := server.review.last_seen + idle - time.monotonic()) > 0:
-            time.sleep(left)
+        while (left := review.last_seen + idle - time.monotonic()) > 0 or review.lock.locked():
+            time.sleep(max(left, 0.1))  # a move under way: the page waits for its answer
     finally:
         server.shutdown()
-        server.server_close()
+        if review.lock.locked():
+            tell("finishing the move under way before stopping")
+        with review.lock:  # never end the process in the middle of a move
+            server.server_close()
     tell(f"the review page has been closed for {idle:g} s: stopped serving it")
     return ExitCode.OK
