@@ -53,11 +53,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from .builtin.html_report import thumbnail_folder
-from .cli.moves import apply_plan, undo_journal
 from .errors import ExitCode, UsageError
 from .moves import NotAJournal, read_journal
 from .plan import PLAN_SIZE_LIMIT, parse_document, plan_from_document
-from .text import tell
+from .text import printable, tell
 
 IDLE_SECONDS = 120.0  # no request from the page this long: it was closed
 IDLE_VARIABLE = "SIMPLUGIN_REVIEW_IDLE_SECONDS"  # for tests: a shorter wait
@@ -138,6 +137,8 @@ def move_to_folder(review: Review, request: dict) -> Answer:
     folder, plan = request.get("folder"), request.get("plan")
     if not isinstance(folder, str) or not os.path.isabs(os.path.expanduser(folder)):
         return Answer(400, {"error": "give the folder to move into as a full path"})
+    from .cli.moves import apply_plan  # not at import: simplugin.cli loads every command
+
     folder = os.path.expanduser(folder)
     before = journals_in(folder)
     code, lines = captured(lambda: apply_plan(lambda: plan_from_document(plan, "the plan"), folder))
@@ -152,9 +153,12 @@ def move_to_folder(review: Review, request: dict) -> Answer:
 
 def undo_move(review: Review, request: dict) -> Answer:
     """`simplugin undo JOURNAL` of the journal a move of this server made."""
-    journal = review.journals.get(request.get("action"))  # type: ignore[arg-type]
+    action = request.get("action")
+    journal = review.journals.get(action) if isinstance(action, str) else None
     if journal is None:
         return Answer(404, {"error": "no such action of this review"})
+    from .cli.moves import undo_journal
+
     moved = moved_by(journal)
     code, lines = captured(lambda: undo_journal(journal))
     back = [move["source"] for move in moved if os.path.lexists(move["source"])]
@@ -244,6 +248,11 @@ class Handler(BaseHTTPRequestHandler):
             respond()
         except Refused as refusal:
             self.send(refusal.status, json.dumps({"error": str(refusal)}).encode(), "json")
+        except Exception as error:  # a bug: one line, not a traceback, and the server goes on
+            tell(f"error: {self.command} {printable(self.path.split('/', 2)[-1])}: {error!r}")
+            self.send(
+                500, json.dumps({"error": "the server failed; see its terminal"}).encode(), "json"
+            )
 
     def trusted(self) -> str:
         """The path after the token, once Host and token are right."""

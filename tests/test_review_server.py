@@ -309,6 +309,7 @@ def test_undo_takes_only_an_action_of_this_server_never_a_journal(served, tmp_pa
 
     assert served.action("undo", {"action": str(journal)})[0] == 404
     assert served.action("undo", {"journal": str(journal)})[0] == 404
+    assert served.action("undo", {"action": [str(journal)]})[0] == 404
 
 
 def test_a_body_larger_than_a_plan_is_refused_unread(served):
