@@ -99,7 +99,13 @@ def load_plan(path: str | os.PathLike, protect: Sequence[str] = ()) -> ScanResul
     photo in two groups (which would make the plan ambiguous).
     """
     path = os.fspath(path)
-    fields = _fields(printable(path), read_document(path))
+    return plan_from_document(read_document(path), printable(path), protect)
+
+
+def plan_from_document(document: Any, shown: str, protect: Sequence[str] = ()) -> ScanResult:
+    """`load_plan` of a plan already parsed (`parse_document`), named `shown` in errors:
+    the review page's server receives its plans this way, and checks them the same."""
+    fields = _fields(shown, document)
     named: dict[str, _Name] = {}  # `files` names the grouped paths again: resolve each once
 
     def name(written: str) -> _Name:
@@ -111,7 +117,7 @@ def load_plan(path: str | os.PathLike, protect: Sequence[str] = ()) -> ScanResul
         (name(keep), [(name(d), dist) for d, dist in duplicates])
         for keep, duplicates in fields.groups
     ]
-    _refuse_a_photo_in_two_groups(printable(path), groups)
+    _refuse_a_photo_in_two_groups(shown, groups)
     seen_as: dict[str, set[tuple[int, int]]] = {}
     for written, size, mtime_ns in fields.files:
         real = name(written).real
@@ -275,10 +281,19 @@ def read_document(path: str) -> Any:
         raise UsageError(f"{shown}: not a plan ({error.kind}, not a regular file)") from None
     except OSError as error:
         raise UsageError(f"{shown}: cannot read the plan: {error_reason(error)}") from None
-    if size > PLAN_SIZE_LIMIT or len(data) > PLAN_SIZE_LIMIT:
-        raise UsageError(
-            f"{shown}: not read: larger than a plan can be ({human_size(PLAN_SIZE_LIMIT)})"
-        )
+    if size > PLAN_SIZE_LIMIT:
+        raise UsageError(_too_large(shown))
+    return parse_document(data, shown)
+
+
+def _too_large(shown: str) -> str:
+    return f"{shown}: not read: larger than a plan can be ({human_size(PLAN_SIZE_LIMIT)})"
+
+
+def parse_document(data: bytes, shown: str) -> Any:
+    """A plan's JSON from its bytes, within the limits; `shown` names it in errors."""
+    if len(data) > PLAN_SIZE_LIMIT:
+        raise UsageError(_too_large(shown))
     # A value follows a comma, opens a list or an object, or is the first in one: the
     # values are at most twice this count, which is made without parsing.
     if sum(data.count(mark) for mark in (b",", b"[", b"{")) > PLAN_VALUE_LIMIT:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SEAGULLS, need_program, run_simplugin
+from simplugin.review import IDLE_VARIABLE
 
 SOURCE = Path(__file__).parents[1]
 HOOKS = SOURCE / "hooks"
@@ -277,20 +278,33 @@ def test_darktable_groups_the_near_duplicates_and_tags_them(tmp_path, darktable_
 
 @pytest.fixture
 def browser_log(tmp_path, monkeypatch) -> Path:
-    """$BROWSER, which `simplugin review` opens the report with, records the address."""
+    """$BROWSER, which `simplugin review` opens the page with, loads the page (into
+    page.html beside the log), then records the address; once it has, the page counts
+    as closed, and the review stops serving it a second later."""
     log = tmp_path / "opened.txt"
     browser = tmp_path / "browser"
-    browser.write_text(f'#!/bin/sh\necho "$1" >> {shlex.quote(str(log))}\n')
+    load = (
+        "import sys, urllib.request as u; opener = u.build_opener(u.ProxyHandler({}));"
+        " sys.stdout.buffer.write(opener.open(sys.argv[1]).read())"
+    )
+    browser.write_text(
+        f'#!/bin/sh\n{shlex.quote(sys.executable)} -c {shlex.quote(load)} "$1"'
+        f" > {shlex.quote(str(log.with_name('page.html')))}\n"
+        f'echo "$1" >> {shlex.quote(str(log))}\n'
+    )
     browser.chmod(0o755)
     monkeypatch.setenv("BROWSER", str(browser))
+    monkeypatch.setenv(IDLE_VARIABLE, "1")
     return log
 
 
-def assert_review_opened(log: Path) -> None:
+def assert_review_opened(log: Path) -> str:
+    """The page the review served, which the browser was opened at; its text."""
     (address,) = log.read_text().splitlines()
-    page = Path(address.removeprefix("file://"))
-    assert page.name == "report.html" and page.exists()
-    assert "seagull_5.jpeg" in page.read_text()
+    assert address.startswith("http://127.0.0.1:")
+    page = log.with_name("page.html").read_text()
+    assert "seagull_5.jpeg" in page
+    return page
 
 
 def test_the_geeqie_plugin_is_a_valid_desktop_file(tmp_path, monkeypatch):
@@ -362,8 +376,7 @@ def test_geeqie_runs_the_plugin_on_the_selected_photos(
         geeqie.kill()
         geeqie.wait()
 
-    assert_review_opened(browser_log)
-    page = Path(browser_log.read_text().strip().removeprefix("file://")).read_text()
+    page = assert_review_opened(browser_log)
     assert all(f"seagull_{n}.jpeg" in page for n in (1, 3, 4, 5, 6))  # every group
 
 

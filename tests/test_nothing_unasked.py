@@ -11,6 +11,7 @@ import pytest
 from test_move import snapshot
 
 from conftest import run_simplugin
+from simplugin.review import IDLE_VARIABLE
 
 # A third-party sink that changes the user's files: it writes a tag file beside every
 # duplicate (as a sink writing XMP sidecars would).
@@ -88,7 +89,9 @@ def test_scan_apply_runs_the_configured_move(configured_to_move, library):
 def test_review_never_moves_even_when_the_configuration_file_says_move(configured_to_move, library):
     before = snapshot(library)
 
-    run = run_simplugin("review", "--no-open", str(library), cwd=configured_to_move)
+    run = run_simplugin(
+        "review", "--no-open", str(library), cwd=configured_to_move, env={IDLE_VARIABLE: "0"}
+    )
 
     assert run.returncode == 0
     assert snapshot(library) == before

@@ -4,6 +4,7 @@ moving or trashing the duplicates of a plan."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 from .. import trash
 from ..engine import deliver, prepare_sinks
@@ -13,6 +14,7 @@ from ..plan import load_plan
 from ..plugins import load_plugins
 from ..text import printable
 from ..text import tell as warn
+from ..types import ScanResult
 from .common import command, report_problems
 from .scan import removal_requests
 
@@ -42,16 +44,21 @@ def configure_undo(commands: argparse._SubParsersAction) -> None:
 
 
 def run_undo(arguments: argparse.Namespace) -> int:
-    journal = arguments.journal
+    return undo_journal(arguments.journal, dry_run=arguments.dry_run)
+
+
+def undo_journal(journal: str, dry_run: bool = False) -> int:
+    """`simplugin undo JOURNAL`: what it prints and its exit code (the review page's
+    Undo runs this too)."""
     try:
         undo_run = trash.undo if journal_action(journal) == "trash" else undo
-        report = undo_run(journal, dry_run=arguments.dry_run)
+        report = undo_run(journal, dry_run=dry_run)
     except ValueError as error:  # moves.NotAJournal: the file is no journal at all
         raise UsageError(str(error)) from error
     for rejected in report.rejected:
         where = f", line {rejected.line}" if rejected.line else ""
         warn(f"{printable(journal)}{where}: {rejected.reason}; nothing was put back")
-    verb = "would put back" if arguments.dry_run else "put back"
+    verb = "would put back" if dry_run else "put back"
     for item in report.restored:
         print(f"{verb} {printable(item.source)} (from {printable(item.target)})", flush=True)
     for item, reason in report.refused:
@@ -103,11 +110,28 @@ def configure_apply(commands: argparse._SubParsersAction) -> None:
 
 
 def run_apply(arguments: argparse.Namespace) -> int:
+    return apply_plan(
+        lambda: load_plan(arguments.plan, protect=arguments.protect),
+        arguments.move_to,
+        to_trash=arguments.trash,
+        dry_run=arguments.dry_run,
+    )
+
+
+def apply_plan(
+    plan: Callable[[], ScanResult],
+    move_to: str | None,
+    to_trash: bool = False,
+    dry_run: bool = False,
+) -> int:
+    """`simplugin apply PLAN --move-to DEST` (or `--trash`): the `plan` loaded (by
+    `load_plan`, which checks every photo again) once the move is known to be possible,
+    carried out by the move (or trash) sink, which journals it; what it prints and its
+    exit code. The review page's "Move to folder" runs this too."""
     host = load_plugins()
     report_problems(host, since=0)
-    requests = removal_requests(arguments.move_to, arguments.trash, arguments.dry_run)
-    sinks = prepare_sinks(host, requests)
-    result = load_plan(arguments.plan, protect=arguments.protect)
+    sinks = prepare_sinks(host, removal_requests(move_to, trash, dry_run))
+    result = plan()
     for skipped in result.skipped:
         warn(f"skipped {printable(skipped.path)}: {skipped.reason}")
     failures = deliver(host, result, sinks)

@@ -9,7 +9,6 @@ import time
 import webbrowser
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ..config import FILE_NAME as CONFIG_FILE_NAME
@@ -331,21 +330,28 @@ def configure_review(commands: argparse._SubParsersAction) -> None:
         commands,
         "review",
         run_review,
-        help="scan, write the HTML report and open it in the browser (for file managers)",
+        help="scan, and review the groups in the browser: move duplicates, undo (for file"
+        " managers)",
         description="Scan the folders and photos like 'scan --html', writing the report to"
-        f" {review_page()}, then open it in the web browser ($BROWSER, else the desktop's)."
-        " The Geeqie, Nautilus and Thunar integrations ('simplugin integrations') run this."
-        " It never changes a file: a configuration file's sinks that change files (a move)"
-        " are not run.",
+        f" {review_page()}, then serve it to this computer only (127.0.0.1, with a secret"
+        " token in its address) and open it in the web browser ($BROWSER, else the"
+        " desktop's). From the page, 'Move to folder…' runs 'simplugin apply' on the"
+        " groups as chosen there, and Undo puts back what it moved. The last line printed"
+        " is the page's address. It serves until Ctrl-C, or until the page has been closed"
+        " for two minutes. It never moves a file on its own: a configuration file's sinks"
+        " that change files (a move) are not run. The Geeqie, Nautilus and Thunar"
+        " integrations ('simplugin integrations') run this.",
     )
     add_paths_and_config(parser)
     parser.add_argument(
-        "--no-open", action="store_true", help="write the report, but do not open the browser"
+        "--no-open", action="store_true", help="print the page's address, but do not open it"
     )
     add_setting_flags(parser)
 
 
 def run_review(arguments: argparse.Namespace) -> int:
+    from ..review import Review, ReviewServer, proposed_folder, serve, site_of
+
     page = review_page()
     os.makedirs(os.path.dirname(page), exist_ok=True)
     code = scan_and_deliver(
@@ -353,13 +359,19 @@ def run_review(arguments: argparse.Namespace) -> int:
             paths=arguments.paths,
             config=arguments.config,
             settings=given_settings(arguments),
-            sinks=[SinkRequest("stdout"), SinkRequest("html", {"path": page})],
+            sinks=[SinkRequest("stdout"), SinkRequest("html", {"path": page, "served": True})],
             quiet=True,
             not_applied="review never runs it ('simplugin scan PATH --apply' does)",
         )
     )
-    if os.path.exists(page) and code in (ExitCode.OK, ExitCode.FAILED):
-        print(page, flush=True)
+    if not os.path.exists(page) or code not in (ExitCode.OK, ExitCode.FAILED):
+        return code
+    server = ReviewServer(Review(site_of(page, proposed_folder(arguments.paths))))
+
+    def announce() -> None:
+        print(server.url, flush=True)
         if not arguments.no_open:
-            webbrowser.open(Path(page).as_uri())
-    return code
+            webbrowser.open(server.url)
+
+    served = serve(server, announce)
+    return code if code != ExitCode.OK else served

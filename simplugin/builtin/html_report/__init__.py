@@ -3,7 +3,9 @@
 Every group is a row of thumbnails, the keeper marked, each photo with its distance to
 the keeper, size, resolution, capture date and path; at the top, what the scan found.
 The reader can pick another keeper, untick groups, filter by path or distance, and
-export a plan that `simplugin apply PLAN --move-to DEST` carries out.
+export a plan that `simplugin apply PLAN --move-to DEST` carries out. The page that
+`simplugin review` serves (`served`) also moves and undoes through its server
+(simplugin/review.py).
 
 The page works offline, from the file system, with no network: its script and style
 are inline, and a Content-Security-Policy lets it load nothing but its own thumbnails.
@@ -94,6 +96,12 @@ class HtmlSink(Sink):
             "the .html file to write; thumbnails go in a folder beside it",
             required=True,
         ),
+        "served": Option(
+            bool,
+            "the page is for `simplugin review`'s local server: it may talk to the server"
+            " that serves it (Move to folder, Undo), and to nothing else",
+            default=False,
+        ),
     }
 
     def excluded_paths(self, options: Mapping[str, Any]) -> list[str]:
@@ -123,7 +131,8 @@ class HtmlSink(Sink):
                 tell(f"no thumbnail for {printable(photo.path)}: {previews[photo.path].problem}")
         _remove_unused(folder, {p.thumbnail for p in previews.values() if p.thumbnail})
         url = urllib.parse.quote(os.path.basename(folder))
-        write_atomically(page, render(page_data(result, previews, url)))
+        data = {**page_data(result, previews, url), "served": options["served"]}
+        write_atomically(page, render(data, served=options["served"]))
         tell(f"report written to {page}: open it in a browser")
 
 
@@ -268,17 +277,20 @@ def _member(photo: Photo, preview: Preview, url: str) -> dict:
     }
 
 
-def render(data: dict) -> bytes:
-    """The page: the template with its style, script and data inline."""
+def render(data: dict, served: bool = False) -> bytes:
+    """The page: the template with its style, script and data inline. A `served` page
+    may also send requests to the server it came from (connect-src 'self')."""
     assets = resources.files(__name__)
     script = (assets / "page.js").read_text("utf-8")
     style = (assets / "page.css").read_text("utf-8")
     # The script is allowed by its hash, so even a tag smuggled into the page could
     # not run; the page may load images from its own folder and nothing from anywhere.
     digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    connect = "'self'" if served else "'none'"
     policy = (
         f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline';"
-        " img-src 'self' file: data:; connect-src 'none'; form-action 'none'; base-uri 'none'"
+        f" img-src 'self' file: data:; connect-src {connect}; form-action 'none';"
+        " base-uri 'none'"
     )
     values = {"CSP": policy, "STYLE": style, "SCRIPT": script, "DATA": _script_safe_json(data)}
     page = (assets / "page.html").read_text("utf-8")

@@ -128,6 +128,7 @@ function photoCard(group, index, m) {
     title: `${member.shown}\nClick to keep this photo`,
     "data-member": String(m),
   });
+  if (movedTo.has(member.path)) card.classList.add("moved");
   const frame = element("div", { className: "frame" });
   if (member.thumbnail) {
     frame.append(
@@ -144,7 +145,8 @@ function photoCard(group, index, m) {
     frame.append(element("span", { className: "problem", text: `No thumbnail: ${member.problem}` }));
   }
   let role = "Keep";
-  if (m !== keep) {
+  if (movedTo.has(member.path)) role = `Moved to ${movedTo.get(member.path)}`;
+  else if (m !== keep) {
     const d = distance(group, keep, m);
     role = d === null ? `Distance ≥ ${data.threshold}` : `Distance ${d.toFixed(4)}`;
     const through = via(group, keep, m);
@@ -290,6 +292,87 @@ function exportPlan() {
   link.remove();
 }
 
+// --- Served by `simplugin review`: the local server moves and undoes -------------------
+// The page talks only to the server it came from (its policy: connect-src 'self'),
+// naming the token in its own address. It sends the plan that Export plan would save
+// and the folder to move into; an Undo names the action by the id the server gave.
+
+const movedTo = new Map(); // each file moved from the page: where it went
+let proposedFolder = "";
+
+async function ask(action, request) {
+  const token = location.pathname.split("/")[1];
+  const response = await fetch(`/${token}/api/${action}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-Simplugin-Token": token },
+    body: JSON.stringify(request),
+  });
+  const answer = await response.json();
+  if (!response.ok) throw new Error(answer.error || response.statusText);
+  return answer;
+}
+
+// The server stops once the page has been silent for a while: the page was closed.
+async function heartbeat() {
+  try {
+    const answer = await ask("heartbeat", {});
+    proposedFolder = answer.proposedFolder;
+    setTimeout(heartbeat, answer.every * 1000);
+  } catch (error) {
+    showOutcome([`The review server has stopped (${error.message}): run simplugin review again.`]);
+  }
+}
+
+function showOutcome(lines, action = null) {
+  const box = document.getElementById("outcome");
+  box.hidden = false;
+  box.replaceChildren(element("pre", { text: lines.join("\n") || "Nothing to do." }));
+  if (action) {
+    const undo = element("button", { type: "button", text: "Undo this move" });
+    undo.addEventListener("click", () => undoMove(action));
+    box.append(undo);
+  }
+}
+
+function redrawShown() {
+  document.querySelectorAll("li.group").forEach((item) => redrawGroup(Number(item.dataset.group)));
+}
+
+async function moveToFolder() {
+  const folder = prompt("Move the duplicates of the ticked groups into this folder:", proposedFolder);
+  if (!folder) return;
+  try {
+    const answer = await ask("move", { plan: plan(), folder });
+    for (const { source, target } of answer.moved) movedTo.set(source, target);
+    redrawShown();
+    showOutcome(answer.lines, answer.action);
+  } catch (error) {
+    showOutcome([`Nothing was moved: ${error.message}`]);
+  }
+}
+
+async function undoMove(action) {
+  try {
+    const answer = await ask("undo", { action });
+    for (const path of answer.back) movedTo.delete(path);
+    redrawShown();
+    showOutcome(answer.lines);
+  } catch (error) {
+    showOutcome([`Nothing was put back: ${error.message}`]);
+  }
+}
+
+function startServed() {
+  const move = element("button", { id: "move-to-folder", type: "button", text: "Move to folder…" });
+  move.addEventListener("click", moveToFolder);
+  document.getElementById("export").after(move);
+  document.getElementById("controls").append(element("section", { id: "outcome", "aria-live": "polite", hidden: "" }));
+  heartbeat();
+}
+
+// --- start --------------------------------------------------------------------------------
+
+if (data.served) startServed();
 renderSummary();
 renderSkipped();
 document.getElementById("filter-text").addEventListener("input", applyFilter);

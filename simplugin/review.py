@@ -1,0 +1,362 @@
+"""The local server of `simplugin review`: the report, served to this computer's browser,
+which can then move the duplicates it shows and undo that.
+
+`simplugin review` writes the report as `scan --html` does (with the html sink's
+`served` option), then serves it here and opens it. The page's "Move to folder…" posts
+the plan it would export; the server runs exactly `simplugin apply PLAN --move-to DEST`
+(`apply_plan`: load_plan's checks, the move sink, its journal) and answers with what
+that printed, what moved, and an action id; the page's Undo names that id, and the
+server runs `simplugin undo JOURNAL` (`undo_journal`) on the journal that action made.
+The page never sends a path to undo, only plans (whose every photo is checked again,
+as `apply` checks any plan) and folders to move into. Nothing moves unless the page
+asks: the server itself never moves a file.
+
+What a request may do is one entry of `ACTIONS` (a POST to `/TOKEN/api/NAME`), so that
+a new kind of action (a move to the trash, "not a duplicate") is one more function.
+
+A server that can move files is guarded, since any web page the person visits could
+send requests to it:
+- it listens on 127.0.0.1 only, on a port the system picks;
+- every request names a secret token (`secrets.token_urlsafe(32)`), given only in the
+  URL the command prints and opens: in the path for the page and its thumbnails, and
+  also in the `X-Simplugin-Token` header for actions;
+- a request whose `Host` is not 127.0.0.1:PORT or localhost:PORT is refused (a
+  rebound DNS name reaching this port);
+- an action must be a POST with a JSON body (`Content-Type: application/json`, which
+  a cross-site form cannot send without the browser asking first) and an `Origin` that
+  is the page's own; other methods get 405;
+- only the page, and the thumbnails that the report made, are served: a request's
+  path is looked up among names the server knows, and never reaches the file system;
+- bodies are at most `BODY_LIMIT` bytes, as a plan file is (larger: 413, unread).
+
+The server ends on Ctrl-C (exit 130), or when the page has been closed for a while:
+the page sends a heartbeat, and once no request came for `IDLE_SECONDS` (counted from
+the start, too, so an unopened page does not keep a server forever) it stops with
+exit 0. Tests shorten that with the environment variable SIMPLUGIN_REVIEW_IDLE_SECONDS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import io
+import json
+import os
+import secrets
+import sys
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from .builtin.html_report import thumbnail_folder
+from .errors import ExitCode, UsageError
+from .moves import NotAJournal, read_journal
+from .plan import PLAN_SIZE_LIMIT, parse_document, plan_from_document
+from .text import printable, tell
+
+IDLE_SECONDS = 120.0  # no request from the page this long: it was closed
+IDLE_VARIABLE = "SIMPLUGIN_REVIEW_IDLE_SECONDS"  # for tests: a shorter wait
+BODY_LIMIT = PLAN_SIZE_LIMIT + 4096  # a plan, and the folder to move it into
+TOKEN_HEADER = "X-Simplugin-Token"
+LOOPBACK = "127.0.0.1"
+
+
+def idle_seconds() -> float:
+    given = os.environ.get(IDLE_VARIABLE, "")
+    try:
+        return max(0.0, float(given)) if given else IDLE_SECONDS
+    except ValueError:
+        return IDLE_SECONDS
+
+
+@dataclass(frozen=True)
+class Site:
+    """What the server serves, fixed when it starts: the page, and each thumbnail's
+    address (`report-thumbnails/NAME.jpg`, as the page names it) with its file."""
+
+    page: bytes
+    files: Mapping[str, str]
+    proposed_folder: str  # where the page proposes to move duplicates
+
+
+def site_of(page: str, proposed_folder: str) -> Site:
+    """The report written at `page` and the thumbnails beside it: the html sink has
+    just removed those of photos not in this result, so every one left is one of them."""
+    folder = thumbnail_folder(page)
+    prefix = urllib.parse.quote(os.path.basename(folder))
+    files = {
+        f"{prefix}/{urllib.parse.quote(name)}": os.path.join(folder, name)
+        for name in os.listdir(folder)
+        if name.endswith(".jpg") and os.path.isfile(os.path.join(folder, name))
+    }
+    with open(page, "rb") as file:
+        return Site(file.read(), files, proposed_folder)
+
+
+def proposed_folder(paths: list[str]) -> str:
+    """`near-duplicates` beside the first folder reviewed (beside the folder of a photo
+    reviewed alone): outside it, so that the next review does not read what moved."""
+    first = os.path.abspath(os.path.expanduser(paths[0]))
+    folder = first if os.path.isdir(first) else os.path.dirname(first)
+    return os.path.join(os.path.dirname(folder), "near-duplicates")
+
+
+@dataclass
+class Review:
+    """The server's state: when the page was last heard from, and the journal of each
+    move the page asked for, by the id the page was given. One action at a time."""
+
+    site: Site
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    last_seen: float = field(default_factory=time.monotonic)
+    journals: dict[str, str] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict
+
+
+# --- actions ------------------------------------------------------------------------------
+
+
+def heartbeat(review: Review, request: dict) -> Answer:
+    """The page is open; it is told how often to say so, and where to propose moving."""
+    every = max(0.2, idle_seconds() / 4)
+    return Answer(200, {"every": every, "proposedFolder": review.site.proposed_folder})
+
+
+def move_to_folder(review: Review, request: dict) -> Answer:
+    """`simplugin apply PLAN --move-to FOLDER` of the page's plan."""
+    folder, plan = request.get("folder"), request.get("plan")
+    if not isinstance(folder, str) or not os.path.isabs(os.path.expanduser(folder)):
+        return Answer(400, {"error": "give the folder to move into as a full path"})
+    from .cli.moves import apply_plan  # not at import: simplugin.cli loads every command
+
+    folder = os.path.expanduser(folder)
+    before = journals_in(folder)
+    code, lines = captured(lambda: apply_plan(lambda: plan_from_document(plan, "the plan"), folder))
+    made = sorted(journals_in(folder) - before)
+    answer: dict[str, Any] = {"code": int(code), "lines": lines, "moved": [], "action": None}
+    if len(made) == 1:  # what the move sink journaled: what moved, and its undo
+        action = secrets.token_urlsafe(12)
+        review.journals[action] = made[0]
+        answer.update(action=action, journal=made[0], moved=moved_by(made[0]))
+    return Answer(200, answer)
+
+
+def undo_move(review: Review, request: dict) -> Answer:
+    """`simplugin undo JOURNAL` of the journal a move of this server made."""
+    action = request.get("action")
+    journal = review.journals.get(action) if isinstance(action, str) else None
+    if journal is None:
+        return Answer(404, {"error": "no such action of this review"})
+    from .cli.moves import undo_journal
+
+    moved = moved_by(journal)
+    code, lines = captured(lambda: undo_journal(journal))
+    back = [move["source"] for move in moved if os.path.lexists(move["source"])]
+    return Answer(200, {"code": int(code), "lines": lines, "back": back})
+
+
+@dataclass(frozen=True)
+class Action:
+    """What a POST to `/TOKEN/api/NAME` runs. One that changes files runs alone, and
+    the server does not stop while it runs (not for a silent page, nor for Ctrl-C)."""
+
+    run: Callable[[Review, dict], Answer]
+    changes_files: bool
+
+
+ACTIONS: Mapping[str, Action] = {
+    "heartbeat": Action(heartbeat, changes_files=False),
+    "move": Action(move_to_folder, changes_files=True),
+    "undo": Action(undo_move, changes_files=True),
+}
+
+
+def journals_in(folder: str) -> set[str]:
+    pattern = os.path.join(glob.escape(os.path.abspath(folder)), "simplugin-journal-*.jsonl")
+    return set(glob.glob(pattern))
+
+
+def moved_by(journal: str) -> list[dict]:
+    try:
+        records = read_journal(journal).records
+    except (NotAJournal, OSError):
+        return []
+    return [{"source": move.source, "target": move.target} for move in records]
+
+
+def captured(run: Callable[[], int]) -> tuple[int, list[str]]:
+    """What `run` exits with and prints, as the terminal would show it; the terminal
+    shows it too, on stderr (stdout ended with the page's address). Actions run one at
+    a time and the server's other threads print nothing, so capturing the process's
+    streams captures this action's lines only."""
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+        try:
+            code = run()
+        except UsageError as error:
+            tell(str(error))
+            code = ExitCode.USAGE
+    sys.stderr.write(output.getvalue())
+    sys.stderr.flush()
+    return code, output.getvalue().splitlines()
+
+
+# --- HTTP ---------------------------------------------------------------------------------
+
+
+class Refused(Exception):
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: ReviewServer
+    server_version = "simplugin"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the terminal shows what the actions did, not every request
+
+    def do_GET(self) -> None:
+        self.answering(self.get)
+
+    def do_POST(self) -> None:
+        self.answering(self.post)
+
+    def refuse_method(self) -> None:
+        self.answering(self.refused_method)
+
+    def refused_method(self) -> None:
+        self.trusted()
+        raise Refused(405, "only GET (the page) and POST (an action)")
+
+    do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = refuse_method
+
+    def answering(self, respond: Callable[[], None]) -> None:
+        try:
+            respond()
+        except Refused as refusal:
+            self.send(refusal.status, json.dumps({"error": str(refusal)}).encode(), "json")
+        except Exception as error:  # a bug: one line, not a traceback, and the server goes on
+            tell(f"error: {self.command} {printable(self.path.split('/', 2)[-1])}: {error!r}")
+            self.send(
+                500, json.dumps({"error": "the server failed; see its terminal"}).encode(), "json"
+            )
+
+    def trusted(self) -> str:
+        """The path after the token, once Host and token are right."""
+        review = self.server.review
+        if self.headers.get("Host", "") not in self.server.hosts:
+            raise Refused(403, "not this server's host")
+        prefix = f"/{review.token}/"
+        if not secrets.compare_digest(self.path[: len(prefix)].encode(), prefix.encode()):
+            raise Refused(403, "no or wrong token")
+        review.last_seen = time.monotonic()
+        return self.path[len(prefix) :]
+
+    def get(self) -> None:
+        name = self.trusted()
+        if name.startswith("api/") and name.removeprefix("api/") in ACTIONS:
+            raise Refused(405, "an action is a POST")
+        if name == "":
+            self.send(200, self.server.review.site.page, "text/html; charset=utf-8")
+            return
+        file = self.server.review.site.files.get(name)
+        if file is None:
+            raise Refused(404, "not found")
+        try:
+            with open(file, "rb") as thumbnail:
+                self.send(200, thumbnail.read(), "image/jpeg")
+        except OSError:
+            raise Refused(404, "not found") from None
+
+    def post(self) -> None:
+        name = self.trusted()
+        action = ACTIONS.get(name.removeprefix("api/")) if name.startswith("api/") else None
+        if action is None:
+            raise Refused(404 if name.startswith("api/") else 405, "no such action")
+        review = self.server.review
+        if not secrets.compare_digest(
+            self.headers.get(TOKEN_HEADER, "").encode(), review.token.encode()
+        ):
+            raise Refused(403, "no or wrong token header")
+        if self.headers.get("Origin", "") != f"http://{self.headers['Host']}":
+            raise Refused(403, "not from the page")
+        if self.headers.get_content_type() != "application/json":
+            raise Refused(403, "an action is JSON")
+        request = self.body()
+        if action.changes_files:
+            with review.lock:
+                answer = action.run(review, request)
+        else:
+            answer = action.run(review, request)
+        self.send(answer.status, json.dumps(answer.body).encode(), "json")
+
+    def body(self) -> dict:
+        length = self.headers.get("Content-Length", "")
+        if not length.isdigit():
+            raise Refused(411, "say the body's length")
+        if int(length) > BODY_LIMIT:
+            self.close_connection = True  # the body is not read
+            raise Refused(413, "larger than a plan can be")
+        try:
+            request = parse_document(self.rfile.read(int(length)), "the request")
+        except UsageError as error:
+            raise Refused(400, str(error)) from None
+        if not isinstance(request, dict):
+            raise Refused(400, "the request is no JSON object")
+        return request
+
+    def send(self, status: int, body: bytes, kind: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json" if kind == "json" else kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class ReviewServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, review: Review):
+        super().__init__((LOOPBACK, 0), Handler)
+        self.review = review
+        port = self.server_address[1]
+        self.hosts = {f"{LOOPBACK}:{port}", f"localhost:{port}"}
+        self.url = f"http://{LOOPBACK}:{port}/{review.token}/"
+
+
+def serve(server: ReviewServer, announce: Callable[[], None]) -> int:
+    """Serve, `announce` the page (print its address, open it: a browser may ask for it
+    before it returns), and go on until the page has been silent for the idle time
+    (exit 0) or Ctrl-C (KeyboardInterrupt, which the command turns into exit 130)."""
+    thread = threading.Thread(target=server.serve_forever, name="review-server", daemon=True)
+    thread.start()
+    idle = idle_seconds()
+    review = server.review
+    try:
+        announce()
+        while (left := review.last_seen + idle - time.monotonic()) > 0 or review.lock.locked():
+            time.sleep(max(left, 0.1))  # a move under way: the page waits for its answer
+    finally:
+        server.shutdown()
+        if review.lock.locked():
+            tell("finishing the move under way before stopping")
+        with review.lock:  # never end the process in the middle of a move
+            server.server_close()
+    tell(f"the review page has been closed for {idle:g} s: stopped serving it")
+    return ExitCode.OK

@@ -1,0 +1,332 @@
+"""`simplugin review` serves its page from a local server: run as a real process, the page
+driven in a real headless Chromium (moving duplicates to a folder, undoing it), and the
+server's refusals proven with real HTTP requests."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import urllib.parse
+from pathlib import Path
+
+import pytest
+from test_html_report import browser  # noqa: F401  (the fixture: Debian's Chromium)
+
+from conftest import SEAGULLS
+from simplugin.review import BODY_LIMIT, IDLE_VARIABLE, TOKEN_HEADER
+
+ROOT = Path(__file__).parents[1]
+
+
+class Review:
+    """`simplugin review LIBRARY --no-open` running as a process of its own, serving."""
+
+    def __init__(self, library: Path, folders: Path, idle: float | None = None):
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "XDG_CACHE_HOME": str(folders / "cache"),
+            "XDG_CONFIG_HOME": str(folders / "config"),
+        }
+        if idle is not None:
+            env[IDLE_VARIABLE] = str(idle)
+        self.stderr_path = folders / "stderr.txt"
+        with open(self.stderr_path, "w") as stderr:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "simplugin", "review", "--no-open", str(library)],
+                cwd=folders,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+            )
+        self.url = ""
+        for line in self.process.stdout:
+            if line.startswith("http://"):
+                self.url = line.strip()
+                break
+        assert self.url, self.stderr()
+        address = urllib.parse.urlsplit(self.url)
+        self.host, self.port = address.hostname, address.port
+        self.token = address.path.strip("/")
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text()
+
+    def request(self, method: str, path: str, body: bytes | None = None, **headers: str):
+        """A raw HTTP request: the path and headers exactly as given."""
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        try:
+            connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+            headers = {name.replace("_", "-"): value for name, value in headers.items()}
+            headers.setdefault("Host", f"{self.host}:{self.port}")
+            for name, value in headers.items():
+                connection.putheader(name, value)
+            if body is not None and "Content-Length" not in headers:
+                connection.putheader("Content-Length", str(len(body)))
+            connection.endheaders(body)
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    def action(self, name: str, request: dict, **headers: str):
+        """A POST as the page sends it, with `headers` changed."""
+        sent = {
+            "Origin": f"http://{self.host}:{self.port}",
+            "Content-Type": "application/json",
+            TOKEN_HEADER: self.token,
+            **headers,
+        }
+        sent = {name: value for name, value in sent.items() if value is not None}
+        return self.request(
+            "POST", f"/{self.token}/api/{name}", json.dumps(request).encode(), **sent
+        )
+
+    def end(self, sent: int | None = signal.SIGINT) -> int:
+        if sent is not None and self.process.poll() is None:
+            self.process.send_signal(sent)
+        code = self.process.wait(timeout=60)
+        self.process.stdout.close()
+        return code
+
+
+@pytest.fixture
+def start_review(tmp_path):
+    started = []
+
+    def start(library: Path, idle: float | None = None) -> Review:
+        review = Review(library, tmp_path, idle)
+        started.append(review)
+        return review
+
+    yield start
+    for review in started:
+        review.end()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """One review, to send requests to."""
+    folders = tmp_path_factory.mktemp("served")
+    library = folders / "library"
+    shutil.copytree(SEAGULLS, library)
+    review = Review(library, folders)
+    yield review
+    review.end()
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not path.name.startswith("simplugin-journal-")
+    }
+
+
+# --- the page ----------------------------------------------------------------------------
+
+
+def test_the_page_moves_the_chosen_duplicates_to_a_folder_and_undo_puts_them_back(
+    browser,  # noqa: F811
+    start_review,
+    library,
+    tmp_path,
+):
+    before = snapshot(library)
+    review = start_review(library)
+    page = browser.new_page()
+    errors, proposed = [], []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    destination = tmp_path / "moved"
+
+    def answer(dialog):
+        proposed.append(dialog.default_value)
+        dialog.accept(str(destination))
+
+    page.on("dialog", answer)
+    page.goto(review.url)
+    groups = page.locator("li.group")
+    groups.nth(0).locator("input.tick").uncheck()  # seagull 6 and 5 stay as they are
+    card = page.locator("button.photo").filter(has=page.locator(".path", has_text="seagull_3"))
+    card.click()  # keep seagull 3 rather than seagull 1
+    page.get_by_role("button", name="Move to folder…").click()
+    page.get_by_role("button", name="Undo this move").wait_for()
+
+    assert proposed == [str(library.parent / "near-duplicates")]
+    assert sorted(snapshot(library)) == [
+        "seagull_2.jpeg",
+        "seagull_3.jpeg",
+        "seagull_5.jpeg",
+        "seagull_6.jpeg",
+    ]
+    assert snapshot(destination) == {
+        name: before[name] for name in ("seagull_1.jpeg", "seagull_4.jpeg")
+    }
+    moved = page.locator("button.photo.moved .path").all_inner_texts()
+    assert sorted(Path(path).name for path in moved) == ["seagull_1.jpeg", "seagull_4.jpeg"]
+    assert "moved 2 files" in page.locator("#outcome").inner_text()
+
+    page.get_by_role("button", name="Undo this move").click()
+    page.locator("#outcome", has_text="put back").wait_for()
+
+    assert snapshot(library) == before
+    assert snapshot(destination) == {}
+    assert page.locator("button.photo.moved").count() == 0
+    page.close()
+    assert errors == []
+
+
+def test_ctrl_c_ends_the_review_with_130(start_review, library):
+    review = start_review(library)
+
+    assert review.end(signal.SIGINT) == 130
+
+
+def test_a_review_whose_page_is_closed_ends_by_itself_with_0(start_review, library):
+    review = start_review(library, idle=0.5)  # no page ever asks: closed from the start
+
+    assert review.end(sent=None) == 0
+    assert "the review page has been closed" in review.stderr()
+
+
+def test_review_never_moves_anything_until_the_page_asks(start_review, library):
+    before = snapshot(library)
+    review = start_review(library)
+
+    assert review.end() == 130
+    assert snapshot(library) == before
+
+
+# --- what the server serves, and what it refuses -------------------------------------------
+
+
+def test_the_page_and_its_thumbnails_are_served_with_the_token(served):
+    status, page = served.request("GET", f"/{served.token}/")
+    assert status == 200 and b"Near-duplicate photos" in page
+    assert b"connect-src 'self'" in page  # the static report's policy says 'none'
+
+    data = json.loads(page.split(b'id="scan-data" type="application/json">')[1].split(b"</")[0])
+    thumbnail = data["groups"][0]["members"][0]["thumbnail"]["src"]
+    status, image = served.request("GET", f"/{served.token}/{thumbnail}")
+    assert status == 200 and image.startswith(b"\xff\xd8")  # a JPEG
+
+
+def test_a_heartbeat_from_the_page_is_answered(served):
+    status, answer = served.action("heartbeat", {})
+
+    assert status == 200 and json.loads(answer)["every"] > 0
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/report.html", "/{token}x/", "/x{token}/", "/{short}/", "/{token}"],
+    ids=["no token", "a file without token", "longer", "shifted", "shorter", "no slash"],
+)
+def test_a_request_without_the_right_token_is_refused(served, path):
+    path = path.format(token=served.token, short=served.token[:-1])
+
+    assert served.request("GET", path)[0] == 403
+
+
+@pytest.mark.parametrize(
+    "host", ["evil.example:{port}", "127.0.0.1", "127.0.0.1:1", "localhost.evil.example:{port}"]
+)
+def test_a_request_for_another_host_is_refused_as_dns_rebinding(served, host):
+    host = host.format(port=served.port)
+
+    assert served.request("GET", f"/{served.token}/", Host=host)[0] == 403
+    assert served.action("heartbeat", {}, Host=host)[0] == 403
+
+
+def test_localhost_at_the_port_is_the_same_server(served):
+    host = f"localhost:{served.port}"
+
+    assert served.request("GET", f"/{served.token}/", Host=host)[0] == 200
+    assert served.action("heartbeat", {}, Host=host, Origin=f"http://{host}")[0] == 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://evil.example"},
+        {"Origin": None},
+        {"Origin": "null"},
+        {TOKEN_HEADER: None},
+        {TOKEN_HEADER: "wrong"},
+        {"Content-Type": "text/plain"},
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    ],
+    ids=[
+        "foreign origin",
+        "no origin",
+        "opaque origin",
+        "no token header",
+        "wrong token header",
+        "plain text",
+        "a form",
+    ],
+)
+def test_an_action_not_from_the_page_itself_is_refused(served, headers):
+    assert served.action("heartbeat", {}, **headers)[0] == 403
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "HEAD", "OPTIONS"])
+def test_an_action_by_another_method_than_post_is_refused(served, method):
+    status, _ = served.request(method, f"/{served.token}/api/move")
+
+    assert status == 405
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "../report.html",
+        "report.html",
+        "..%2freport.html",
+        "%2e%2e/report.html",
+        "/etc/passwd",
+        "report-thumbnails/../report.html",
+        "report-thumbnails%2f..%2f..%2freport.html",
+        "report-thumbnails/CACHEDIR.TAG",
+        "report-thumbnails//etc/passwd",
+        "api/heartbeat/../../report.html",
+    ],
+)
+def test_a_path_in_a_request_never_reaches_the_file_system(served, path):
+    assert served.request("GET", f"/{served.token}/{path}")[0] == 404
+
+
+def test_undo_takes_only_an_action_of_this_server_never_a_journal(served, tmp_path):
+    journal = tmp_path / "simplugin-journal-20260101-000000.jsonl"
+    journal.write_text("{}\n")
+
+    assert served.action("undo", {"action": str(journal)})[0] == 404
+    assert served.action("undo", {"journal": str(journal)})[0] == 404
+    assert served.action("undo", {"action": [str(journal)]})[0] == 404
+
+
+def test_a_body_larger_than_a_plan_is_refused_unread(served):
+    status, _ = served.request(
+        "POST",
+        f"/{served.token}/api/move",
+        body=b"",
+        Origin=f"http://{served.host}:{served.port}",
+        Content_Type="application/json",
+        Content_Length=str(BODY_LIMIT + 1),
+        **{TOKEN_HEADER: served.token},
+    )
+
+    assert status == 413
+
+
+def test_a_move_into_a_relative_folder_is_refused(served):
+    status, answer = served.action("move", {"plan": {"groups": []}, "folder": "moved"})
+
+    assert status == 400 and "full path" in json.loads(answer)["error"]
