@@ -130,7 +130,7 @@ def apply_plan(
     exit code. The review page's "Move to folder" runs this too."""
     host = load_plugins()
     report_problems(host, since=0)
-    sinks = prepare_sinks(host, removal_requests(move_to, trash, dry_run))
+    sinks = prepare_sinks(host, removal_requests(move_to, to_trash, dry_run))
     result = plan()
     for skipped in result.skipped:
         warn(f"skipped {printable(skipped.path)}: {skipped.reason}")
