@@ -16,6 +16,7 @@ from test_move import snapshot
 from test_nothing_unasked import NOT_RUN, write_config
 
 from conftest import run_simplugin
+from simplugin.xdg import base_folder
 
 DUPLICATES = ("seagull_3.jpeg", "seagull_4.jpeg", "seagull_5.jpeg")
 
@@ -441,3 +442,34 @@ def test_a_journal_naming_a_path_outside_the_volume_of_its_trash_creates_nothing
     assert "nothing was put back" in run.stderr
     assert not (volume.parent / "newdir").exists()
     assert (trash / "files" / "seagull_3.jpeg").exists()
+
+
+@pytest.mark.parametrize("kind", ["config", "cache", "data", "state"])
+def test_a_relative_xdg_folder_is_ignored_as_the_specification_says(kind, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for variable in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
+        monkeypatch.setenv(variable, "reldata")
+
+    assert base_folder(kind) == os.path.join(tmp_path, DEFAULT_UNDER_HOME[kind])
+
+
+DEFAULT_UNDER_HOME = {
+    "config": ".config",
+    "cache": ".cache",
+    "data": ".local/share",
+    "state": ".local/state",
+}
+
+
+def test_with_a_relative_xdg_data_home_the_home_trash_is_under_the_home_folder(
+    library, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_DATA_HOME", "reldata")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+    run = run_simplugin("scan", str(library), "--trash", cwd=tmp_path)
+
+    assert run.returncode == 0, run.stderr
+    trash = tmp_path / "home" / ".local" / "share" / "Trash"
+    assert sorted(os.listdir(trash / "files")) == sorted(DUPLICATES)
