@@ -16,6 +16,7 @@ from test_move import snapshot
 from test_nothing_unasked import NOT_RUN, write_config
 
 from conftest import run_simplugin
+from simplugin import OutputIncomplete, scan, write
 from simplugin.xdg import base_folder
 
 DUPLICATES = ("seagull_3.jpeg", "seagull_4.jpeg", "seagull_5.jpeg")
@@ -473,3 +474,27 @@ def test_with_a_relative_xdg_data_home_the_home_trash_is_under_the_home_folder(
     assert run.returncode == 0, run.stderr
     trash = tmp_path / "home" / ".local" / "share" / "Trash"
     assert sorted(os.listdir(trash / "files")) == sorted(DUPLICATES)
+
+
+@pytest.mark.parametrize("sink", ["trash", "move"])
+@pytest.mark.parametrize("replaced_by", ["another file", "a symbolic link"])
+def test_a_duplicate_replaced_after_the_scan_stays_with_its_sidecar(
+    library, desktop, tmp_path, capsys, sink, replaced_by
+):
+    (library / "seagull_5.xmp").write_text("metadata of seagull 5")
+    result = scan(library)
+    duplicate = library / "seagull_5.jpeg"
+    duplicate.unlink()
+    if replaced_by == "another file":
+        duplicate.write_bytes(b"not the photo the scan read, at all")
+    else:
+        duplicate.symlink_to(library / "seagull_1.jpeg")
+    options = {"to": str(tmp_path / "moved")} if sink == "move" else {}
+
+    with pytest.raises(OutputIncomplete):
+        write(result, sink, **options)
+
+    assert f"{duplicate}: changed since the scan; left where it was" in capsys.readouterr().err
+    assert os.path.lexists(duplicate)
+    assert (library / "seagull_5.xmp").read_text() == "metadata of seagull 5"
+    assert not (library / "seagull_3.jpeg").exists()  # the others leave
