@@ -50,6 +50,14 @@ class Leaving:
     kept: tuple[tuple[str, str], ...]
     refused: tuple[tuple[str, str], ...]
 
+    def units(self) -> list[tuple[LeavingFile, ...]]:
+        """The files that leave, by the duplicate they leave with, its photo first: a
+        sink leaves the rest of a unit where it is when its photo cannot leave."""
+        units: dict[str, list[LeavingFile]] = {}
+        for file in self.files:
+            units.setdefault(file.photo.path, []).append(file)
+        return [tuple(unit) for unit in units.values()]
+
 
 def leaving(result: ScanResult) -> Leaving:
     """The files a sink that removes duplicates takes out of the library (see the module

@@ -498,3 +498,48 @@ def test_a_duplicate_replaced_after_the_scan_stays_with_its_sidecar(
     assert os.path.lexists(duplicate)
     assert (library / "seagull_5.xmp").read_text() == "metadata of seagull 5"
     assert not (library / "seagull_3.jpeg").exists()  # the others leave
+
+
+@pytest.fixture
+def immutable(tmp_path):
+    """Makes a file immutable (chattr +i: even root cannot rename it), and mutable again
+    after the test."""
+    made: list[Path] = []
+
+    def make(path: Path) -> None:
+        done = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot make a file immutable here: {done.stderr.strip()}")
+        made.append(path)
+
+    yield make
+    for path in made:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+@pytest.mark.parametrize("sink", ["--trash", "--move-to"])
+def test_a_photo_that_cannot_leave_keeps_its_sidecars_with_it(
+    library, desktop, tmp_path, immutable, sink
+):
+    (library / "seagull_5.xmp").write_text("metadata of seagull 5")
+    immutable(library / "seagull_5.jpeg")
+    destination = [str(tmp_path / "moved")] if sink == "--move-to" else []
+
+    run = run_simplugin("scan", str(library), sink, *destination)
+
+    assert run.returncode == 3
+    assert f"{library}/seagull_5.xmp: it stays with its photo" in run.stderr
+    assert (library / "seagull_5.xmp").read_text() == "metadata of seagull 5"
+    assert not (library / "seagull_3.jpeg").exists()  # the others leave
+
+
+def test_a_run_that_trashed_nothing_leaves_no_journal_and_speaks_of_none(library, desktop):
+    (desktop / "share").mkdir(parents=True)
+    trash_of(desktop).write_text("not a folder: no file can go to this trash")
+
+    run = run_simplugin("scan", str(library), "--trash")
+
+    assert run.returncode == 3
+    assert "trashed no files" in run.stderr
+    assert "journal" not in run.stderr
+    assert list((desktop / "state").rglob("simplugin-journal-*")) == []
