@@ -83,7 +83,8 @@ class MoveSink(Sink):
         else:
             try:
                 roots = [os.path.abspath(root) for root in result.settings.roots]
-                journal = Journal.create(destination, roots=roots)
+                # Each source in its real folder, which undo checks is still real.
+                journal = Journal.create(destination, roots=roots, real_sources=True)
             except OSError as error:
                 raise OutputIncomplete(
                     f"cannot move into {destination}: {error_reason(error)}; nothing was moved"
@@ -154,11 +155,15 @@ def plan(
             if not any(p in targets or os.path.lexists(p) for p in absolute):
                 break
         for file, shown_target, target in zip(unit, shown, absolute, strict=True):
-            planned.append(
-                PlannedMove(Move(os.path.abspath(file.path), target), file, shown_target)
-            )
+            planned.append(PlannedMove(Move(_real_folder(file.path), target), file, shown_target))
             targets.add(target)
     return planned, chosen.kept, chosen.refused
+
+
+def _real_folder(path: str) -> str:
+    """`path` in the real path of its folder (its last component never followed)."""
+    absolute = os.path.abspath(path)
+    return os.path.join(os.path.realpath(os.path.dirname(absolute)), os.path.basename(absolute))
 
 
 def _relative_folder(path: str, roots: tuple[str, ...]) -> str:
