@@ -22,7 +22,9 @@ moved file inside that folder, a regular file (or the link it moved), a temporar
 file it made. One line it cannot trust, and it changes nothing at all. A path that
 holds anything (a file, a link, a folder) where a file is to be put back is in the
 way, judged without following links, unless the journal proves it is the run's own:
-the original of a verified copy the run stopped before removing.
+the original of a verified copy the run stopped before removing. A journal whose
+header says `real_sources` (the move sink's, since it records each source in its real
+folder) puts nothing back through a folder that has become a symbolic link.
 """
 
 from __future__ import annotations
@@ -364,6 +366,7 @@ class JournalRead:
     path: str  # absolute
     identity: tuple[int, int]  # device and inode, so that undo writes to the file it read
     destination: str  # the real path of the folder it is in
+    real_sources: bool = False  # the run recorded each source in its real folder
     token: str = ""  # names the temporary files undo makes
     length: int = 0  # bytes up to the end of its last whole line
     unterminated: bool = False  # its last line is whole but has no newline yet
@@ -413,6 +416,7 @@ def read_journal(path: str, action: str = "move", take: Take | None = None) -> J
             read.rejected.append(Rejected(1, str(refusal)))
             return read
         read.token = run[:8] if run else secrets.token_hex(4)
+        read.real_sources = _parse(header).get("real_sources") is True
         read.length, read.unterminated = file.tell(), not header.endswith(b"\n")
         for number, (line, whole) in enumerate(_lines(file), start=2):
             entry = _parse(line) if line is not None else _TOO_LONG
@@ -685,7 +689,7 @@ def undo(journal_path: str, dry_run: bool = False) -> UndoReport:
                 if journal is not None:
                     for left in _remove_temporaries(record, read):
                         report.refused.append((record.move, _partial_left(left, read)))
-                outcome = _undo_one(record, journal)
+                outcome = _undo_one(record, journal, read.real_sources)
             except OSError as error:
                 report.refused.append((record.move, error_reason(error)))
                 continue
@@ -740,9 +744,10 @@ def _remove_emptied_folders(restored: list[Move], top: str) -> None:
             folder = os.path.dirname(folder)
 
 
-def _undo_one(record: _Record, journal: Journal | None) -> bool | str | None:
+def _undo_one(record: _Record, journal: Journal | None, real_sources: bool) -> bool | str | None:
     """True when put back (or it would be, without a journal to write), None when
-    there was nothing to do, else why not."""
+    there was nothing to do, else why not. A journal that recorded the real folders of
+    the sources is never followed through a folder that became a symbolic link."""
     item, there = record.move, record.there
     if there.failed and not there.finished:
         return None  # the move failed and left the file where it was
@@ -753,6 +758,12 @@ def _undo_one(record: _Record, journal: Journal | None) -> bool | str | None:
         return "neither the original nor the moved file exists any more"
     if not _is_kind(moved, record.link):
         return f"it is {kind_of(moved)} now, not what the run moved there"
+    folder = os.path.dirname(item.source)
+    if real_sources and os.path.realpath(folder) != folder:
+        return (
+            f"{printable(folder)} leads elsewhere now (through a symbolic link); the moved"
+            f" file stays at {printable(item.target)}"
+        )
     if original is None:
         if journal is not None:
             journal.write(event="restoring", source=item.target, target=item.source)

@@ -22,7 +22,10 @@ duplicate that is gone or no longer a photo is left out, and a group whose keepe
 gone is left alone entirely, so that no photo is moved away from a library that no
 longer has the copy the user chose to keep. Both writers of plans record each file's
 size and modification time (`files`): a file changed since is treated as gone, since
-what the user decided about it was decided about other content. Each is reported as
+what the user decided about it was decided about other content. A photo in a folder a
+scan never reads by default (`settings.DEFAULT_EXCLUDES`: a trash, a thumbnail cache)
+or in the home trash is left out too, as a scan would never have found it: a forged
+plan cannot send a file manager's trashed files elsewhere. Each is reported as
 skipped, with why.
 
 A plan is read whole, so it is refused unread when larger than `PLAN_SIZE_LIMIT` or
@@ -41,11 +44,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .discover import FolderListings
+from .discover import Excludes, FolderListings
 from .errors import UsageError
 from .files import NotRegularFile, kind_of, open_regular
 from .imaging import Unreadable, probe
+from .settings import DEFAULT_EXCLUDES
 from .text import error_reason, human_size, printable
+from .trash import home_trash
 from .types import Duplicate, Group, Photo, ScanResult, ScanSettings, Skipped
 
 PLAN_VERSION = 1  # the version of the JSON sink's schema, whose groups a plan shares
@@ -196,6 +201,10 @@ class _Check:
         the plan was made and is still a photo. Opens only a regular file."""
         if name.real is None:
             return Skipped(name.shown, "too many symbolic links to resolve")
+        folder = _never_read_folder(name.real)
+        if folder is not None:
+            reason = f"in {folder}, a folder a scan never reads (a trash or a thumbnail cache)"
+            return Skipped(name.shown, printable(reason) + ": left alone")
         try:
             info = os.lstat(name.real)
             if not stat.S_ISREG(info.st_mode):
@@ -212,6 +221,22 @@ class _Check:
             return Skipped(name.shown, str(reason))
         sidecars = self.folders.sidecars_of(name.real)
         return Photo(name.real, info.st_size, info.st_mtime_ns, width, height, format, sidecars)
+
+
+_NEVER_READ = Excludes.of(DEFAULT_EXCLUDES)
+
+
+def _never_read_folder(real: str) -> str | None:
+    """The folder holding `real` (a real path) that a scan never reads by default, or
+    the home trash, if `real` is under one."""
+    trash = os.path.realpath(home_trash())
+    if _inside(real, (trash,)):
+        return trash
+    names = real.strip(os.sep).split(os.sep)[:-1]
+    for end in range(1, len(names) + 1):
+        if _NEVER_READ.match("/".join(names[:end])):
+            return os.sep + os.path.join(*names[:end])
+    return None
 
 
 def _why(error: OSError) -> str:

@@ -8,6 +8,8 @@ sidecar: a duplicate whose twin is a keeper stays, and a sidecar named after a s
 that a keeper shares stays with the keeper. A unit holding a protected file stays
 whole. Only regular files and symbolic links leave (a link as a link, never what it
 points to): a FIFO, a device or a folder named like a sidecar is refused, never opened.
+A duplicate whose file changed since the scan read it (its size, its modification time,
+its kind) stays, with its whole unit.
 """
 
 from __future__ import annotations
@@ -48,6 +50,14 @@ class Leaving:
     kept: tuple[tuple[str, str], ...]
     refused: tuple[tuple[str, str], ...]
 
+    def units(self) -> list[tuple[LeavingFile, ...]]:
+        """The files that leave, by the duplicate they leave with, its photo first: a
+        sink leaves the rest of a unit where it is when its photo cannot leave."""
+        units: dict[str, list[LeavingFile]] = {}
+        for file in self.files:
+            units.setdefault(file.photo.path, []).append(file)
+        return [tuple(unit) for unit in units.values()]
+
 
 def leaving(result: ScanResult) -> Leaving:
     """The files a sink that removes duplicates takes out of the library (see the module
@@ -79,6 +89,10 @@ def leaving(result: ScanResult) -> Leaving:
             ]
             found = {f: _lstat(f) for f in members}  # looked at once: kind and size
             cannot = {f: why for f, info in found.items() if (why := _cannot_leave(info))}
+            if photo.path in found and photo.path not in cannot:
+                why = _changed_since_scan(photo, found[photo.path])
+                if why is not None:
+                    cannot[photo.path] = why
             refused += cannot.items()
             if photo.path in cannot:
                 continue  # its sidecars stay with it
@@ -110,6 +124,24 @@ def _lstat(path: str) -> os.stat_result | None:
         return os.lstat(path)
     except OSError:
         return None  # gone, or unreadable: the sink's own attempt says so
+
+
+def _changed_since_scan(photo: Photo, info: os.stat_result | None) -> str | None:
+    """Why the file at a duplicate's path is not the photo the scan read (gone, another
+    size or time, another kind: replaced during a long scan, or since the plan), or None.
+    A symbolic link the scan followed is judged by what it points to, never opened."""
+    if info is None:
+        return "no longer there"
+    if stat.S_ISLNK(info.st_mode):
+        try:
+            info = os.stat(photo.path)
+        except OSError:
+            return "changed since the scan (a symbolic link to nothing now)"
+    same = stat.S_ISREG(info.st_mode) and (info.st_size, info.st_mtime_ns) == (
+        photo.size,
+        photo.mtime_ns,
+    )
+    return None if same else "changed since the scan"
 
 
 def _cannot_leave(info: os.stat_result | None) -> str | None:

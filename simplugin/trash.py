@@ -15,8 +15,11 @@ rename fails, the .trashinfo this run made is removed and the file stays where i
 
 `undo` reads the whole journal first and trusts only what a file manager's "Restore"
 would do: a file in `files/` of a trash folder of this user's, whose `.trashinfo` is
-beside it in `info/` and names the original path the journal records. Anything at the
-original path (judged without following links) and the file stays in the trash.
+beside it in `info/`, names the original path the journal records (on the trash's own
+volume, for a per-volume trash) and is the very .trashinfo the run made (its device and
+inode). A file the journal says was restored already is never restored again. Anything
+at the original path (judged without following links), a folder on its way that is a
+symbolic link now, and the file stays in the trash.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from .xdg import base_folder, simplugin_folder
 TRASH_SUPPORTED = sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd"))
 NOT_SUPPORTED = "--trash is supported on Linux (freedesktop.org desktops) only for now"
 INFO_LIMIT = 64 << 10  # a .trashinfo undo reads (a path of PATH_MAX, percent-encoded)
+NAME_LIMIT = 255  # bytes in a file name, on the filesystems a trash is on
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,14 +90,16 @@ def send_to_trash(path: str, journal: Journal) -> str:
     folder = trash_folder_for(original, info.st_dev)
     name, made = _write_info(folder, original)
     target = folder.files(name)
-    where = {"device": made.st_dev, "inode": made.st_ino}
+    # Its modification time too: a .trashinfo a file manager makes later, after this one
+    # is gone, may well get the same inode.
+    where = {"device": made.st_dev, "inode": made.st_ino, "info_mtime_ns": made.st_mtime_ns}
     journal.write(
         event="trashing", source=original, target=target, info=folder.info(name), link=link, **where
     )
     try:
         moves._rename_noreplace(original, target)
     except OSError as error:
-        _remove_info(folder.info(name), (made.st_dev, made.st_ino))
+        _remove_info(folder.info(name), _identity(made))
         journal.write(event="failed", source=original, target=target)
         if error.errno == errno.EXDEV:
             raise NoTrash(
@@ -118,7 +124,7 @@ def _write_info(folder: TrashFolder, original: str) -> tuple[str, os.stat_result
     stem, extension = os.path.splitext(os.path.basename(original))
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     for number in range(1, 100_000):
-        name = os.path.basename(original) if number == 1 else f"{stem}.{number}{extension}"
+        name = _trash_name(stem, extension if number == 1 else f".{number}{extension}")
         if os.path.lexists(folder.files(name)):
             continue
         try:
@@ -138,13 +144,41 @@ def _write_info(folder: TrashFolder, original: str) -> tuple[str, os.stat_result
     raise NoTrash(errno.EEXIST, f"no free name in {printable(folder.path)}")
 
 
-def _remove_info(path: str, identity: tuple[int, int]) -> bool:
+def _trash_name(stem: str, ending: str) -> str:
+    """`stem + ending`, the stem shortened (whole characters) so that `NAME.trashinfo`
+    fits in a file name; the .trashinfo keeps the full original path for undo."""
+    budget = NAME_LIMIT - len(os.fsencode(ending + ".trashinfo"))
+    excess = len(os.fsencode(stem)) - budget
+    while excess > 0 and stem:
+        cut = max(1, excess // 4)  # a character is at most 4 bytes in UTF-8
+        stem = stem[:-cut]
+        excess = len(os.fsencode(stem)) - budget
+    return stem + ending
+
+
+# A .trashinfo as the run made it: device, inode and modification time (None in the
+# journals of runs that did not record it).
+InfoIdentity = tuple[int, int, int | None]
+
+
+def _identity(info: os.stat_result) -> InfoIdentity:
+    return info.st_dev, info.st_ino, info.st_mtime_ns
+
+
+def _is_made(info: os.stat_result | None, identity: InfoIdentity) -> bool:
+    """Whether `info` is that of the .trashinfo the run made."""
+    if info is None or (info.st_dev, info.st_ino) != identity[:2]:
+        return False
+    return identity[2] is None or info.st_mtime_ns == identity[2]
+
+
+def _remove_info(path: str, identity: InfoIdentity) -> bool:
     """Remove the .trashinfo this run made at `path`, and nothing that replaced it."""
     try:
         info = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
         return False
-    if (info.st_dev, info.st_ino) != identity:
+    if not _is_made(info, identity):
         return False
     os.unlink(path)
     return True
@@ -277,10 +311,11 @@ class _Trashed:
 
     move: Move  # from the original path to files/NAME
     info: str  # info/NAME.trashinfo
-    identity: tuple[int, int]  # the .trashinfo's device and inode
+    identity: InfoIdentity  # the .trashinfo's device, inode and modification time
     link: bool
     folder: TrashFolder
     failed: bool = False  # the rename failed and left the file where it was
+    restored: bool = False  # an undo put it back: final, whatever is in the trash later
     events: list[str] = field(default_factory=list)
 
 
@@ -320,6 +355,8 @@ def _undo_one(record: _Trashed, journal: Journal | None) -> bool | str | None:
     """True when put back (or it would be, without a journal), None when there was
     nothing to do, else why not."""
     item = record.move
+    if record.restored:
+        return None  # a file of the same name trashed since is the user's, not the run's
     in_trash, original = moves._lstat(item.target), moves._lstat(item.source)
     if in_trash is None:
         # Never trashed (a failed or killed run), or put back already: by an earlier
@@ -331,12 +368,20 @@ def _undo_one(record: _Trashed, journal: Journal | None) -> bool | str | None:
         return "neither the original nor the trashed file exists any more"
     if not moves._is_kind(in_trash, record.link):
         return f"it is {kind_of(in_trash)} now, not what the run sent to the trash"
+    if not _is_made(moves._lstat(record.info), record.identity):
+        return (
+            f"{printable(item.target)} is not the file the run trashed: its .trashinfo is not"
+            " the one the run made; it stays in the trash"
+        )
     if original is not None:
         what = "a different file" if stat.S_ISREG(original.st_mode) else kind_of(original)
         return (
             f"{what} is now at {printable(item.source)}; the trashed file stays at"
             f" {printable(item.target)}"
         )
+    why = _folder_problem(os.path.dirname(item.source), in_trash.st_dev)
+    if why is not None:
+        return f"{why}; the trashed file stays at {printable(item.target)}"
     if journal is not None:
         journal.write(event="restoring", source=item.target, target=item.source)
         try:
@@ -348,6 +393,17 @@ def _undo_one(record: _Trashed, journal: Journal | None) -> bool | str | None:
         journal.write(event="restored", source=item.target, target=item.source)
         _remove_info(record.info, record.identity)
     return True
+
+
+def _folder_problem(folder: str, device: int) -> str | None:
+    """Why a file cannot go back into `folder` (the real path the run recorded): a
+    folder on its way is a symbolic link now, or it is on another filesystem than the
+    trash. Nothing is created before this is known."""
+    if os.path.realpath(folder) != folder:
+        return f"{printable(folder)} leads elsewhere now (through a symbolic link)"
+    if _device_of_nearest(folder) != device:
+        return f"{printable(folder)} is on another filesystem than its trash now"
+    return None
 
 
 _EVENTS = frozenset({"trashing", "trashed", "failed", "restoring", "restored"})
@@ -373,6 +429,8 @@ def _take(entry: object, read: JournalRead, number: int) -> str | None:
         return f"it names no file sent to the trash before it ({event} {moves._shown(item.source)})"
     if event == "failed" and record.move == item:
         record.failed = True
+    if event == "restored" and record.move != item:
+        record.restored = True
     return None
 
 
@@ -381,10 +439,13 @@ def _start(entry: dict, item: Move, read: JournalRead, number: int) -> str | Non
     only as a file manager would."""
     link, info = entry.get("link", False), entry.get("info")
     device, inode = entry.get("device"), entry.get("inode")
+    mtime_ns = entry.get("info_mtime_ns")
     if not isinstance(link, bool):
         return f"its link flag is not true or false: {moves._quoted(link)}"
     if not all(type(n) is int and n >= 0 for n in (device, inode)):
         return "its .trashinfo is not recorded with its device and inode"
+    if mtime_ns is not None and type(mtime_ns) is not int:
+        return f"its .trashinfo's time is not a number: {moves._quoted(mtime_ns)}"
     why = moves._path_problem(info)
     if why is not None:
         return f"its info {why}"
@@ -394,10 +455,13 @@ def _start(entry: dict, item: Move, read: JournalRead, number: int) -> str | Non
     folder, why = _checked_place(item.target, info)
     if why is not None:
         return why
+    if folder.top is not None and not _is_inside(item.source, folder.top):
+        trash = moves._shown(folder.path)
+        return f"{moves._shown(item.source)} is not on the volume of its trash {trash}"
     why = _in_trash_problem(item, info, link, folder)
     if why is not None:
         return why
-    read.records[item] = _Trashed(item, info, (device, inode), link, folder)
+    read.records[item] = _Trashed(item, info, (device, inode, mtime_ns), link, folder)
     read.named.update({item.source: number, item.target: number})
     return None
 
@@ -455,5 +519,11 @@ def _original_in_info(info: str, folder: TrashFolder) -> str | None:
         return None
     path = os.fsdecode(urllib.parse.unquote_to_bytes(value))
     if folder.top is not None and not os.path.isabs(path):
-        path = os.path.join(folder.top, path)
+        path = os.path.normpath(os.path.join(folder.top, path))
+        # A per-volume trash holds only files of its volume: `../` leads out of it.
+        return path if _is_inside(path, folder.top) else None
     return os.path.normpath(path) if os.path.isabs(path) else None
+
+
+def _is_inside(path: str, top: str) -> bool:
+    return os.path.commonpath([path, top]) == top and path != top

@@ -25,10 +25,15 @@ _BASES: dict[str, tuple[str, str]] = {
 
 
 def base_folder(kind: Kind) -> str:
-    """The user's folder for files of this kind: the XDG variable when it is set and not
-    empty, else its default under the home folder (`~/.config`, `~/.cache`...)."""
+    """The user's folder for files of this kind: the XDG variable when it is an absolute
+    path, else its default under the home folder (`~/.config`, `~/.cache`...). The
+    specification says a relative value is invalid and must be ignored: it would name
+    another folder in every folder the command runs from."""
     variable, default = _BASES[kind]
-    return os.environ.get(variable) or os.path.join(os.path.expanduser("~"), default)
+    value = os.environ.get(variable, "")
+    if os.path.isabs(value):
+        return value
+    return os.path.join(os.path.expanduser("~"), default)
 
 
 def simplugin_folder(kind: Kind) -> str:

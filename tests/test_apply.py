@@ -470,3 +470,37 @@ def test_apply_protects_the_folders_it_is_told_to(library, tmp_path):
 
     assert "seagull_5.jpeg" in names(library)
     assert "it is protected" in run.stderr
+
+
+@pytest.mark.parametrize("sink", ["--move-to", "--trash"])
+@pytest.mark.parametrize("trash", ["home trash", "volume trash", "thumbnail cache"])
+def test_a_plan_naming_a_file_in_a_trash_or_a_cache_leaves_it_alone(
+    library, tmp_path, monkeypatch, sink, trash
+):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg" / "data"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg" / "state"))
+    folder = {
+        "home trash": tmp_path / "xdg" / "data" / "Trash",
+        "volume trash": library / f".Trash-{os.getuid()}",
+        "thumbnail cache": library / "@eaDir",
+    }[trash]
+    (folder / "files").mkdir(parents=True)
+    trashed = folder / "files" / "holiday.jpeg"
+    trashed.write_bytes((SEAGULLS / "seagull_6.jpeg").read_bytes())
+    plan = write_plan(
+        tmp_path / "plan.json",
+        [(library / "seagull_5.jpeg", [trashed, library / "seagull_6.jpeg"])],
+        roots=[str(tmp_path)],
+    )
+    destination = [str(tmp_path / "dest")] if sink == "--move-to" else []
+
+    run = run_simplugin("apply", str(plan), sink, *destination)
+
+    assert run.returncode == 3
+    line = next(line for line in run.stderr.splitlines() if "holiday.jpeg" in line)
+    assert line == (
+        f"simplugin: skipped {trashed}: in {folder}, a folder a scan never reads"
+        " (a trash or a thumbnail cache): left alone"
+    )
+    assert trashed.exists()
+    assert not (library / "seagull_6.jpeg").exists()  # the others leave

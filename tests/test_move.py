@@ -483,3 +483,33 @@ def test_undo_with_nothing_left_to_put_back_says_so(library, tmp_path):
     assert again.stderr == (
         "simplugin: nothing to put back: every file of this journal is already where it was\n"
     )
+
+
+def test_undo_never_follows_a_folder_replaced_by_a_symbolic_link(library, tmp_path):
+    top = tmp_path / "top"
+    top.mkdir()
+    library.rename(top / "sub")
+    destination = tmp_path / "near-duplicates"
+    run_simplugin("scan", str(top), "--move-to", str(destination))
+    (top / "sub").rename(top / "sub.old")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (top / "sub").symlink_to(elsewhere)
+
+    run = run_simplugin("undo", str(journal_of(destination)))
+
+    assert run.returncode == 3
+    assert f"{top}/sub leads elsewhere now (through a symbolic link)" in run.stderr
+    assert os.listdir(elsewhere) == []
+
+
+def test_a_library_scanned_through_a_linked_folder_is_put_back_by_undo(library, tmp_path):
+    (tmp_path / "alias").symlink_to(library)
+    before = snapshot(library)
+    destination = tmp_path / "near-duplicates"
+    run_simplugin("scan", str(tmp_path / "alias"), "--move-to", str(destination))
+
+    run = run_simplugin("undo", str(journal_of(destination)))
+
+    assert run.returncode == 0, run.stderr
+    assert snapshot(library) == before

@@ -16,6 +16,8 @@ from test_move import snapshot
 from test_nothing_unasked import NOT_RUN, write_config
 
 from conftest import run_simplugin
+from simplugin import OutputIncomplete, scan, write
+from simplugin.xdg import base_folder
 
 DUPLICATES = ("seagull_3.jpeg", "seagull_4.jpeg", "seagull_5.jpeg")
 
@@ -332,3 +334,212 @@ def test_a_volume_with_a_shared_sticky_trash_gets_the_users_folder_in_it(library
     undone = run_simplugin("undo", str(journal_of(desktop)))
     assert undone.returncode == 0, undone.stderr
     assert snapshot(on_volume) == before
+
+
+def trash_as_a_file_manager_does(path: Path, trash: Path) -> None:
+    """Send `path` to the home trash as a file manager would, under its own name."""
+    (trash / "info" / f"{path.name}.trashinfo").write_text(
+        f"[Trash Info]\nPath={urllib.parse.quote(str(path))}\nDeletionDate=2024-01-01T00:00:00\n"
+    )
+    os.rename(path, trash / "files" / path.name)
+
+
+def test_a_file_the_user_trashed_again_from_the_file_manager_is_not_restored(library, desktop):
+    run_simplugin("scan", str(library), "--trash")
+    trash = trash_of(desktop)
+    os.rename(trash / "files" / "seagull_4.jpeg", library / "seagull_4.jpeg")  # "Restore"
+    os.unlink(trash / "info" / "seagull_4.jpeg.trashinfo")
+    (library / "seagull_4.jpeg").write_bytes(b"the user's edit")
+    trash_as_a_file_manager_does(library / "seagull_4.jpeg", trash)
+
+    run = run_simplugin("undo", str(journal_of(desktop)))
+
+    assert run.returncode == 3
+    assert "seagull_4.jpeg is not the file the run trashed" in run.stderr
+    assert (trash / "files" / "seagull_4.jpeg").read_bytes() == b"the user's edit"
+    assert (trash / "info" / "seagull_4.jpeg.trashinfo").exists()
+    assert not (library / "seagull_4.jpeg").exists()
+    assert (library / "seagull_3.jpeg").exists()  # the others come back
+
+
+def test_undo_run_twice_never_restores_what_the_user_trashed_after_the_first(library, desktop):
+    run_simplugin("scan", str(library), "--trash")
+    journal = journal_of(desktop)
+    run_simplugin("undo", str(journal))
+    (library / "seagull_5.jpeg").write_bytes(b"the user's edit")
+    trash_as_a_file_manager_does(library / "seagull_5.jpeg", trash_of(desktop))
+
+    run = run_simplugin("undo", str(journal))
+
+    assert run.returncode == 0, run.stderr
+    assert "nothing to put back" in run.stderr
+    assert (trash_of(desktop) / "files" / "seagull_5.jpeg").read_bytes() == b"the user's edit"
+    assert not (library / "seagull_5.jpeg").exists()
+
+
+def test_a_folder_replaced_by_a_symbolic_link_is_never_followed_by_undo(library, desktop, tmp_path):
+    top = tmp_path / "top"
+    top.mkdir()
+    library.rename(top / "sub")
+    run_simplugin("scan", str(top), "--trash")
+    (top / "sub").rename(top / "sub.old")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (top / "sub").symlink_to(elsewhere)
+
+    run = run_simplugin("undo", str(journal_of(desktop)))
+
+    assert run.returncode == 3
+    assert f"{top}/sub leads elsewhere now (through a symbolic link)" in run.stderr
+    assert os.listdir(elsewhere) == []
+    assert sorted(os.listdir(trash_of(desktop) / "files")) == sorted(DUPLICATES)
+
+
+def test_a_name_too_long_for_its_trashinfo_is_shortened_and_restored_exactly(library, desktop):
+    long_name = "S" * 239 + ".jpeg"  # 244 bytes: NAME.trashinfo would be 254 + 10
+    (library / "seagull_5.jpeg").rename(library / long_name)
+    (library / f"{long_name}.xmp").write_text("metadata")
+    before = snapshot(library)
+
+    run = run_simplugin("scan", str(library), "--trash")
+
+    assert run.returncode == 0, run.stderr
+    assert not (library / long_name).exists()
+    assert not (library / f"{long_name}.xmp").exists()
+    infos = [trash_info(info) for info in (trash_of(desktop) / "info").iterdir()]
+    assert all(
+        len(os.fsencode(info.name)) <= 255 for info in (trash_of(desktop) / "info").iterdir()
+    )
+    assert {info["Path"] for info in infos} >= {
+        str(library / long_name),
+        str(library / f"{long_name}.xmp"),
+    }
+    undone = run_simplugin("undo", str(journal_of(desktop)))
+    assert undone.returncode == 0, undone.stderr
+    assert snapshot(library) == before
+
+
+def test_a_journal_naming_a_path_outside_the_volume_of_its_trash_creates_nothing(
+    library, desktop, volume
+):
+    on_volume = volume / "library"
+    shutil.copytree(library, on_volume)
+    run_simplugin("scan", str(on_volume), "--trash")
+    trash = volume / f".Trash-{os.getuid()}"
+    outside = volume.parent / "newdir" / "sub" / "esc.jpeg"
+    (trash / "info" / "seagull_3.jpeg.trashinfo").write_text(
+        "[Trash Info]\nPath=..%2Fnewdir%2Fsub%2Fesc.jpeg\nDeletionDate=2024-01-01T00:00:00\n"
+    )
+    journal = journal_of(desktop)
+    lines = [json.loads(line) for line in journal.read_text().splitlines()]
+    for entry in lines[1:]:
+        if entry["source"].endswith("seagull_3.jpeg"):
+            entry["source"] = str(outside)
+    journal.write_text("".join(json.dumps(entry) + "\n" for entry in lines))
+
+    run = run_simplugin("undo", str(journal))
+
+    assert run.returncode == 3
+    assert "nothing was put back" in run.stderr
+    assert not (volume.parent / "newdir").exists()
+    assert (trash / "files" / "seagull_3.jpeg").exists()
+
+
+@pytest.mark.parametrize("kind", ["config", "cache", "data", "state"])
+def test_a_relative_xdg_folder_is_ignored_as_the_specification_says(kind, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for variable in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
+        monkeypatch.setenv(variable, "reldata")
+
+    assert base_folder(kind) == os.path.join(tmp_path, DEFAULT_UNDER_HOME[kind])
+
+
+DEFAULT_UNDER_HOME = {
+    "config": ".config",
+    "cache": ".cache",
+    "data": ".local/share",
+    "state": ".local/state",
+}
+
+
+def test_with_a_relative_xdg_data_home_the_home_trash_is_under_the_home_folder(
+    library, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_DATA_HOME", "reldata")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+    run = run_simplugin("scan", str(library), "--trash", cwd=tmp_path)
+
+    assert run.returncode == 0, run.stderr
+    trash = tmp_path / "home" / ".local" / "share" / "Trash"
+    assert sorted(os.listdir(trash / "files")) == sorted(DUPLICATES)
+
+
+@pytest.mark.parametrize("sink", ["trash", "move"])
+@pytest.mark.parametrize("replaced_by", ["another file", "a symbolic link"])
+def test_a_duplicate_replaced_after_the_scan_stays_with_its_sidecar(
+    library, desktop, tmp_path, capsys, sink, replaced_by
+):
+    (library / "seagull_5.xmp").write_text("metadata of seagull 5")
+    result = scan(library)
+    duplicate = library / "seagull_5.jpeg"
+    duplicate.unlink()
+    if replaced_by == "another file":
+        duplicate.write_bytes(b"not the photo the scan read, at all")
+    else:
+        duplicate.symlink_to(library / "seagull_1.jpeg")
+    options = {"to": str(tmp_path / "moved")} if sink == "move" else {}
+
+    with pytest.raises(OutputIncomplete):
+        write(result, sink, **options)
+
+    assert f"{duplicate}: changed since the scan; left where it was" in capsys.readouterr().err
+    assert os.path.lexists(duplicate)
+    assert (library / "seagull_5.xmp").read_text() == "metadata of seagull 5"
+    assert not (library / "seagull_3.jpeg").exists()  # the others leave
+
+
+@pytest.fixture
+def immutable(tmp_path):
+    """Makes a file immutable (chattr +i: even root cannot rename it), and mutable again
+    after the test."""
+    made: list[Path] = []
+
+    def make(path: Path) -> None:
+        done = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot make a file immutable here: {done.stderr.strip()}")
+        made.append(path)
+
+    yield make
+    for path in made:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+@pytest.mark.parametrize("sink", ["--trash", "--move-to"])
+def test_a_photo_that_cannot_leave_keeps_its_sidecars_with_it(
+    library, desktop, tmp_path, immutable, sink
+):
+    (library / "seagull_5.xmp").write_text("metadata of seagull 5")
+    immutable(library / "seagull_5.jpeg")
+    destination = [str(tmp_path / "moved")] if sink == "--move-to" else []
+
+    run = run_simplugin("scan", str(library), sink, *destination)
+
+    assert run.returncode == 3
+    assert f"{library}/seagull_5.xmp: it stays with its photo" in run.stderr
+    assert (library / "seagull_5.xmp").read_text() == "metadata of seagull 5"
+    assert not (library / "seagull_3.jpeg").exists()  # the others leave
+
+
+def test_a_run_that_trashed_nothing_leaves_no_journal_and_speaks_of_none(library, desktop):
+    (desktop / "share").mkdir(parents=True)
+    trash_of(desktop).write_text("not a folder: no file can go to this trash")
+
+    run = run_simplugin("scan", str(library), "--trash")
+
+    assert run.returncode == 3
+    assert "trashed no files" in run.stderr
+    assert "journal" not in run.stderr
+    assert list((desktop / "state").rglob("simplugin-journal-*")) == []

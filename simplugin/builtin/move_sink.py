@@ -30,7 +30,6 @@ from simplugin import (
     Move,
     Option,
     OutputIncomplete,
-    Photo,
     ScanResult,
     Sink,
     error_reason,
@@ -84,13 +83,16 @@ class MoveSink(Sink):
         else:
             try:
                 roots = [os.path.abspath(root) for root in result.settings.roots]
-                journal = Journal.create(destination, roots=roots)
+                # Each source in its real folder, which undo checks is still real.
+                journal = Journal.create(destination, roots=roots, real_sources=True)
             except OSError as error:
                 raise OutputIncomplete(
                     f"cannot move into {destination}: {error_reason(error)}; nothing was moved"
                 ) from error
+            moved: list[PlannedMove] = []
             try:
-                moved = [item for item in planned if _move_one(item, journal)]
+                for unit in _units(planned):
+                    moved += _move_unit(unit, journal)
             finally:
                 journal.close()
             failed += len(planned) - len(moved)
@@ -102,6 +104,24 @@ class MoveSink(Sink):
                 f"{failed} of {len(planned) + len(unmovable)} files could not be moved and"
                 " were left where they were"
             )
+
+
+def _units(planned: list[PlannedMove]) -> list[list[PlannedMove]]:
+    """The planned moves by the duplicate they move with, its photo first (as planned)."""
+    units: dict[str, list[PlannedMove]] = {}
+    for item in planned:
+        units.setdefault(item.file.photo.path, []).append(item)
+    return list(units.values())
+
+
+def _move_unit(unit: list[PlannedMove], journal: Journal) -> list[PlannedMove]:
+    """Move a duplicate's unit (its photo first), or none of it if the photo stays."""
+    photo, others = (unit[0], unit[1:]) if unit[0].file.is_duplicate else (None, unit)
+    if photo is not None and not _move_one(photo, journal):
+        for item in others:
+            tell(f"not moved {printable(item.file.path)}: it stays with its photo")
+        return []
+    return [*([photo] if photo else []), *(item for item in others if _move_one(item, journal))]
 
 
 def _move_one(item: PlannedMove, journal: Journal) -> bool:
@@ -124,7 +144,8 @@ def plan(
     chosen = leaving(result)
     planned: list[PlannedMove] = []
     targets: set[str] = set()
-    for photo, unit in _by_photo(chosen.files):
+    for unit in chosen.units():
+        photo = unit[0].photo
         relative = _relative_folder(photo.path, roots)
         stem = os.path.splitext(os.path.basename(photo.path))[0]
         for number in range(10_000):
@@ -134,19 +155,15 @@ def plan(
             if not any(p in targets or os.path.lexists(p) for p in absolute):
                 break
         for file, shown_target, target in zip(unit, shown, absolute, strict=True):
-            planned.append(
-                PlannedMove(Move(os.path.abspath(file.path), target), file, shown_target)
-            )
+            planned.append(PlannedMove(Move(_real_folder(file.path), target), file, shown_target))
             targets.add(target)
     return planned, chosen.kept, chosen.refused
 
 
-def _by_photo(files: tuple[LeavingFile, ...]) -> list[tuple[Photo, list[LeavingFile]]]:
-    """The files that leave, by the duplicate they leave with (its unit, photo first)."""
-    units: dict[str, tuple[Photo, list[LeavingFile]]] = {}
-    for file in files:
-        units.setdefault(file.photo.path, (file.photo, []))[1].append(file)
-    return list(units.values())
+def _real_folder(path: str) -> str:
+    """`path` in the real path of its folder (its last component never followed)."""
+    absolute = os.path.abspath(path)
+    return os.path.join(os.path.realpath(os.path.dirname(absolute)), os.path.basename(absolute))
 
 
 def _relative_folder(path: str, roots: tuple[str, ...]) -> str:

@@ -12,6 +12,7 @@ is, with one line saying why.
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from collections.abc import Mapping
@@ -65,7 +66,7 @@ class TrashSink(Sink):
             tell(leaving_total("trashed", files))
             sent = 0
         else:
-            sent = len(_trash_all(result, files))
+            sent = len(_trash_all(result, chosen.units()))
         failed = len(chosen.refused) + len(files) - sent
         if failed:
             raise OutputIncomplete(
@@ -74,22 +75,39 @@ class TrashSink(Sink):
             )
 
 
-def _trash_all(result: ScanResult, files: tuple[LeavingFile, ...]) -> list[LeavingFile]:
-    """Send `files` to the trash under one journal; those that went."""
+def _trash_all(result: ScanResult, units: list[tuple[LeavingFile, ...]]) -> list[LeavingFile]:
+    """Send each unit to the trash, its photo first, under one journal; the files that
+    went. The rest of a unit stays with its photo when the photo cannot go."""
     try:
         journal = trash_journal(roots=[str(root) for root in result.settings.roots])
+        untouched = os.path.getsize(journal.path)  # its header only
     except OSError as error:
         raise OutputIncomplete(
             f"cannot write the journal of a trash run: {error_reason(error)}; nothing was trashed"
         ) from error
+    trashed: list[LeavingFile] = []
     try:
-        trashed = [file for file in files if _trash_one(file, journal)]
+        for unit in units:
+            trashed += _trash_unit(unit, journal)
     finally:
         journal.close()
     tell(leaving_total("trashed", trashed))
-    undo = f"simplugin undo {shlex.quote(journal.path)}"
-    tell(f"journaled in {journal.path}; to put everything back: {undo}")
+    if trashed:
+        undo = f"simplugin undo {shlex.quote(journal.path)}"
+        tell(f"journaled in {journal.path}; to put everything back: {undo}")
+    elif os.path.getsize(journal.path) == untouched:
+        os.unlink(journal.path)  # nothing was trashed, nor tried: nothing to undo
     return trashed
+
+
+def _trash_unit(unit: tuple[LeavingFile, ...], journal: Journal) -> list[LeavingFile]:
+    """Trash a duplicate's unit (its photo first), or none of it if the photo stays."""
+    photo, others = (unit[0], unit[1:]) if unit[0].is_duplicate else (None, unit)
+    if photo is not None and not _trash_one(photo, journal):
+        for file in others:
+            tell(f"not trashed {printable(file.path)}: it stays with its photo")
+        return []
+    return [*([photo] if photo else []), *(file for file in others if _trash_one(file, journal))]
 
 
 def _trash_one(file: LeavingFile, journal: Journal) -> bool:
