@@ -175,6 +175,12 @@ def _configure(
     undated = chosen["undated"]
     if undated not in UNDATED_CHOICES:
         raise UsageError(f"undated must be one of {', '.join(UNDATED_CHOICES)}, not {undated!r}")
+    if chosen["rotations"] and not metric.supports_rotations:
+        supporting = [m.name for m in host.registered["metric"].values() if m.supports_rotations]
+        raise UsageError(
+            f"metric {chosen['metric']!r} cannot find rotated copies: rotations need a metric"
+            f" that supports them ({', '.join(supporting) or 'none is installed'})"
+        )
     processes = jobs_to_use(chosen["jobs"])
     try:
         keep = checked_keep(chosen["keep"])
@@ -196,6 +202,7 @@ def _configure(
         follow_symlinks=chosen["follow_symlinks"],
         exclude=_exclude(chosen["exclude"], chosen["default_excludes"]),
         only_identical=bool(chosen["only_identical"]),
+        rotations=bool(chosen["rotations"]),
         keep=keep,
         protect=tuple(_absolute(chosen["protect"])),
     )
@@ -250,6 +257,16 @@ def _threshold(metric: Metric, threshold: float | str | None) -> float:
         return metric.threshold_of(threshold)
     except ValueError as error:
         raise UsageError(f"threshold {error}") from None
+
+
+def asked_of_metric(settings: ScanSettings) -> dict[str, Any]:
+    """The keywords a scan gives its metric's `pairs_within`, `pairs_between` and
+    `distance`: only what this scan asks for, so a metric that knows none of them (one
+    written before they were added) is called as it always was."""
+    asked: dict[str, Any] = {}
+    if settings.rotations:
+        asked["rotations"] = True
+    return asked
 
 
 def _compared_below(threshold: float) -> float:
@@ -452,13 +469,14 @@ def _near_pairs(
     if alone:
         return
     metric, threshold = context.metric, _compared_below(context.settings.threshold)
+    asked = asked_of_metric(context.settings)
     method = "pairs_within" if right is None else "pairs_between"
     with context.host.blame(metric, method):
         if right is None:
             right = left
-            near = metric.pairs_within(signatures[left], threshold)
+            near = metric.pairs_within(signatures[left], threshold, **asked)
         else:
-            near = metric.pairs_between(signatures[left], signatures[right], threshold)
+            near = metric.pairs_between(signatures[left], signatures[right], threshold, **asked)
         for i, j, distance in near:
             a, b = sorted((int(left[i]), int(right[j])))
             if a != b:
@@ -519,11 +537,12 @@ def _with_keeper(
     protected = tuple(p for p in by_path if context.settings.protects(p.path))
     keep = context.host.choose_keeper(protected or by_path, context.settings)
     keeper = next(i for i in members if photos[i] is keep)
+    asked = asked_of_metric(context.settings)
     with context.host.blame(metric, "distance"):
         duplicates = [
             Duplicate(
                 photos[i],
-                float(metric.distance(signatures[keeper], signatures[i])),
+                float(metric.distance(signatures[keeper], signatures[i], **asked)),
                 identical=(min(i, keeper), max(i, keeper)) in identical,
             )
             for i in members

@@ -117,6 +117,7 @@ class ScanSettings:
     follow_symlinks: bool = False
     exclude: tuple[str, ...] = ()  # folders not to read, such as where duplicates are moved
     only_identical: bool = False  # only byte-identical copies count as duplicates
+    rotations: bool = False  # a photo also matches its turned and mirrored copies
     # the keeper rule's criteria, in order: "original", "largest", "path:FOLDER"...
     keep: tuple[str, ...] = DEFAULT_KEEP
     # folders and files never changed (absolute paths): their photos are kept, never moved
@@ -235,6 +236,15 @@ class Metric(Contribution):
     outside it is refused as a usage error, naming the range. `thresholds` names
     thresholds a user can give as words (`--threshold strict`); "default" is always
     `default_threshold`.
+
+    Some scans ask more of a comparison; the engine then passes a keyword to
+    `pairs_within`, `pairs_between` and `distance`, and passes nothing new otherwise, so
+    a metric that knows none of them works unchanged:
+
+    * `rotations=True` (`--rotations`): a photo also matches its copies turned by 90,
+      180 or 270 degrees or mirrored, pixels and all; the distance is the smallest over
+      those orientations. Only a metric that sets `supports_rotations = True` is asked;
+      asking for rotations with another is a usage error naming it.
     """
 
     default_threshold: ClassVar[float]
@@ -246,6 +256,8 @@ class Metric(Contribution):
     # reduced scale (1/2 to 1/8) no smaller than this: several times faster than a full
     # decode. None decodes every photo at full size.
     decode_size: ClassVar[int | None] = None
+    # Whether its comparisons take `rotations=True` (see above).
+    supports_rotations: ClassVar[bool] = False
 
     def named_thresholds(self) -> dict[str, float]:
         """The words `--threshold` takes for this metric, with their numbers."""
@@ -280,21 +292,21 @@ class Metric(Contribution):
         """The distance between two signatures: 0.0 when identical."""
 
     def pairs_within(
-        self, signatures: np.ndarray, threshold: float
+        self, signatures: np.ndarray, threshold: float, **asked: Any
     ) -> Iterable[tuple[int, int, float]]:
         """Every `(i, j, distance)` with `i < j` and `distance < threshold`.
 
         `signatures` has one row per photo (shape `(n, *signature_shape)`). Override
         this with a vectorised or indexed search; the result must be the same as this
-        pairwise reference.
+        pairwise reference, which hands `distance` the keywords it is given (`asked`).
         """
         for i, j in itertools.combinations(range(len(signatures)), 2):
-            d = self.distance(signatures[i], signatures[j])
+            d = self.distance(signatures[i], signatures[j], **asked)
             if d < threshold:
                 yield i, j, d
 
     def pairs_between(
-        self, left: np.ndarray, right: np.ndarray, threshold: float
+        self, left: np.ndarray, right: np.ndarray, threshold: float, **asked: Any
     ) -> Iterable[tuple[int, int, float]]:
         """Every `(i, j, distance)` with `distance(left[i], right[j]) < threshold`.
 
@@ -302,7 +314,7 @@ class Metric(Contribution):
         calls `distance` for every pair; override it as you would `pairs_within`.
         """
         for i, j in itertools.product(range(len(left)), range(len(right))):
-            d = self.distance(left[i], right[j])
+            d = self.distance(left[i], right[j], **asked)
             if d < threshold:
                 yield i, j, d
 
