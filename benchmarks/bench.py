@@ -198,7 +198,7 @@ def simplugin_scan(folder: Path, cache: Path) -> list[tuple[str, str]]:
     return [(Path(p["a"]).name, Path(p["b"]).name) for p in json.loads(out)["pairs"]]
 
 
-def compare_only(count: int) -> list:
+def compare_only(count: int, rotations: bool) -> list:
     from simplugin.builtin.avgdiff import AverageDifference
 
     rng = np.random.default_rng(count)
@@ -207,7 +207,9 @@ def compare_only(count: int) -> list:
         [photo_like_signatures(min(5000, count - done), rng) for done in range(0, count, 5000)]
     )
     started = time.perf_counter()
-    found = sum(1 for _ in AverageDifference().pairs_within(signatures, 0.07))
+    # Given only when asked, as the engine does.
+    asked = {"rotations": True} if rotations else {}
+    found = sum(1 for _ in AverageDifference().pairs_within(signatures, 0.07, **asked))
     print(json.dumps({"seconds": time.perf_counter() - started, "pairs": found}), file=sys.stderr)
     return []
 
@@ -345,12 +347,24 @@ def main() -> None:
         if NAIVE in baseline:
             print(f"simplugin cold scan is {baseline[NAIVE] / cold:.1f}x faster than the naive one")
         for size in arguments.signatures:
-            seconds, peak, _, errors = measure("compare", str(size))
-            inner = json.loads(errors.strip().splitlines()[-1])
-            print(
-                f"comparison alone, {size} signatures: {inner['seconds']:.1f} s"
-                f" ({inner['pairs']} pairs), peak {peak:.0f} MB"
-            )
+            compare_with_and_without_rotations(size)
+
+
+def compare_with_and_without_rotations(size: int) -> None:
+    """Time the comparison stage alone on `size` signatures, upright only and then in
+    the eight orientations of `--rotations`, and print what rotations cost."""
+    seconds = {}
+    for variant in ("upright", "rotations"):
+        _, peak, _, errors = measure("compare", str(size), variant)
+        inner = json.loads(errors.strip().splitlines()[-1])
+        seconds[variant] = inner["seconds"]
+        shown = "" if variant == "upright" else ", --rotations"
+        print(
+            f"comparison alone{shown}, {size} signatures: {inner['seconds']:.1f} s"
+            f" ({inner['pairs']} pairs), peak {peak:.0f} MB"
+        )
+    ratio = seconds["rotations"] / max(seconds["upright"], 1e-9)
+    print(f"comparison with --rotations / without, {size} signatures: {ratio:.2f}x")
 
 
 def _run(arguments: list[str]) -> None:
@@ -369,7 +383,8 @@ def _run(arguments: list[str]) -> None:
     elif name == "simplugin":
         found = simplugin_scan(Path(rest[0]), Path(rest[1]))
     else:
-        found = compare_only(int(rest[0]))
+        size, variant = rest
+        found = compare_only(int(size), variant == "rotations")
     Path(out).write_text(json.dumps(found))
 
 
