@@ -38,8 +38,11 @@ NAIVE = "naive tutorial approach"
 # --- the library -------------------------------------------------------------------------
 
 
-def generate(folder: Path, count: int, seed: int, megapixels: tuple[float, float]) -> set:
-    """Write `count` photos into `folder`; return the known near-duplicate pairs."""
+def generate(
+    folder: Path, count: int, seed: int, megapixels: tuple[float, float], dated: bool = True
+) -> set:
+    """Write `count` photos into `folder`; return the known near-duplicate pairs.
+    `dated=False` leaves out the capture times (the same pixels otherwise)."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     families: list[list[str]] = []
@@ -49,7 +52,7 @@ def generate(folder: Path, count: int, seed: int, megapixels: tuple[float, float
         family = [f"IMG_{written:05d}.jpg"]
         scene = _scene(rng, megapixels)
         taken = start + int(rng.integers(0, 365 * 86400))
-        _save(scene, folder / family[0], taken, quality=92)
+        _save(scene, folder / family[0], taken if dated else None, quality=92)
         written += 1
         if rng.random() < 0.35:
             for variant in rng.choice(4, size=int(rng.integers(1, 3)), replace=False):
@@ -59,7 +62,7 @@ def generate(folder: Path, count: int, seed: int, megapixels: tuple[float, float
                 _save(
                     _variant(scene, int(variant)),
                     folder / name,
-                    taken + 2 + written % 5,
+                    taken + 2 + written % 5 if dated else None,
                     quality=70 if variant == 0 else 90,
                 )
                 family.append(name)
@@ -93,9 +96,10 @@ def _variant(scene: Image.Image, kind: int) -> Image.Image:
     return scene  # re-encoded (at a lower quality, by the caller)
 
 
-def _save(image: Image.Image, path: Path, taken: int, quality: int) -> None:
+def _save(image: Image.Image, path: Path, taken: int | None, quality: int) -> None:
     exif = Image.Exif()
-    exif.get_ifd(0x8769)[0x9003] = time.strftime("%Y:%m:%d %H:%M:%S", time.gmtime(taken))
+    if taken is not None:
+        exif.get_ifd(0x8769)[0x9003] = time.strftime("%Y:%m:%d %H:%M:%S", time.gmtime(taken))
     image.save(path, quality=quality, exif=exif)
 
 
