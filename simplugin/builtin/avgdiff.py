@@ -206,12 +206,13 @@ def _near_rows(
         if same:
             later = columns > rows
             rows, columns = rows[later], columns[later]
-        found = _measure(left, right, start, rows, columns, limit, orientations)
-        for k in np.flatnonzero(found < threshold):
-            a, b = int(left.order[rows[k]]), int(right.order[columns[k]])
-            if same:
-                a, b = min(a, b), max(a, b)
-            yield a, b, float(found[k])
+        found, distances = _measure(left, right, start, rows, columns, limit, orientations)
+        for k, distance in zip(found, distances, strict=True):
+            if distance < threshold:
+                a, b = int(left.order[rows[k]]), int(right.order[columns[k]])
+                if same:
+                    a, b = min(a, b), max(a, b)
+                yield a, b, float(distance)
 
 
 def _measure(
@@ -222,33 +223,35 @@ def _measure(
     columns: np.ndarray,
     limit: int,
     orientations: tuple[Orientation, ...],
-) -> np.ndarray:
-    """The distance of each candidate pair (sorted positions; its row within the stretch
-    of `left` from `start`), at its nearest orientation; infinite when finer bounds rule
-    the pair out in every orientation."""
-    nearest = np.full(len(rows), np.iinfo(np.int32).max, np.int32)
+) -> tuple[np.ndarray, np.ndarray]:
+    """The candidate pairs (sorted positions; rows within the stretch of `left` from
+    `start`) that finer bounds leave in some orientation: their numbers among the
+    candidates, and each one's distance at its nearest orientation."""
     candidates = np.arange(len(rows))
     if len(orientations) > 1:
         candidates = _in_some_orientation(left, right, rows, columns, limit)
+        rows, columns = rows[candidates], columns[candidates]
     stretch = slice(start, start + _ROWS)
-    ours_rows, theirs = rows[candidates] - start, columns[candidates]
-    theirs_quadrants = right.quadrants[theirs]
+    ours_rows, theirs_quadrants = rows - start, right.quadrants[columns]
+    found, totals = [], []
     for orientation in orientations:
         # The stretch's rows are turned once, then picked for each candidate: small
         # arrays, read in cache, rather than every candidate's row turned on its own.
         ours = _turned(left.quadrants[stretch], orientation).copy()[ours_rows]
         kept = np.flatnonzero(_total(ours - theirs_quadrants) < limit)
         ours = _turned(left.blocks[stretch], orientation).copy()[ours_rows[kept]]
-        kept = kept[_total(ours - right.blocks[theirs[kept]]) < limit]
+        kept = kept[_total(ours - right.blocks[columns[kept]]) < limit]
         ours = _turned(left.signatures[left.order[stretch]], orientation).astype(np.int16)
-        totals = _total(
-            ours[ours_rows[kept]] - right.signatures[right.order[theirs[kept]]].astype(np.int16)
-        )
-        found = candidates[kept]
-        nearest[found] = np.minimum(nearest[found], totals)
-    distances = nearest / SCALE
-    distances[nearest == np.iinfo(np.int32).max] = np.inf
-    return distances
+        theirs = right.signatures[right.order[columns[kept]]].astype(np.int16)
+        found.append(candidates[kept])
+        totals.append(_total(ours[ours_rows[kept]] - theirs))
+    pairs, nearest = np.concatenate(found), np.concatenate(totals)
+    if len(orientations) > 1:  # a pair near in several orientations: at its nearest
+        order = np.lexsort((nearest, pairs))
+        pairs, nearest = pairs[order], nearest[order]
+        first = np.concatenate(([True], pairs[1:] != pairs[:-1]))
+        pairs, nearest = pairs[first], nearest[first]
+    return pairs, nearest / SCALE
 
 
 def _in_some_orientation(
@@ -282,7 +285,8 @@ def _sorted_by_place(grids: np.ndarray) -> np.ndarray:
 
 def _total(differences: np.ndarray) -> np.ndarray:
     """The L1 norm of each row of signed differences (each a grid or a list)."""
-    return np.abs(differences).sum(axis=tuple(range(1, differences.ndim)), dtype=np.int32)
+    # Summed as rows of one axis: numpy reduces one long axis faster than several short.
+    return np.abs(differences).reshape(len(differences), -1).sum(axis=1, dtype=np.int32)
 
 
 @hookimpl
