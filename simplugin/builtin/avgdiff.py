@@ -285,8 +285,7 @@ def _sorted_by_place(grids: np.ndarray) -> np.ndarray:
 
 def _total(differences: np.ndarray) -> np.ndarray:
     """The L1 norm of each row of signed differences (each a grid or a list)."""
-    # Summed as rows of one axis: numpy reduces one long axis faster than several short.
-    return np.abs(differences).reshape(len(differences), -1).sum(axis=1, dtype=np.int32)
+    return np.abs(differences).sum(axis=tuple(range(1, differences.ndim)), dtype=np.int32)
 
 
 @hookimpl
