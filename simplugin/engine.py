@@ -188,6 +188,12 @@ def configure_scan(
     undated = chosen["undated"]
     if undated not in UNDATED_CHOICES:
         raise UsageError(f"undated must be one of {', '.join(UNDATED_CHOICES)}, not {undated!r}")
+    if chosen["rotations"] and not metric.supports_rotations:
+        supporting = [m.name for m in host.registered["metric"].values() if m.supports_rotations]
+        raise UsageError(
+            f"metric {chosen['metric']!r} cannot find rotated copies: rotations need a metric"
+            f" that supports them ({', '.join(supporting) or 'none is installed'})"
+        )
     processes = jobs_to_use(chosen["jobs"])
     try:
         keep = checked_keep(chosen["keep"])
@@ -209,6 +215,7 @@ def configure_scan(
         follow_symlinks=chosen["follow_symlinks"],
         exclude=_exclude(chosen["exclude"], chosen["default_excludes"]),
         only_identical=bool(chosen["only_identical"]),
+        rotations=bool(chosen["rotations"]),
         keep=keep,
         protect=tuple(_absolute(chosen["protect"])),
     )
@@ -263,6 +270,21 @@ def _threshold(metric: Metric, threshold: float | str | None) -> float:
         return metric.threshold_of(threshold)
     except ValueError as error:
         raise UsageError(f"threshold {error}") from None
+
+
+def asked_of_metric(
+    settings: ScanSettings, metric: Metric, comparison: Comparison | None = None
+) -> dict[str, Any]:
+    """The keywords a scan gives its metric's `pairs_within` and `pairs_between` for
+    `comparison` (and `distance`, without one): only what this scan asks for and what
+    the metric declares it uses, so a metric that knows none of them (one written before
+    they were added) is called as it always was."""
+    asked: dict[str, Any] = {}
+    if settings.rotations:
+        asked["rotations"] = True
+    if comparison is not None and metric.uses_bursts:
+        asked["burst"] = comparison.burst
+    return asked
 
 
 def _compared_below(threshold: float) -> float:
@@ -466,27 +488,18 @@ def _near_pairs(
     if alone:
         return
     metric, threshold = context.metric, _compared_below(context.settings.threshold)
+    asked = asked_of_metric(context.settings, metric, comparison)
     method = "pairs_within" if right is None else "pairs_between"
-    keywords = _comparison_keywords(metric, comparison)
     with context.host.blame(metric, method):
         if right is None:
             right = left
-            near = metric.pairs_within(signatures[left], threshold, **keywords)
+            near = metric.pairs_within(signatures[left], threshold, **asked)
         else:
-            near = metric.pairs_between(signatures[left], signatures[right], threshold, **keywords)
+            near = metric.pairs_between(signatures[left], signatures[right], threshold, **asked)
         for i, j, distance in near:
             a, b = sorted((int(left[i]), int(right[j])))
             if a != b:
                 yield (a, b), float(distance)
-
-
-def _comparison_keywords(metric: Metric, comparison: Comparison) -> dict[str, Any]:
-    """What a metric is told about one comparison beyond the signatures: only what it
-    declares it uses, so that a metric written before a keyword existed keeps working."""
-    keywords: dict[str, Any] = {}
-    if metric.uses_bursts:
-        keywords["burst"] = comparison.burst
-    return keywords
 
 
 def group(
@@ -550,11 +563,12 @@ def _with_keeper(
     keep = context.host.choose_keeper(protected or by_path, context.settings)
     keeper = next(i for i in members if photos[i] is keep)
     through = steps_towards(keeper, paired)
+    asked = asked_of_metric(context.settings, metric)
     with context.host.blame(metric, "distance"):
         duplicates = [
             Duplicate(
                 photos[i],
-                float(metric.distance(signatures[keeper], signatures[i])),
+                float(metric.distance(signatures[keeper], signatures[i], **asked)),
                 identical=(min(i, keeper), max(i, keeper)) in identical,
                 via=None if through[i] == keeper else photos[through[i]],
             )

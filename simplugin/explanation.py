@@ -18,6 +18,7 @@ from typing import Any
 from .engine import (
     NoProgress,
     ScanContext,
+    asked_of_metric,
     bucket,
     compare,
     configure_scan,
@@ -94,7 +95,7 @@ def explain(
     ignored = bool(ignored_pairs(for_scan(chosen["ignore_list"]), [(0, 1)], digests))
     first, second = summaries.signatures
     with host.blame(metric, "distance"):
-        distance = float(metric.distance(first, second))
+        distance = float(metric.distance(first, second, **asked_of_metric(scan_settings, metric)))
     with host.blame(metric, "facts"):
         facts = dict(metric.facts(first, second))
     found = summaries.photos

@@ -20,6 +20,14 @@ not set it are called as before. A plugin whose hook raises is reported by name 
 carries on where it can. An implementation named after no hook below, asking for an
 argument its hook does not give, or marked as a wrapper is never called: loading the
 plugin says so in one warning line, with the hook it probably means.
+
+When a scan asks more of a comparison, the engine passes a keyword to the metric's
+`pairs_within`, `pairs_between` and `distance`, and nothing new when it does not, so a
+metric written before the keyword existed works unchanged (see `simplugin.Metric`):
+
+- `rotations=True` (`--rotations`): also match copies turned by 90, 180 or 270 degrees
+  or mirrored. Given only to a metric that sets `supports_rotations = True`; asking for
+  rotations with another metric is a usage error naming it.
 """
 
 from __future__ import annotations

@@ -251,6 +251,18 @@ SETTINGS: dict[str, Setting] = {
             expected="true or false",
         ),
         Setting(
+            "rotations",
+            False,
+            "bool",
+            "a photo also matches its copies turned by 90, 180 or 270 degrees or mirrored"
+            " (the pixels turned, not only the EXIF tag); for a metric that supports it,"
+            f" such as {DEFAULT_METRIC}",
+            flags=("--rotations",),
+            switch=True,
+            types=(bool,),
+            expected="true or false",
+        ),
+        Setting(
             "keep",
             DEFAULT_KEEP,
             "str | Iterable[str]",

@@ -122,6 +122,7 @@ class ScanSettings:
     follow_symlinks: bool = False
     exclude: tuple[str, ...] = ()  # folders not to read, such as where duplicates are moved
     only_identical: bool = False  # only byte-identical copies count as duplicates
+    rotations: bool = False  # a photo also matches its turned and mirrored copies
     # the keeper rule's criteria, in order: "original", "largest", "path:FOLDER"...
     keep: tuple[str, ...] = DEFAULT_KEEP
     # folders and files never changed (absolute paths): their photos are kept, never moved
@@ -242,13 +243,19 @@ class Metric(Contribution):
     thresholds a user can give as words (`--threshold strict`); "default" is always
     `default_threshold`.
 
-    A metric that sets `uses_bursts = True` is told whether the photos it compares were
-    taken close together: the engine passes `burst=True` to `pairs_within` and
-    `pairs_between` when they are one bucket of the bucketer (for `exif-time`, photos
-    within `window` of each other), and `burst=False` otherwise (photos without a
-    bucket key, everything compared at once without a bucketer). It may then find
-    pairs within a burst that it would not trust across a whole library. A metric that
-    leaves it False is called without the keyword, as before it existed.
+    Some scans ask more of a comparison; the engine then passes a keyword, and passes
+    nothing new otherwise, so a metric that knows none of them works unchanged:
+
+    * `rotations=True` (`--rotations`), to `pairs_within`, `pairs_between` and
+      `distance`: a photo also matches its copies turned by 90, 180 or 270 degrees or
+      mirrored, pixels and all; the distance is the smallest over those orientations.
+      Only a metric that sets `supports_rotations = True` is asked; asking for rotations
+      with another is a usage error naming it.
+    * `burst=True|False`, to `pairs_within` and `pairs_between` of a metric that sets
+      `uses_bursts = True`: True when the photos compared are one bucket of the bucketer
+      (for `exif-time`, photos within `window` of each other), False otherwise (photos
+      without a bucket key, everything compared at once without a bucketer). It may
+      then find pairs within a burst that it would not trust across a whole library.
 
     `unavailable` says why the metric cannot run in this installation (an optional
     library missing); the scan then stops before reading a photo, with that one line.
@@ -265,6 +272,8 @@ class Metric(Contribution):
     decode_size: ClassVar[int | None] = None
     # True: `pairs_within` and `pairs_between` take the keyword `burst` (see above).
     uses_bursts: ClassVar[bool] = False
+    # Whether its comparisons take `rotations=True` (see above).
+    supports_rotations: ClassVar[bool] = False
 
     def unavailable(self) -> str | None:
         """Why this metric cannot be used here, in a few words with the fix (such as a
@@ -309,21 +318,21 @@ class Metric(Contribution):
         return {}
 
     def pairs_within(
-        self, signatures: np.ndarray, threshold: float
+        self, signatures: np.ndarray, threshold: float, **asked: Any
     ) -> Iterable[tuple[int, int, float]]:
         """Every `(i, j, distance)` with `i < j` and `distance < threshold`.
 
         `signatures` has one row per photo (shape `(n, *signature_shape)`). Override
         this with a vectorised or indexed search; the result must be the same as this
-        pairwise reference.
+        pairwise reference, which hands `distance` the keywords it is given (`asked`).
         """
         for i, j in itertools.combinations(range(len(signatures)), 2):
-            d = self.distance(signatures[i], signatures[j])
+            d = self.distance(signatures[i], signatures[j], **asked)
             if d < threshold:
                 yield i, j, d
 
     def pairs_between(
-        self, left: np.ndarray, right: np.ndarray, threshold: float
+        self, left: np.ndarray, right: np.ndarray, threshold: float, **asked: Any
     ) -> Iterable[tuple[int, int, float]]:
         """Every `(i, j, distance)` with `distance(left[i], right[j]) < threshold`.
 
@@ -331,7 +340,7 @@ class Metric(Contribution):
         calls `distance` for every pair; override it as you would `pairs_within`.
         """
         for i, j in itertools.product(range(len(left)), range(len(right))):
-            d = self.distance(left[i], right[j])
+            d = self.distance(left[i], right[j], **asked)
             if d < threshold:
                 yield i, j, d
 

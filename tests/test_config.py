@@ -135,7 +135,7 @@ def test_config_show_prints_the_effective_configuration(tmp_path):
 
     assert run.stdout == (
         f"# read from {config}\n"
-        'metric = "avgdiff"\nonly_identical = false\n'
+        'metric = "avgdiff"\nonly_identical = false\nrotations = false\n'
         'keep = ["original", "largest", "biggest-file", "shortest-path"]\nprotect = []\n'
         'bucketer = "exif-time"\nundated = "compare-all"\n'
         "cache = true\nignore_list = true\nfollow_symlinks = false\nexclude = []\n"

@@ -24,6 +24,7 @@ DECIDING = (
     "undated",
     "cache",
     "ignore_list",
+    "rotations",
 )
 
 
