@@ -673,6 +673,30 @@ def undo(journal_path: str, dry_run: bool = False) -> UndoReport:
     copies a killed run left are removed.
     """
     read = read_journal(journal_path)
+    partial: list[tuple[Move, str]] = []  # copies an interrupted undo left in the library
+
+    def undo_one(record: _Record, journal: Journal | None) -> bool | str | None:
+        if journal is not None:
+            for left in _remove_temporaries(record, read):
+                partial.append((record.move, _partial_left(left, read)))
+        return _undo_one(record, journal, read.real_sources)
+
+    report = undo_records(read, dry_run, undo_one)
+    report.refused += partial
+    if not dry_run and not report.rejected:
+        _remove_emptied_folders(report.restored, read.destination)
+    return report
+
+
+def undo_records(
+    read: JournalRead,
+    dry_run: bool,
+    undo_one: Callable[[Any, Journal | None], bool | str | None],
+) -> UndoReport:
+    """Undo every record of a journal read and checked, newest first, with `undo_one`
+    (given no journal on a dry run): True when it put the file back (or would), None
+    when there was nothing to do, else why not. Nothing is done when a line of the
+    journal was not trusted. The undo of a move and of a trash run share this."""
     report = UndoReport([], [], read.rejected)
     if report.rejected or not read.records:
         return report
@@ -686,10 +710,7 @@ def undo(journal_path: str, dry_run: bool = False) -> UndoReport:
     try:
         for record in reversed(read.records.values()):
             try:
-                if journal is not None:
-                    for left in _remove_temporaries(record, read):
-                        report.refused.append((record.move, _partial_left(left, read)))
-                outcome = _undo_one(record, journal, read.real_sources)
+                outcome = undo_one(record, journal)
             except OSError as error:
                 report.refused.append((record.move, error_reason(error)))
                 continue
@@ -700,8 +721,6 @@ def undo(journal_path: str, dry_run: bool = False) -> UndoReport:
     finally:
         if journal is not None:
             journal.close()
-    if journal is not None:
-        _remove_emptied_folders(report.restored, read.destination)
     return report
 
 

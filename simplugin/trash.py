@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 from . import moves
 from .files import NotRegularFile, kind_of, open_regular
-from .moves import Journal, JournalRead, Move, Rejected, UndoReport
+from .moves import Journal, JournalRead, Move, UndoReport
 from .text import error_reason, printable
 from .xdg import base_folder, simplugin_folder
 
@@ -324,31 +324,7 @@ def undo(journal_path: str, dry_run: bool = False) -> UndoReport:
     again. Nothing is done if any line of the journal is not trusted (see the module
     docstring); a file whose original path holds anything stays in the trash."""
     read = moves.read_journal(journal_path, action="trash", take=_take)
-    report = UndoReport([], [], read.rejected)
-    if report.rejected or not read.records:
-        return report
-    journal = None
-    if not dry_run:
-        try:
-            journal = Journal.reopen(read)
-        except OSError as error:
-            report.rejected.append(Rejected(None, f"cannot add to it: {error_reason(error)}"))
-            return report
-    try:
-        for record in reversed(read.records.values()):
-            try:
-                outcome = _undo_one(record, journal)
-            except OSError as error:
-                report.refused.append((record.move, error_reason(error)))
-                continue
-            if outcome is True:
-                report.restored.append(record.move)
-            elif outcome:
-                report.refused.append((record.move, outcome))
-    finally:
-        if journal is not None:
-            journal.close()
-    return report
+    return moves.undo_records(read, dry_run, _undo_one)
 
 
 def _undo_one(record: _Trashed, journal: Journal | None) -> bool | str | None:
