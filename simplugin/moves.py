@@ -526,19 +526,28 @@ _EITHER_WAY = frozenset({"temporary", "copied", "failed"})
 _EVENTS = _EITHER_WAY | {"moving", "moved", "restoring", "restored"}
 
 
-def _take(entry: object, read: JournalRead, number: int) -> str | None:
-    """Check one entry and add what it tells to `read.records`; why it is not
-    trusted, or None."""
+def checked_entry(entry: object, events: frozenset[str]) -> tuple[str, Move] | str:
+    """A journal entry's event (one of `events`) and the move it names, both paths
+    checked (absolute, canonical, a name this system can hold); or why it is not trusted."""
     if not isinstance(entry, dict):
         return "it is not a journal entry (a JSON object)"
     event = entry.get("event")
-    if not isinstance(event, str) or event not in _EVENTS:
+    if not isinstance(event, str) or event not in events:
         return f"unknown event {_quoted(event)}"
     for key in ("source", "target"):
         why = _path_problem(entry.get(key))
         if why is not None:
             return f"its {key} {why}"
-    item = Move(entry["source"], entry["target"])
+    return event, Move(entry["source"], entry["target"])
+
+
+def _take(entry: object, read: JournalRead, number: int) -> str | None:
+    """Check one entry and add what it tells to `read.records`; why it is not
+    trusted, or None."""
+    checked = checked_entry(entry, _EVENTS)
+    if isinstance(checked, str):
+        return checked
+    event, item = checked
     if item.source == item.target:
         return f"its source and target are the same path, {_shown(item.source)}"
     if event == "moving":

@@ -388,16 +388,10 @@ _EVENTS = frozenset({"trashing", "trashed", "failed", "restoring", "restored"})
 def _take(entry: object, read: JournalRead, number: int) -> str | None:
     """Check one entry of a trash journal and record what it tells; why it is not
     trusted, or None."""
-    if not isinstance(entry, dict):
-        return "it is not a journal entry (a JSON object)"
-    event = entry.get("event")
-    if not isinstance(event, str) or event not in _EVENTS:
-        return f"unknown event {moves._quoted(event)}"
-    for key in ("source", "target"):
-        why = moves._path_problem(entry.get(key))
-        if why is not None:
-            return f"its {key} {why}"
-    item = Move(entry["source"], entry["target"])
+    checked = moves.checked_entry(entry, _EVENTS)
+    if isinstance(checked, str):
+        return checked
+    event, item = checked
     if event == "trashing":
         return _start(entry, item, read, number)
     record = read.records.get(item) or read.records.get(Move(item.target, item.source))
