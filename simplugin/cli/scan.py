@@ -366,7 +366,9 @@ def run_review(arguments: argparse.Namespace) -> int:
     )
     if not os.path.exists(page) or code not in (ExitCode.OK, ExitCode.FAILED):
         return code
-    server = ReviewServer(Review(site_of(page, proposed_folder(arguments.paths))))
+    # "Not a duplicate" records in the list the scan read: the one given, else the default
+    listed = arguments.ignore_list if isinstance(arguments.ignore_list, str) else ""
+    server = ReviewServer(Review(site_of(page, proposed_folder(arguments.paths), listed)))
 
     def announce() -> None:
         print(server.url, flush=True)
