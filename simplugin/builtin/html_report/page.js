@@ -4,7 +4,7 @@
 // file named "<img onerror=...>.jpg" is shown as the text it is.
 
 const data = JSON.parse(document.getElementById("scan-data").textContent);
-const BATCH = 60; // groups added to the page at a time, as the reader scrolls
+const BATCH = 20; // groups added at a time, as the reader scrolls: a few screens (a filter redraws one batch)
 // Per group: the keeper, whether it is ticked, whether it was marked "not a duplicate"
 // (hidden, left out of everything), and the photos marked not duplicates of the rest.
 const choices = data.groups.map(() => ({ keep: 0, ticked: true, apart: false, apartPhotos: [] }));
