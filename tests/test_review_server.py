@@ -26,18 +26,20 @@ ROOT = Path(__file__).parents[1]
 class Review:
     """`simplugin review LIBRARY --no-open` running as a process of its own, serving."""
 
-    def __init__(self, library: Path, folders: Path, idle: float | None = None):
+    def __init__(self, library: Path, folders: Path, idle: float | None = None, data_home=None):
         env = {
             **os.environ,
             "PYTHONPATH": str(ROOT),
             "XDG_CACHE_HOME": str(folders / "cache"),
             "XDG_CONFIG_HOME": str(folders / "config"),
             "XDG_STATE_HOME": str(folders / "state"),  # where trash runs keep their journals
-            # XDG_DATA_HOME (the trash, the ignore list): the test's own (conftest.py)
+            # the trash and the ignore list: the test's own (conftest.py), or the review's
+            "XDG_DATA_HOME": str(data_home or folders / "share"),
         }
         if idle is not None:
             env[IDLE_VARIABLE] = str(idle)
         self.folders = folders
+        self.data_home = Path(env["XDG_DATA_HOME"])  # the trash, the ignore list
         self.stderr_path = folders / "stderr.txt"
         with open(self.stderr_path, "w") as stderr:
             self.process = subprocess.Popen(
@@ -105,7 +107,7 @@ def start_review(tmp_path):
     started = []
 
     def start(library: Path, idle: float | None = None) -> Review:
-        review = Review(library, tmp_path, idle)
+        review = Review(library, tmp_path, idle, data_home=os.environ["XDG_DATA_HOME"])
         started.append(review)
         return review
 
@@ -205,7 +207,7 @@ def test_the_page_moves_the_duplicates_to_the_trash_and_undo_puts_them_back(
     before = snapshot(library)
     review = start_review(library)
     page = open_page(browser, review)
-    trash = Path(os.environ["XDG_DATA_HOME"]) / "Trash"
+    trash = review.data_home / "Trash"
 
     page.get_by_role("button", name="Move to trash").click()
     page.get_by_role("button", name="Undo this move").wait_for()
@@ -423,3 +425,30 @@ def test_a_move_into_a_relative_folder_is_refused(served):
     status, answer = served.action("move", {"plan": {"groups": []}, "folder": "moved"})
 
     assert status == 400 and "full path" in json.loads(answer)["error"]
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        {"group": "/etc/passwd"},
+        {"paths": ["/etc/passwd", "/etc/hosts"]},
+        {"group": 99},
+        {"group": -1},
+        {"group": True},
+        {"group": 0, "apart": "/etc/passwd"},
+        {"group": 0, "apart": 7},
+    ],
+    ids=["a path as group", "paths", "no such group", "negative", "true", "a path", "no photo"],
+)
+def test_not_a_duplicate_takes_a_group_of_the_report_never_a_path(served, request_):
+    ignore_list = served.data_home / "simplugin" / "ignored.json"
+
+    assert served.action("not-a-duplicate", request_)[0] == 404
+    assert not ignore_list.exists()
+
+
+@pytest.mark.parametrize("action", ["trash", "not-a-duplicate"])
+def test_the_new_actions_are_guarded_as_a_move_is(served, action):
+    assert served.request("GET", f"/{served.token}/api/{action}")[0] == 405
+    assert served.action(action, {}, Origin="http://evil.example")[0] == 403
+    assert served.action(action, {}, **{TOKEN_HEADER: None})[0] == 403
