@@ -494,6 +494,7 @@ def test_a_group_marked_not_a_duplicate_is_hidden_and_left_out_of_the_plan(
 
     assert report.groups().count() == 1
     assert report.summary()["Groups shown"] == "1 of 2"
+    assert report.page.inner_text("#shown-count") == "1 of 2 groups shown"
     plan = report.export_plan(tmp_path / "plan.json")
     assert [Path(g["keep"]).name for g in plan["groups"]] == ["seagull_1.jpeg"]
 

@@ -270,6 +270,7 @@ async function markNotADuplicate(index, apart = null) {
       rendered -= 1;
     }
     shown = shown.filter((i) => i !== index);
+    renderShownCount();
   } else {
     redrawGroup(index);
   }
@@ -333,6 +334,11 @@ function filterValues() {
   };
 }
 
+function renderShownCount() {
+  document.getElementById("shown-count").textContent =
+    `${shown.length.toLocaleString()} of ${data.groups.length.toLocaleString()} groups shown`;
+}
+
 function applyFilter() {
   const filter = filterValues();
   shown = [];
@@ -346,8 +352,7 @@ function applyFilter() {
   empty.textContent = data.groups.length
     ? "No group matches the filter."
     : "No near-duplicates were found.";
-  document.getElementById("shown-count").textContent =
-    `${shown.length.toLocaleString()} of ${data.groups.length.toLocaleString()} groups shown`;
+  renderShownCount();
   renderSummary();
   renderMore();
 }
