@@ -497,6 +497,8 @@ def test_a_group_marked_not_a_duplicate_is_hidden_and_left_out_of_the_plan(
     assert report.page.inner_text("#shown-count") == "1 of 2 groups shown"
     plan = report.export_plan(tmp_path / "plan.json")
     assert [Path(g["keep"]).name for g in plan["groups"]] == ["seagull_1.jpeg"]
+    report.page.get_by_role("button", name="Show the 1 group marked not a duplicate again").click()
+    assert report.groups().count() == 2
 
 
 def test_the_closest_figure_of_the_page_is_the_text_reports(open_report, library):

@@ -128,6 +128,22 @@ function restoreChoices() {
 function choicesChanged() {
   saveChoices();
   renderSummary();
+  renderUnmark();
+}
+
+// "Show again": a mark "not a duplicate" made by mistake is not for ever on this page
+// (the served page has recorded it in the ignore list, which `simplugin ignore --forget` edits).
+function renderUnmark() {
+  const marked = choices.filter((c) => c.apart || c.apartPhotos.length).length;
+  const button = document.getElementById("unmark");
+  button.hidden = marked === 0;
+  button.textContent = `Show the ${marked} group${marked === 1 ? "" : "s"} marked not a duplicate again`;
+}
+
+function unmarkAll() {
+  for (const choice of choices) Object.assign(choice, { apart: false, apartPhotos: [] });
+  applyFilter();
+  choicesChanged();
 }
 
 // The members of a group still in it: not those marked "not a duplicate of the others".
@@ -520,6 +536,9 @@ function startServed() {
 // --- start --------------------------------------------------------------------------------
 
 restoreChoices();
+document.getElementById("untick-shown").after(element("button", { id: "unmark", type: "button", hidden: "" }));
+document.getElementById("unmark").addEventListener("click", unmarkAll);
+renderUnmark();
 if (data.served) startServed();
 renderSummary();
 renderSkipped();
