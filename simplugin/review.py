@@ -7,9 +7,13 @@ the plan it would export; the server runs exactly `simplugin apply PLAN --move-t
 (`apply_plan`: load_plan's checks, the move sink, its journal) and answers with what
 that printed, what moved, and an action id; the page's Undo names that id, and the
 server runs `simplugin undo JOURNAL` (`undo_journal`) on the journal that action made.
-The page never sends a path to undo, only plans (whose every photo is checked again,
-as `apply` checks any plan) and folders to move into. Nothing moves unless the page
-asks: the server itself never moves a file.
+"Move to trash" runs `simplugin apply PLAN --trash` the same way (its journal is in the
+trash journals folder), and its Undo too. "Not a duplicate" records, as `simplugin
+ignore` does, the photos of a group (or one photo against the others of its group) in
+the ignore list the scan read; the page names them by their numbers in the report.
+The page never sends a path to undo or to ignore, only plans (whose every photo is
+checked again, as `apply` checks any plan) and folders to move into. Nothing moves
+unless the page asks: the server itself never moves a file.
 
 What a request may do is one entry of `ACTIONS` (a POST to `/TOKEN/api/NAME`), so that
 a new kind of action (a move to the trash, "not a duplicate") is one more function.
@@ -47,16 +51,18 @@ import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .builtin.html_report import thumbnail_folder
-from .errors import ExitCode, UsageError
+from . import ignored, trash
+from .builtin.html_report import photos_by_group, thumbnail_folder
+from .errors import ExitCode, OutputIncomplete, UsageError
+from .ignored import default_path as default_ignore_list
 from .moves import NotAJournal, read_journal
 from .plan import PLAN_SIZE_LIMIT, parse_document, plan_from_document
-from .text import printable, tell
+from .text import counted, error_reason, printable, tell
 
 IDLE_SECONDS = 120.0  # no request from the page this long: it was closed
 IDLE_VARIABLE = "SIMPLUGIN_REVIEW_IDLE_SECONDS"  # for tests: a shorter wait
@@ -81,9 +87,11 @@ class Site:
     page: bytes
     files: Mapping[str, str]
     proposed_folder: str  # where the page proposes to move duplicates
+    groups: tuple[tuple[str, ...], ...] = ()  # each group's photos, as the page numbers them
+    ignore_list: str = ""  # where "Not a duplicate" records (`simplugin ignore`'s list)
 
 
-def site_of(page: str, proposed_folder: str) -> Site:
+def site_of(page: str, proposed_folder: str, ignore_list: str = "") -> Site:
     """The report written at `page` and the thumbnails beside it: the html sink has
     just removed those of photos not in this result, so every one left is one of them."""
     folder = thumbnail_folder(page)
@@ -94,7 +102,9 @@ def site_of(page: str, proposed_folder: str) -> Site:
         if name.endswith(".jpg") and os.path.isfile(os.path.join(folder, name))
     }
     with open(page, "rb") as file:
-        return Site(file.read(), files, proposed_folder)
+        shown = file.read()
+    groups = tuple(tuple(photos) for photos in photos_by_group(shown))
+    return Site(shown, files, proposed_folder, groups, ignore_list or default_ignore_list())
 
 
 def proposed_folder(paths: list[str]) -> str:
@@ -134,15 +144,31 @@ def heartbeat(review: Review, request: dict) -> Answer:
 
 def move_to_folder(review: Review, request: dict) -> Answer:
     """`simplugin apply PLAN --move-to FOLDER` of the page's plan."""
-    folder, plan = request.get("folder"), request.get("plan")
+    folder = request.get("folder")
     if not isinstance(folder, str) or not os.path.isabs(os.path.expanduser(folder)):
         return Answer(400, {"error": "give the folder to move into as a full path"})
+    folder = os.path.expanduser(folder)
+    return applied(review, request.get("plan"), folder, journals_folder=folder)
+
+
+def move_to_trash(review: Review, request: dict) -> Answer:
+    """`simplugin apply PLAN --trash` of the page's plan: its journal is in the trash
+    journals folder, and its Undo is the same as a move's."""
+    return applied(review, request.get("plan"), None, journals_folder=trash.journals_folder())
+
+
+def applied(review: Review, plan: object, folder: str | None, journals_folder: str) -> Answer:
+    """`apply_plan` of the page's plan, into `folder` (None: the trash); what it
+    printed, what moved, and the id of the action, by which the page may undo it."""
     from .cli.moves import apply_plan  # not at import: simplugin.cli loads every command
 
-    folder = os.path.expanduser(folder)
-    before = journals_in(folder)
-    code, lines = captured(lambda: apply_plan(lambda: plan_from_document(plan, "the plan"), folder))
-    made = sorted(journals_in(folder) - before)
+    before = journals_in(journals_folder)
+    code, lines = captured(
+        lambda: apply_plan(
+            lambda: plan_from_document(plan, "the plan"), folder, to_trash=folder is None
+        )
+    )
+    made = sorted(journals_in(journals_folder) - before)
     answer: dict[str, Any] = {"code": int(code), "lines": lines, "moved": [], "action": None}
     if len(made) == 1:  # what the move sink journaled: what moved, and its undo
         action = secrets.token_urlsafe(12)
@@ -165,6 +191,51 @@ def undo_move(review: Review, request: dict) -> Answer:
     return Answer(200, {"code": int(code), "lines": lines, "back": back})
 
 
+def not_a_duplicate(review: Review, request: dict) -> Answer:
+    """`simplugin ignore` of photos of one group, named by their numbers in the page
+    (never by path): every pair among them, or, with `apart`, every pair of that photo
+    with each other photo of its group ("this photo is not a duplicate of the others")."""
+    group, apart = request.get("group"), request.get("apart")
+    groups = review.site.groups
+    if not (isinstance(group, int) and not isinstance(group, bool) and 0 <= group < len(groups)):
+        return Answer(404, {"error": "no such group in this review"})
+    paths = groups[group]
+    if apart is not None and not (
+        isinstance(apart, int) and not isinstance(apart, bool) and 0 <= apart < len(paths)
+    ):
+        return Answer(404, {"error": "no such photo in this group"})
+    code, lines = captured(lambda: ignore_photos(review.site.ignore_list, paths, apart))
+    return Answer(200, {"code": int(code), "lines": lines})
+
+
+def ignore_photos(list_path: str, paths: Sequence[str], apart: int | None) -> int:
+    """Record the pairs in the ignore list at `list_path`, as `simplugin ignore` does."""
+    try:
+        ignore_list = ignored.load(list_path)
+        photos = [ignored.content(path) for path in paths]
+    except ignored.UnreadableList as error:
+        tell(f"could not read the ignore list {printable(list_path)}: {error}; nothing recorded")
+        return ExitCode.FAILED
+    except OSError as error:
+        tell(f"could not read {printable(error.filename or '')}: {error_reason(error)}")
+        return ExitCode.FAILED
+    if apart is None:
+        marked = [photos]
+    else:  # the pairs of that photo, not those among the others
+        marked = [[photos[apart], other] for other in photos if other is not photos[apart]]
+    added = 0
+    for together in marked:
+        ignore_list, new = ignore_list.with_photos(together)
+        added += new
+    try:
+        ignored.save(ignore_list)
+    except OutputIncomplete as error:
+        tell(f"{error}; nothing recorded")
+        return ExitCode.FAILED
+    print(f"marked {counted(added, 'pair')} as not duplicates in {printable(list_path)}")
+    return ExitCode.OK
+
+
 @dataclass(frozen=True)
 class Action:
     """What a POST to `/TOKEN/api/NAME` runs. One that changes files runs alone, and
@@ -177,6 +248,8 @@ class Action:
 ACTIONS: Mapping[str, Action] = {
     "heartbeat": Action(heartbeat, changes_files=False),
     "move": Action(move_to_folder, changes_files=True),
+    "trash": Action(move_to_trash, changes_files=True),
+    "not-a-duplicate": Action(not_a_duplicate, changes_files=True),
     "undo": Action(undo_move, changes_files=True),
 }
 

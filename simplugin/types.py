@@ -166,6 +166,19 @@ class ScanResult:
         group that holds only protected photos)."""
         return tuple(p for p in self.duplicates if self.settings.protects(p.path))
 
+    def closest(self) -> tuple[float, ...]:
+        """Each group's "closest" figure, which the text report and the page both show:
+        the distance of its most similar near-duplicate pair (the figure groups are
+        ordered by), whichever photo is kept. A group none of whose pairs is left (its
+        photos protected) falls back to its duplicate nearest the keeper."""
+        group_of = {photo.path: n for n, group in enumerate(self.groups) for photo in group.photos}
+        closest = [min(d.distance for d in group.duplicates) for group in self.groups]
+        for pair in self.pairs:
+            n = group_of.get(pair.a.path)
+            if n is not None and group_of.get(pair.b.path) == n:
+                closest[n] = min(closest[n], pair.distance)
+        return tuple(closest)
+
     def without_protected(self) -> ScanResult:
         """This result as a sink that changes files receives it: the protected
         duplicates left out, and the groups left with no other duplicate."""

@@ -150,7 +150,7 @@ def test_the_header_says_what_the_scan_found(open_report, library):
     summary = report.summary()
     freed = sum((library / f"seagull_{n}.jpeg").stat().st_size for n in (3, 4, 5))
     assert summary["Photos scanned"] == "6"
-    assert summary["Groups"] == "2"
+    assert summary["Groups shown"] == "2 of 2"
     assert summary["Duplicates to move"] == "3"
     assert summary["Space freed by moving them"] == f"{freed / 1024:.1f} KiB"
     assert summary["Skipped"] == "1"
@@ -442,3 +442,106 @@ def test_a_photo_grouped_through_another_names_it_and_follows_the_chosen_keeper(
     # Keep seagull_4: seagull_1 is in the group through seagull_3.
     report.card("seagull_4.jpeg").click()
     assert f"via {library / 'seagull_3.jpeg'}" in report.card("seagull_1.jpeg").inner_text()
+
+
+def test_a_group_the_filter_hides_is_left_out_of_the_counts_and_the_exported_plan(
+    open_report, library, tmp_path
+):
+    report = open_report(library)
+
+    report.page.fill("#filter-text", "seagull_1")  # only the group of seagull 1, 3 and 4
+
+    summary = report.summary()
+    assert summary["Groups shown"] == "1 of 2"
+    assert summary["Duplicates to move"] == "2"
+    plan = report.export_plan(tmp_path / "plan.json")
+    assert [Path(g["keep"]).name for g in plan["groups"]] == ["seagull_1.jpeg"]
+    moved = run_simplugin("apply", str(tmp_path / "plan.json"), "--move-to", str(tmp_path / "dest"))
+    assert moved.returncode == 0, moved.stderr
+    assert sorted(p.name for p in (tmp_path / "dest").glob("*.jpeg")) == [
+        "seagull_3.jpeg",
+        "seagull_4.jpeg",
+    ]
+    assert (library / "seagull_5.jpeg").exists()
+
+
+def test_the_readers_choices_survive_a_reload_of_the_page(open_report, library, tmp_path):
+    report = open_report(library)
+    report.card("seagull_3.jpeg").click()  # keep seagull 3
+    report.groups().first.locator("input.tick").uncheck()  # leave seagull 5 and 6 alone
+    seagull_4 = report.page.locator(".member").filter(has=report.card("seagull_4.jpeg"))
+    seagull_4.get_by_role("button", name="Not a duplicate of the others").click()
+
+    report.page.reload()
+    report.page.wait_for_load_state("load")
+
+    assert report.card("seagull_3.jpeg").get_attribute("aria-pressed") == "true"
+    assert not report.groups().first.locator("input.tick").is_checked()
+    assert report.card("seagull_4.jpeg").count() == 0
+    plan = report.export_plan(tmp_path / "plan.json")
+    assert [
+        (Path(g["keep"]).name, [Path(d).name for d in g["duplicates"]]) for g in plan["groups"]
+    ] == [("seagull_3.jpeg", ["seagull_1.jpeg"])]
+    assert sorted(p.name for p in library.iterdir()) == [f"seagull_{n}.jpeg" for n in range(1, 7)]
+
+
+def test_a_group_marked_not_a_duplicate_is_hidden_and_left_out_of_the_plan(
+    open_report, library, tmp_path
+):
+    report = open_report(library)
+
+    report.groups().first.get_by_role("button", name="Not a duplicate", exact=True).click()
+
+    assert report.groups().count() == 1
+    assert report.summary()["Groups shown"] == "1 of 2"
+    assert report.page.inner_text("#shown-count") == "1 of 2 groups shown"
+    plan = report.export_plan(tmp_path / "plan.json")
+    assert [Path(g["keep"]).name for g in plan["groups"]] == ["seagull_1.jpeg"]
+    report.page.get_by_role("button", name="Show the 1 group marked not a duplicate again").click()
+    assert report.groups().count() == 2
+
+
+def test_the_closest_figure_of_the_page_is_the_text_reports(open_report, library):
+    # Keeping seagull 4, the closest pair of its group (1-3) does not involve the keeper.
+    keep = f"path:{library / 'seagull_4.jpeg'}"
+    report = open_report(library, "--threshold", "0.058", "--keep", keep)
+
+    text = run_simplugin("scan", str(library), "--threshold", "0.058", "--keep", keep).stdout
+    printed = [line.split("closest ")[-1] for line in text.splitlines() if line.startswith("Group")]
+    titles = report.page.locator("li.group h2").all_inner_texts()
+    shown = [title.split("closest ")[-1].split()[0] for title in titles]
+    assert printed == shown == ["0.0159", "0.0378"]
+
+
+def test_a_long_file_name_wraps_between_its_parts_not_inside_a_word(open_report, tmp_path):
+    library = tmp_path / "library"
+    library.mkdir()
+    long_name = "_".join(["holiday", "in", "scotland"] * 5 + ["seagull"])
+    for number, name in ((5, long_name + "_one.jpeg"), (6, long_name + "_two.jpeg")):
+        shutil.copy(SEAGULLS / f"seagull_{number}.jpeg", library / name)
+    report = open_report(library)
+
+    lines = report.page.locator(".path").first.evaluate(LINES_OF)
+
+    assert len(lines) > 2
+    assert all(line[-1] in "/_-." for line in lines[:-1]), lines
+
+
+# The text of each line an element is laid out in, from where each character is drawn.
+LINES_OF = """(element) => {
+  const lines = [];
+  let top = null;
+  const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    for (let i = 0; i < node.length; i++) {
+      const range = document.createRange();
+      range.setStart(node, i);
+      range.setEnd(node, i + 1);
+      const y = Math.round(range.getBoundingClientRect().top);
+      if (y !== top) lines.push("");
+      top = y;
+      lines[lines.length - 1] += node.data[i];
+    }
+  }
+  return lines;
+}"""

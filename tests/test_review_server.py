@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from test_html_report import browser  # noqa: F401  (the fixture: Debian's Chromium)
 
-from conftest import SEAGULLS
+from conftest import SEAGULLS, run_simplugin
 from simplugin.review import BODY_LIMIT, IDLE_VARIABLE, TOKEN_HEADER
 
 ROOT = Path(__file__).parents[1]
@@ -26,15 +26,20 @@ ROOT = Path(__file__).parents[1]
 class Review:
     """`simplugin review LIBRARY --no-open` running as a process of its own, serving."""
 
-    def __init__(self, library: Path, folders: Path, idle: float | None = None):
+    def __init__(self, library: Path, folders: Path, idle: float | None = None, data_home=None):
         env = {
             **os.environ,
             "PYTHONPATH": str(ROOT),
             "XDG_CACHE_HOME": str(folders / "cache"),
             "XDG_CONFIG_HOME": str(folders / "config"),
+            "XDG_STATE_HOME": str(folders / "state"),  # where trash runs keep their journals
+            # the trash and the ignore list: the test's own (conftest.py), or the review's
+            "XDG_DATA_HOME": str(data_home or folders / "share"),
         }
         if idle is not None:
             env[IDLE_VARIABLE] = str(idle)
+        self.folders = folders
+        self.data_home = Path(env["XDG_DATA_HOME"])  # the trash, the ignore list
         self.stderr_path = folders / "stderr.txt"
         with open(self.stderr_path, "w") as stderr:
             self.process = subprocess.Popen(
@@ -102,7 +107,7 @@ def start_review(tmp_path):
     started = []
 
     def start(library: Path, idle: float | None = None) -> Review:
-        review = Review(library, tmp_path, idle)
+        review = Review(library, tmp_path, idle, data_home=os.environ["XDG_DATA_HOME"])
         started.append(review)
         return review
 
@@ -181,6 +186,96 @@ def test_the_page_moves_the_chosen_duplicates_to_a_folder_and_undo_puts_them_bac
     assert page.locator("button.photo.moved").count() == 0
     page.close()
     assert errors == []
+
+
+def open_page(browser, review, answers=None):  # noqa: F811
+    """The review's page in the browser; dialogs answered with `answers` (a folder),
+    or accepted (a confirmation)."""
+    page = browser.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.on("dialog", lambda dialog: dialog.accept(*([answers] if answers else [])))
+    page.goto(review.url)
+    return page
+
+
+def test_the_page_moves_the_duplicates_to_the_trash_and_undo_puts_them_back(
+    browser,  # noqa: F811
+    start_review,
+    library,
+):
+    before = snapshot(library)
+    review = start_review(library)
+    page = open_page(browser, review)
+    trash = review.data_home / "Trash"
+
+    page.get_by_role("button", name="Move to trash").click()
+    page.get_by_role("button", name="Undo this move").wait_for()
+
+    assert sorted(snapshot(library)) == ["seagull_1.jpeg", "seagull_2.jpeg", "seagull_6.jpeg"]
+    trashed = {
+        name: before[name] for name in ("seagull_3.jpeg", "seagull_4.jpeg", "seagull_5.jpeg")
+    }
+    assert snapshot(trash / "files") == trashed
+    assert len(list((review.folders / "state" / "simplugin" / "journals").iterdir())) == 1
+
+    page.get_by_role("button", name="Undo this move").click()
+    page.locator("#outcome", has_text="put back").wait_for()
+
+    assert snapshot(library) == before
+    assert snapshot(trash / "files") == {}
+    assert page.locator("button.photo.moved").count() == 0
+    page.close()
+    assert page.errors == []
+
+
+def test_not_a_duplicate_on_the_page_leaves_those_pairs_out_of_later_scans(
+    browser,  # noqa: F811
+    start_review,
+    library,
+):
+    before = snapshot(library)
+    review = start_review(library)
+    page = open_page(browser, review)
+
+    page.locator("li.group").first.get_by_role("button", name="Not a duplicate", exact=True).click()
+    page.locator("#outcome", has_text="marked 1 pair").wait_for()
+    assert page.locator("li.group").count() == 1  # seagull 6 and 5: hidden
+    seagull_4 = page.locator(".member").filter(has=page.locator(".path", has_text="seagull_4"))
+    seagull_4.get_by_role("button", name="Not a duplicate of the others").click()
+    page.locator("#outcome", has_text="marked 2 pairs").wait_for()
+    assert page.locator(".path", has_text="seagull_4").count() == 0
+
+    assert snapshot(library) == before
+    later = run_simplugin("scan", str(library))
+    groups = [
+        sorted(Path(line.split()[1]).name for line in group.splitlines()[1:])
+        for group in later.stdout.split("\n\n")
+    ]
+    assert groups == [["seagull_1.jpeg", "seagull_3.jpeg"]]
+    page.close()
+    assert page.errors == []
+
+
+def test_a_group_the_filter_hides_is_not_moved(
+    browser,  # noqa: F811
+    start_review,
+    library,
+    tmp_path,
+):
+    before = snapshot(library)
+    review = start_review(library)
+    destination = tmp_path / "moved"
+    page = open_page(browser, review, answers=str(destination))
+
+    page.fill("#filter-text", "seagull_1")  # hides the group of seagull 6 and 5
+    page.get_by_role("button", name="Move to folder…").click()
+    page.get_by_role("button", name="Undo this move").wait_for()
+
+    assert sorted(snapshot(destination)) == ["seagull_3.jpeg", "seagull_4.jpeg"]
+    assert snapshot(library)["seagull_5.jpeg"] == before["seagull_5.jpeg"]
+    page.close()
+    assert page.errors == []
 
 
 def test_ctrl_c_ends_the_review_with_130(start_review, library):
@@ -330,3 +425,30 @@ def test_a_move_into_a_relative_folder_is_refused(served):
     status, answer = served.action("move", {"plan": {"groups": []}, "folder": "moved"})
 
     assert status == 400 and "full path" in json.loads(answer)["error"]
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        {"group": "/etc/passwd"},
+        {"paths": ["/etc/passwd", "/etc/hosts"]},
+        {"group": 99},
+        {"group": -1},
+        {"group": True},
+        {"group": 0, "apart": "/etc/passwd"},
+        {"group": 0, "apart": 7},
+    ],
+    ids=["a path as group", "paths", "no such group", "negative", "true", "a path", "no photo"],
+)
+def test_not_a_duplicate_takes_a_group_of_the_report_never_a_path(served, request_):
+    ignore_list = served.data_home / "simplugin" / "ignored.json"
+
+    assert served.action("not-a-duplicate", request_)[0] == 404
+    assert not ignore_list.exists()
+
+
+@pytest.mark.parametrize("action", ["trash", "not-a-duplicate"])
+def test_the_new_actions_are_guarded_as_a_move_is(served, action):
+    assert served.request("GET", f"/{served.token}/api/{action}")[0] == 405
+    assert served.action(action, {}, Origin="http://evil.example")[0] == 403
+    assert served.action(action, {}, **{TOKEN_HEADER: None})[0] == 403

@@ -10,11 +10,13 @@
       0.0378  photos/seagull_3.jpeg  768x1024  131.5 KiB
       0.0596  photos/seagull_4.jpeg  768x1024  131.3 KiB  via photos/seagull_3.jpeg
 
-The keeper comes first, then each duplicate with its distance to the keeper, and
-"identical copy" when it holds the same bytes as the keeper. A duplicate that is not a
-near-duplicate of the keeper itself, only of another member, names the member it is in
-the group through ("via"): its distance to the keeper may be over the threshold. Nothing
-is printed when there are no groups, so `[ -z "$(simplugin scan ...)" ]` works.
+"closest" is the distance of the group's most similar pair, as the page shows it (two
+members other than the keeper, when the keeper is not in that pair). The keeper comes
+first, then each duplicate with its distance to the keeper, and "identical copy" when it
+holds the same bytes as the keeper. A duplicate that is not a near-duplicate of the
+keeper itself, only of another member, names the member it is in the group through
+("via"): its distance to the keeper may be over the threshold. Nothing is printed when
+there are no groups, so `[ -z "$(simplugin scan ...)" ]` works.
 """
 
 from __future__ import annotations
@@ -30,10 +32,11 @@ class StdoutSink(Sink):
 
     def write(self, result: ScanResult, options) -> None:
         out = sys.stdout
+        closest_of = result.closest()
         for number, group in enumerate(result.groups, start=1):
+            closest = closest_of[number - 1]
             if number > 1:
                 out.write("\n")
-            closest = min(d.distance for d in group.duplicates)
             out.write(f"Group {number}: {len(group.photos)} photos, closest {closest:.4f}\n")
             rows = [("keep", group.keep, "")] + [
                 (f"{d.distance:.4f}", d.photo, _remark(d)) for d in group.duplicates

@@ -335,8 +335,9 @@ def configure_review(commands: argparse._SubParsersAction) -> None:
         description="Scan the folders and photos like 'scan --html', writing the report to"
         f" {review_page()}, then serve it to this computer only (127.0.0.1, with a secret"
         " token in its address) and open it in the web browser ($BROWSER, else the"
-        " desktop's). From the page, 'Move to folder…' runs 'simplugin apply' on the"
-        " groups as chosen there, and Undo puts back what it moved. The last line printed"
+        " desktop's). From the page, 'Move to folder…' and 'Move to trash' run 'simplugin"
+        " apply' on the groups as chosen there, and Undo puts back what it moved; 'Not a"
+        " duplicate' records photos in the ignore list ('simplugin ignore'). The last line printed"
         " is the page's address. It serves until Ctrl-C, or until the page has been closed"
         " for two minutes. It never moves a file on its own: a configuration file's sinks"
         " that change files (a move) are not run. The Geeqie, Nautilus and Thunar"
@@ -366,7 +367,9 @@ def run_review(arguments: argparse.Namespace) -> int:
     )
     if not os.path.exists(page) or code not in (ExitCode.OK, ExitCode.FAILED):
         return code
-    server = ReviewServer(Review(site_of(page, proposed_folder(arguments.paths))))
+    # "Not a duplicate" records in the list the scan read: the one given, else the default
+    listed = arguments.ignore_list if isinstance(arguments.ignore_list, str) else ""
+    server = ReviewServer(Review(site_of(page, proposed_folder(arguments.paths), listed)))
 
     def announce() -> None:
         print(server.url, flush=True)

@@ -227,8 +227,8 @@ def page_data(result: ScanResult, previews: Mapping[str, Preview], url: str) -> 
         if pair.identical:
             copies[number].add((min(a, b), max(a, b)))
     groups = []
-    for group, distances, identical, pairs in zip(
-        result.groups, known, copies, paired, strict=True
+    for group, distances, identical, pairs, closest in zip(
+        result.groups, known, copies, paired, result.closest(), strict=True
     ):
         groups.append(
             {
@@ -236,7 +236,7 @@ def page_data(result: ScanResult, previews: Mapping[str, Preview], url: str) -> 
                 "distances": [[i, j, round(d, 6)] for (i, j), d in sorted(distances.items())],
                 "identical": [[i, j] for i, j in sorted(identical)],
                 "pairs": [[i, j] for i, j in sorted(pairs)],  # shows who is in "via" whom
-                "closest": round(min(distances.values()), 6),
+                "closest": round(closest, 6),  # as the text report's (ScanResult.closest)
                 "spread": round(max(d.distance for d in group.duplicates), 6),
             }
         )
@@ -296,6 +296,14 @@ def render(data: dict, served: bool = False) -> bytes:
     page = (assets / "page.html").read_text("utf-8")
     # One pass, so that nothing inserted is itself taken for a placeholder.
     return re.sub(r"__([A-Z]+)__", lambda m: values[m.group(1)], page).encode("utf-8")
+
+
+def photos_by_group(page: bytes) -> list[list[str]]:
+    """The paths of each group's photos in a page `render` made, in the page's order."""
+    start = page.index(b'<script id="scan-data" type="application/json">')
+    text = page[page.index(b">", start) + 1 : page.index(b"</script>", start)]
+    data = json.loads(text)
+    return [[member["path"] for member in group["members"]] for group in data["groups"]]
 
 
 def _script_safe_json(data: dict) -> str:

@@ -4,8 +4,10 @@
 // file named "<img onerror=...>.jpg" is shown as the text it is.
 
 const data = JSON.parse(document.getElementById("scan-data").textContent);
-const BATCH = 60; // groups added to the page at a time, as the reader scrolls
-const choices = data.groups.map(() => ({ keep: 0, ticked: true }));
+const BATCH = 20; // groups added at a time, as the reader scrolls: a few screens (a filter redraws one batch)
+// Per group: the keeper, whether it is ticked, whether it was marked "not a duplicate"
+// (hidden, left out of everything), and the photos marked not duplicates of the rest.
+const choices = data.groups.map(() => ({ keep: 0, ticked: true, apart: false, apartPhotos: [] }));
 let shown = []; // indices of the groups that pass the filter, in order
 let rendered = 0; // how many of `shown` are on the page
 
@@ -72,18 +74,97 @@ function identical(group, i, j) {
   return group.identical.some(([a, b]) => (a === i && b === j) || (a === j && b === i));
 }
 
+// --- Choices survive a reload: kept in the browser (localStorage), under a key made of
+// what the report shows (each photo's path, size and modification time), so that a
+// report of other photos, or of photos changed since, starts afresh.
+
+function reportKey() {
+  const identity = JSON.stringify(data.groups.map((g) => g.members.map((m) => [m.path, m.size, m.mtimeNs])));
+  let hash = 0x811c9dc5; // FNV-1a, 32 bits, twice (two seeds): a key, not a secret
+  let other = 0x01000193;
+  for (let i = 0; i < identity.length; i++) {
+    const c = identity.charCodeAt(i);
+    hash = Math.imul(hash ^ c, 0x01000193);
+    other = Math.imul(other ^ c, 0x5bd1e995);
+  }
+  return `simplugin-review:${(hash >>> 0).toString(16)}${(other >>> 0).toString(16)}`;
+}
+const storageKey = reportKey();
+
+function saveChoices() {
+  const changed = {}; // only the groups whose choices differ from the report's
+  choices.forEach((choice, index) => {
+    if (choice.keep || !choice.ticked || choice.apart || choice.apartPhotos.length) changed[index] = choice;
+  });
+  try {
+    localStorage.setItem(storageKey, JSON.stringify(changed));
+  } catch (error) {
+    // storage full or refused (a private window): the choices last as long as the page
+  }
+}
+
+function restoreChoices() {
+  let saved = {};
+  try {
+    saved = JSON.parse(localStorage.getItem(storageKey) || "{}") || {};
+  } catch (error) {
+    return;
+  }
+  for (const [index, choice] of Object.entries(saved)) {
+    const group = data.groups[Number(index)];
+    if (!group) continue;
+    const size = group.members.length;
+    const valid = (m) => Number.isInteger(m) && m >= 0 && m < size;
+    Object.assign(choices[Number(index)], {
+      keep: valid(choice.keep) ? choice.keep : 0,
+      ticked: choice.ticked !== false,
+      apart: choice.apart === true,
+      apartPhotos: Array.isArray(choice.apartPhotos) ? choice.apartPhotos.filter(valid) : [],
+    });
+  }
+}
+
+// A choice changed: remember it, and count again.
+function choicesChanged() {
+  saveChoices();
+  renderSummary();
+  renderUnmark();
+}
+
+// "Show again": a mark "not a duplicate" made by mistake is not for ever on this page
+// (the served page has recorded it in the ignore list, which `simplugin ignore --forget` edits).
+function renderUnmark() {
+  const marked = choices.filter((c) => c.apart || c.apartPhotos.length).length;
+  const button = document.getElementById("unmark");
+  button.hidden = marked === 0;
+  button.textContent = `Show the ${marked} group${marked === 1 ? "" : "s"} marked not a duplicate again`;
+}
+
+function unmarkAll() {
+  for (const choice of choices) Object.assign(choice, { apart: false, apartPhotos: [] });
+  applyFilter();
+  choicesChanged();
+}
+
+// The members of a group still in it: not those marked "not a duplicate of the others".
+function inGroup(index, m) {
+  return !choices[index].apartPhotos.includes(m);
+}
+
+// What the plan would move: the ticked groups among those shown (a group the filter
+// hides is left out, as are photos marked not duplicates).
 function spaceFreed() {
   let bytes = 0;
   let count = 0;
-  data.groups.forEach((group, index) => {
-    if (!choices[index].ticked) return;
-    group.members.forEach((member, m) => {
-      if (m !== choices[index].keep) {
+  for (const index of shown) {
+    if (!choices[index].ticked) continue;
+    data.groups[index].members.forEach((member, m) => {
+      if (m !== choices[index].keep && inGroup(index, m)) {
         bytes += member.size;
         count += 1;
       }
     });
-  });
+  }
   return { bytes, count };
 }
 
@@ -91,7 +172,7 @@ function renderSummary() {
   const freed = spaceFreed();
   const rows = [
     ["Photos scanned", data.photos.toLocaleString()],
-    ["Groups", data.groups.length.toLocaleString()],
+    ["Groups shown", `${shown.length.toLocaleString()} of ${data.groups.length.toLocaleString()}`],
     ["Duplicates to move", freed.count.toLocaleString()],
     ["Space freed by moving them", humanSize(freed.bytes)],
     ["Skipped", data.skipped.length.toLocaleString()],
@@ -116,6 +197,14 @@ function renderSkipped() {
   box.querySelector("ul").replaceChildren(
     ...data.skipped.map((item) => element("li", { text: `${item.shown}: ${item.reason}` })),
   );
+}
+
+// A path that may wrap after "/", "_", "-" or "." (a <wbr> there), so that a long name
+// breaks between its parts rather than in the middle of a word.
+function breakablePath(text) {
+  const span = element("span", { className: "path" });
+  for (const part of text.split(/(?<=[/_\-.])/)) span.append(part, element("wbr"));
+  return span;
 }
 
 function photoCard(group, index, m) {
@@ -160,14 +249,57 @@ function photoCard(group, index, m) {
       text: `${member.width} × ${member.height} · ${humanSize(member.size)} · ${member.format}`,
     }),
     element("span", { className: "taken", text: member.taken ? `Taken ${member.taken}` : "No capture date" }),
-    element("span", { className: "path", text: member.shown }),
+    breakablePath(member.shown),
   );
   card.addEventListener("click", () => {
     choices[index].keep = m;
     redrawGroup(index);
-    renderSummary();
+    choicesChanged();
   });
   return card;
+}
+
+// "Not a duplicate": the group (apart === null) or one photo of it, marked as no
+// duplicate of the others. The served page records it in the ignore list, as
+// `simplugin ignore` does; the static page leaves it out of the plan.
+async function markNotADuplicate(index, apart = null) {
+  if (data.served) {
+    try {
+      const answer = await ask("not-a-duplicate", apart === null ? { group: index } : { group: index, apart });
+      showOutcome(answer.lines);
+      if (answer.code !== 0) return;
+    } catch (error) {
+      showOutcome([`Nothing was recorded: ${error.message}`]);
+      return;
+    }
+  }
+  const choice = choices[index];
+  if (apart === null) choice.apart = true;
+  else choice.apartPhotos.push(apart);
+  const left = data.groups[index].members.map((_, m) => m).filter((m) => inGroup(index, m));
+  if (left.length < 2) choice.apart = true;
+  else if (!left.includes(choice.keep)) choice.keep = left[0];
+  if (choice.apart) {
+    const item = document.querySelector(`li[data-group="${index}"]`);
+    if (item) {
+      item.remove();
+      rendered -= 1;
+    }
+    shown = shown.filter((i) => i !== index);
+    renderShownCount();
+  } else {
+    redrawGroup(index);
+  }
+  choicesChanged();
+}
+
+function notADuplicateButton(index, apart, text) {
+  const button = element("button", { type: "button", className: "not-duplicate", text });
+  if (!data.served) {
+    button.title = "Leaves it out of the plan; to leave it out of later scans too: simplugin ignore PHOTO PHOTO…";
+  }
+  button.addEventListener("click", () => markNotADuplicate(index, apart));
+  return button;
 }
 
 function groupItem(index) {
@@ -178,7 +310,7 @@ function groupItem(index) {
   tick.addEventListener("change", () => {
     choice.ticked = tick.checked;
     item.classList.toggle("unticked", !choice.ticked);
-    renderSummary();
+    choicesChanged();
   });
   const title = element(
     "h2",
@@ -190,8 +322,12 @@ function groupItem(index) {
       ` Group ${index + 1}: ${group.members.length} photos, closest ${group.closest.toFixed(4)} — move the duplicates`,
     ),
   );
+  title.append(" ", notADuplicateButton(index, null, "Not a duplicate"));
   const row = element("div", { className: "photos" });
-  group.members.forEach((_, m) => row.append(photoCard(group, index, m)));
+  group.members.forEach((_, m) => {
+    if (!inGroup(index, m)) return;
+    row.append(element("div", { className: "member" }, photoCard(group, index, m), notADuplicateButton(index, m, "Not a duplicate of the others")));
+  });
   const item = element("li", { className: choice.ticked ? "group" : "group unticked", "data-group": String(index) }, title, row);
   return item;
 }
@@ -201,17 +337,29 @@ function redrawGroup(index) {
   if (old) old.replaceWith(groupItem(index));
 }
 
-function matches(group) {
-  const text = document.getElementById("filter-text").value.trim().toLowerCase();
-  const most = parseFloat(document.getElementById("filter-distance").value);
+function matches(group, { text, most } = filterValues()) {
   if (!Number.isNaN(most) && group.spread > most) return false;
   return !text || group.members.some((member) => member.shown.toLowerCase().includes(text));
 }
 
+// The filter's values, read once per filtering, not once per group.
+function filterValues() {
+  return {
+    text: document.getElementById("filter-text").value.trim().toLowerCase(),
+    most: parseFloat(document.getElementById("filter-distance").value),
+  };
+}
+
+function renderShownCount() {
+  document.getElementById("shown-count").textContent =
+    `${shown.length.toLocaleString()} of ${data.groups.length.toLocaleString()} groups shown`;
+}
+
 function applyFilter() {
+  const filter = filterValues();
   shown = [];
   data.groups.forEach((group, index) => {
-    if (matches(group)) shown.push(index);
+    if (!choices[index].apart && matches(group, filter)) shown.push(index);
   });
   rendered = 0;
   document.getElementById("groups").replaceChildren();
@@ -220,8 +368,8 @@ function applyFilter() {
   empty.textContent = data.groups.length
     ? "No group matches the filter."
     : "No near-duplicates were found.";
-  document.getElementById("shown-count").textContent =
-    `${shown.length.toLocaleString()} of ${data.groups.length.toLocaleString()} groups shown`;
+  renderShownCount();
+  renderSummary();
   renderMore();
 }
 
@@ -246,21 +394,23 @@ function setShownTicks(ticked) {
     item.classList.toggle("unticked", !ticked);
     item.querySelector("input.tick").checked = ticked;
   });
-  renderSummary();
+  choicesChanged();
 }
 
 // The plan has the JSON sink's schema for groups (keep, duplicates, distances), with
 // absolute paths so that `simplugin apply` works from any folder, and each file's size
 // and modification time as the scan saw them, so that a file changed since is left alone.
+// Only the groups shown: a group the filter hides is left out, as spaceFreed counts.
 function plan() {
   const groups = [];
   const files = {};
-  data.groups.forEach((group, index) => {
+  for (const index of shown) {
+    const group = data.groups[index];
     const { keep, ticked } = choices[index];
-    if (!ticked) return;
+    if (!ticked) continue;
     const others = group.members
       .map((member, m) => ({ path: member.path, d: distance(group, keep, m), m }))
-      .filter((other) => other.m !== keep)
+      .filter((other) => other.m !== keep && inGroup(index, other.m))
       .sort((a, b) => (a.d ?? Infinity) - (b.d ?? Infinity));
     for (const member of group.members) {
       files[member.path] = { size: member.size, mtime_ns: member.mtimeNs };
@@ -270,7 +420,7 @@ function plan() {
       duplicates: others.map((other) => other.path),
       distances: others.map((other) => other.d),
     });
-  });
+  }
   return {
     version: data.version,
     format: "simplugin-plan",
@@ -339,10 +489,21 @@ function redrawShown() {
 }
 
 async function moveToFolder() {
-  const folder = prompt("Move the duplicates of the ticked groups into this folder:", proposedFolder);
-  if (!folder) return;
+  const folder = prompt("Move the duplicates of the ticked groups shown into this folder:", proposedFolder);
+  if (folder) await moveDuplicates("move", { plan: plan(), folder });
+}
+
+async function moveToTrash() {
+  const { count } = spaceFreed();
+  if (confirm(`Send the ${count} duplicates of the ticked groups shown to the trash?`)) {
+    await moveDuplicates("trash", { plan: plan() });
+  }
+}
+
+// A move (to a folder or to the trash): the server runs `simplugin apply` on the plan.
+async function moveDuplicates(action, request) {
   try {
-    const answer = await ask("move", { plan: plan(), folder });
+    const answer = await ask(action, request);
     for (const { source, target } of answer.moved) movedTo.set(source, target);
     redrawShown();
     showOutcome(answer.lines, answer.action);
@@ -365,13 +526,19 @@ async function undoMove(action) {
 function startServed() {
   const move = element("button", { id: "move-to-folder", type: "button", text: "Move to folder…" });
   move.addEventListener("click", moveToFolder);
-  document.getElementById("export").after(move);
+  const toTrash = element("button", { id: "move-to-trash", type: "button", text: "Move to trash" });
+  toTrash.addEventListener("click", moveToTrash);
+  document.getElementById("export").after(move, toTrash);
   document.getElementById("controls").append(element("section", { id: "outcome", "aria-live": "polite", hidden: "" }));
   heartbeat();
 }
 
 // --- start --------------------------------------------------------------------------------
 
+restoreChoices();
+document.getElementById("untick-shown").after(element("button", { id: "unmark", type: "button", hidden: "" }));
+document.getElementById("unmark").addEventListener("click", unmarkAll);
+renderUnmark();
 if (data.served) startServed();
 renderSummary();
 renderSkipped();
