@@ -193,6 +193,7 @@ function groupItem(index) {
   const row = element("div", { className: "photos" });
   group.members.forEach((_, m) => row.append(photoCard(group, index, m)));
   const item = element("li", { className: choice.ticked ? "group" : "group unticked", "data-group": String(index) }, title, row);
+  if (typeof decorateGroup === "function") decorateGroup(item, index); // compare.js
   return item;
 }
 
