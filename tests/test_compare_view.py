@@ -45,9 +45,9 @@ def open_compare(page) -> None:
 
 def shown_images(page) -> list[dict]:
     """The compare view's photos as the browser has them."""
-    page.wait_for_function(
-        "Array.from(document.querySelectorAll('#compare img')).every(i => i.complete)"
-    )
+    # decode() waits for each photo (wait_for_function's polling would need an eval,
+    # which the page's Content-Security-Policy refuses)
+    page.locator("#compare img").evaluate_all("all => Promise.all(all.map(i => i.decode()))")
     return page.evaluate(
         "Array.from(document.querySelectorAll('#compare .pane')).map(pane => {"
         " const image = pane.querySelector('img'); const box = image.getBoundingClientRect();"
@@ -151,3 +151,132 @@ def test_a_screenshot_of_the_compare_view_shows_both_photos(opened, tmp_path):
     assert shot.size == (1000, 700)
     left, right = shot.crop((0, 100, 500, 600)), shot.crop((500, 100, 1000, 600))
     assert min(left.getextrema()[1] - left.getextrema()[0], right.getextrema()[1]) > 50
+
+
+@pytest.fixture
+def report(browser, library):  # noqa: F811
+    """The seagulls' report: a group of two photos, then a group of three."""
+    opened = Report(browser, library, cwd=library.parent)
+    yield opened
+    opened.page.close()
+    assert opened.errors == [], "the page's script failed"
+
+
+def focused(page) -> dict:
+    return page.evaluate(
+        "(() => { const card = document.activeElement;"
+        " const item = card.closest('li.group'); const style = getComputedStyle(card);"
+        " return {group: item && Number(item.dataset.group), member: card.dataset.member"
+        " && Number(card.dataset.member), keep: card.classList.contains('keep'),"
+        " outline: style.outlineStyle, width: parseFloat(style.outlineWidth)} })()"
+    )
+
+
+def test_j_and_k_go_from_group_to_group_and_l_and_h_from_photo_to_photo(report):
+    keys = report.page.keyboard
+    keys.press("j")
+    assert focused(report.page)["group"] == 0
+    keys.press("j")
+    assert (focused(report.page)["group"], focused(report.page)["keep"]) == (1, True)
+    keys.press("k")
+    assert (focused(report.page)["group"], focused(report.page)["member"]) == (0, 0)
+    keys.press("j")
+    keys.press("l")
+    keys.press("ArrowRight")
+    assert (focused(report.page)["group"], focused(report.page)["member"]) == (1, 2)
+    keys.press("h")
+    assert focused(report.page)["member"] == 1
+    keys.press("ArrowLeft")
+    assert focused(report.page)["member"] == 0
+
+
+def test_the_focus_is_always_drawn(report):
+    report.page.keyboard.press("j")
+    report.page.keyboard.press("l")
+
+    shown = focused(report.page)
+    assert shown["outline"] != "none" and shown["width"] >= 2
+
+
+def test_enter_or_space_keeps_the_focused_photo_and_the_focus_stays_on_it(report):
+    keys = report.page.keyboard
+    keys.press("j")
+    keys.press("j")
+    keys.press("l")
+    keys.press("Enter")
+    assert focused(report.page) | {"outline": "", "width": 0} == {
+        "group": 1,
+        "member": 1,
+        "keep": True,
+        "outline": "",
+        "width": 0,
+    }
+    keys.press("l")
+    keys.press(" ")
+    assert (focused(report.page)["member"], focused(report.page)["keep"]) == (2, True)
+    assert report.page.locator("li.group").nth(1).locator(".photo.keep").count() == 1
+
+
+def test_u_unticks_the_group_and_n_says_not_a_duplicate(report):
+    before = report.summary()["Duplicates to move"]
+    report.page.evaluate(
+        "window.heard = []; document.addEventListener('simplugin:not-a-duplicate',"
+        " (event) => window.heard.push(event.detail.group))"
+    )
+    keys = report.page.keyboard
+    keys.press("j")
+    keys.press("j")
+    keys.press("u")
+    assert report.page.locator("li.group").nth(1).get_attribute("class") == "group unticked"
+    assert report.summary()["Duplicates to move"] == str(int(before) - 2)
+    keys.press("u")
+    assert report.summary()["Duplicates to move"] == before
+
+    keys.press("n")
+    assert report.page.evaluate("window.heard") == [1]
+
+
+def test_c_opens_compare_where_z_zooms_f_flips_digits_pick_and_esc_closes(report):
+    keys = report.page.keyboard
+    keys.press("j")
+    keys.press("j")
+    keys.press("c")
+    assert len(shown_images(report.page)) == 3
+    keys.press("z")
+    assert [image["width"] for image in shown_images(report.page)] == [768] * 3
+    keys.press("f")
+    assert [i["member"] for i in shown_images(report.page) if i["visible"]] == [0]
+    keys.press("f")
+    assert [i["member"] for i in shown_images(report.page) if i["visible"]] == [1]
+    keys.press("3")
+    assert [i["member"] for i in shown_images(report.page) if i["visible"]] == [2]
+    keys.press("f")  # back to the one shown before
+    assert [i["member"] for i in shown_images(report.page) if i["visible"]] == [1]
+    keys.press("s")
+    assert all(image["visible"] for image in shown_images(report.page))
+    keys.press("k")  # the previous group's compare view
+    assert len(shown_images(report.page)) == 2
+    keys.press("Escape")
+    assert report.page.locator("#compare").count() == 0
+    assert focused(report.page)["group"] == 1  # back where the compare view was opened
+
+
+def test_question_mark_lists_the_keys_in_the_page(report):
+    report.page.keyboard.press("?")
+
+    keys = report.page.locator("dialog#keys")
+    assert keys.is_visible()
+    listed = keys.locator("kbd").all_inner_texts()
+    for key in ("j", "k", "→ or l", "← or h", "Enter or Space", "n", "u", "c", "z", "f", "?"):
+        assert key in listed
+    assert "not a duplicate" in keys.inner_text()
+    report.page.keyboard.press("Escape")
+    assert not keys.is_visible()
+
+
+def test_keys_typed_in_the_filter_stay_in_the_filter(report):
+    report.page.locator("#filter-text").fill("")
+    report.page.locator("#filter-text").press_sequentially("jk")
+
+    assert report.page.locator("#filter-text").input_value() == "jk"
+    assert report.page.evaluate("document.activeElement.id") == "filter-text"

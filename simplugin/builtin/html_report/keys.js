@@ -145,3 +145,7 @@ document.addEventListener("keydown", (event) => {
   const handled = comparing.index !== null ? compareKey(event) : pageKey(event);
   if (handled !== false) event.preventDefault();
 });
+
+document.querySelector("#controls .help").append(
+  " Press ? for the keys; Compare (c) shows a group's photos side by side at full size.",
+);
