@@ -131,9 +131,7 @@ def test_the_api_takes_the_criteria_as_a_list_or_a_text(originals_and_exports):
         ]
 
 
-VALID = (
-    "original, oldest, newest, largest, biggest-file, shortest-path, sharpest, path:FOLDER"
-)
+VALID = "original, oldest, newest, largest, biggest-file, shortest-path, sharpest, path:FOLDER"
 
 
 def test_an_unknown_criterion_is_a_usage_error_listing_the_valid_ones(
