@@ -66,6 +66,7 @@ _ON_FIRST_USE = {
     "exif": ("CameraFacts", "camera_facts", "capture_time"),
     "explanation": ("Explanation", "explain"),
     "imaging": ("RAW_EXTENSIONS", "Displayed", "Unreadable", "open_displayed", "probe"),
+    "laplacian": ("sharpness", "sharpness_of_image"),
     "removal": ("Leaving", "LeavingFile", "leaving", "leaving_total"),
     "moves": ("Journal", "Move", "move"),
     "output": ("check_replaceable", "write_atomically"),
@@ -83,6 +84,7 @@ if TYPE_CHECKING:
     from .exif import CameraFacts, camera_facts, capture_time
     from .explanation import Explanation, explain
     from .imaging import RAW_EXTENSIONS, Displayed, Unreadable, open_displayed, probe
+    from .laplacian import sharpness, sharpness_of_image
     from .moves import Journal, Move, move
     from .output import check_replaceable, write_atomically
     from .plan import PLAN_VERSION, load_plan
@@ -142,6 +144,8 @@ __all__ = [
     "capture_time",
     "camera_facts",
     "CameraFacts",
+    "sharpness",
+    "sharpness_of_image",
     "check_replaceable",
     "counted",
     "RAW_EXTENSIONS",

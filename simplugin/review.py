@@ -29,8 +29,11 @@ send requests to it:
 - an action must be a POST with a JSON body (`Content-Type: application/json`, which
   a cross-site form cannot send without the browser asking first) and an `Origin` that
   is the page's own; other methods get 405;
-- only the page, and the thumbnails that the report made, are served: a request's
-  path is looked up among names the server knows, and never reaches the file system;
+- only the page, the thumbnails that the report made, and the photos of its groups
+  (`photos/ID`, for the compare view; the ids are those the html sink listed in
+  `originals.json`) are served: a request's path is looked up among names the server
+  knows, and never reaches the file system; a photo is opened only if it is a
+  regular file;
 - bodies are at most `BODY_LIMIT` bytes, as a plan file is (larger: 413, unread).
 
 The server ends on Ctrl-C (exit 130), or when the page has been closed for a while:
@@ -57,8 +60,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from . import ignored, trash
-from .builtin.html_report import photos_by_group, thumbnail_folder
+from .builtin.html_report import ORIGINALS, photos_by_group, thumbnail_folder
 from .errors import ExitCode, OutputIncomplete, UsageError
+from .files import NotRegularFile, open_regular
 from .ignored import default_path as default_ignore_list
 from .moves import NotAJournal, read_journal
 from .plan import PLAN_SIZE_LIMIT, parse_document, plan_from_document
@@ -89,6 +93,7 @@ class Site:
     proposed_folder: str  # where the page proposes to move duplicates
     groups: tuple[tuple[str, ...], ...] = ()  # each group's photos, as the page numbers them
     ignore_list: str = ""  # where "Not a duplicate" records (`simplugin ignore`'s list)
+    photos: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # path, media type
 
 
 def site_of(page: str, proposed_folder: str, ignore_list: str = "") -> Site:
@@ -101,10 +106,17 @@ def site_of(page: str, proposed_folder: str, ignore_list: str = "") -> Site:
         for name in os.listdir(folder)
         if name.endswith(".jpg") and os.path.isfile(os.path.join(folder, name))
     }
+    photos = {}
+    with contextlib.suppress(OSError, ValueError):  # a page without a compare view
+        with open(os.path.join(folder, ORIGINALS), "rb") as listing:
+            photos = {
+                f"photos/{id}": (path, kind) for id, (path, kind) in json.load(listing).items()
+            }
     with open(page, "rb") as file:
         shown = file.read()
-    groups = tuple(tuple(photos) for photos in photos_by_group(shown))
-    return Site(shown, files, proposed_folder, groups, ignore_list or default_ignore_list())
+    groups = tuple(tuple(members) for members in photos_by_group(shown))
+    ignore_list = ignore_list or default_ignore_list()
+    return Site(shown, files, proposed_folder, groups, ignore_list, photos)
 
 
 def proposed_folder(paths: list[str]) -> str:
@@ -345,7 +357,11 @@ class Handler(BaseHTTPRequestHandler):
         if name == "":
             self.send(200, self.server.review.site.page, "text/html; charset=utf-8")
             return
-        file = self.server.review.site.files.get(name)
+        site = self.server.review.site
+        if name in site.photos:
+            self.send_photo(*site.photos[name])
+            return
+        file = site.files.get(name)
         if file is None:
             raise Refused(404, "not found")
         try:
@@ -353,6 +369,20 @@ class Handler(BaseHTTPRequestHandler):
                 self.send(200, thumbnail.read(), "image/jpeg")
         except OSError:
             raise Refused(404, "not found") from None
+
+    def send_photo(self, path: str, kind: str) -> None:
+        """A photo of the result, as it is on disk now, read as it is sent."""
+        try:
+            photo = open_regular(path)
+        except (OSError, NotRegularFile):
+            raise Refused(404, "not found (moved or gone since the scan)") from None
+        with photo:
+            left = os.fstat(photo.fileno()).st_size
+            self.send_head(200, left, kind)
+            # No more than announced, should the file grow while it is sent.
+            while left > 0 and (chunk := photo.read(min(left, 1 << 20))):
+                self.wfile.write(chunk)
+                left -= len(chunk)
 
     def post(self) -> None:
         name = self.trusted()
@@ -392,14 +422,17 @@ class Handler(BaseHTTPRequestHandler):
         return request
 
     def send(self, status: int, body: bytes, kind: str) -> None:
+        self.send_head(status, len(body), kind)
+        self.wfile.write(body)
+
+    def send_head(self, status: int, length: int, kind: str) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json" if kind == "json" else kind)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(length))
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Referrer-Policy", "no-referrer")
         self.end_headers()
-        self.wfile.write(body)
 
 
 class ReviewServer(ThreadingHTTPServer):

@@ -46,7 +46,15 @@ DEFAULT_BUCKETER = "exif-time"
 UNDATED_CHOICES = ("compare-all", "separate")
 
 # What the keeper rule can prefer (the built-in `keeper` plugin implements each).
-KEEP_CRITERIA = ("original", "oldest", "newest", "largest", "biggest-file", "shortest-path")
+KEEP_CRITERIA = (
+    "original",
+    "oldest",
+    "newest",
+    "largest",
+    "biggest-file",
+    "shortest-path",
+    "sharpest",
+)
 KEEP_FOLDER = "path:"  # "path:~/Pictures/Originals": the photos under that folder
 
 # Folders that never hold the user's own photos, only a program's copies of them; a
@@ -269,7 +277,8 @@ SETTINGS: dict[str, Setting] = {
             "which photo of a group to keep: criteria separated by commas, the first that"
             " tells the photos apart decides. original (the camera's file over an edited or"
             " exported copy), oldest, newest (capture time, then file time), largest"
-            " (pixels), biggest-file, shortest-path, path:FOLDER (a photo under FOLDER)."
+            " (pixels), biggest-file, shortest-path, sharpest (the least blurred),"
+            " path:FOLDER (a photo under FOLDER)."
             f" Default: {','.join(DEFAULT_KEEP)}",
             flags=("--keep",),
             metavar="CRITERIA",

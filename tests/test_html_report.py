@@ -166,10 +166,15 @@ def test_thumbnails_are_small_copies_beside_the_page_never_the_originals(open_re
 
     for image in report.images_loaded():
         assert Path(image["src"].removeprefix("file://")).parent == folder
-    thumbnails = sorted(folder.glob("*.jpg"))
+    thumbnails = sorted(set(folder.glob("*.jpg")) - set(folder.glob("*.full.jpg")))
     assert len(thumbnails) == 5
     for thumbnail in thumbnails:
         assert max(Image.open(thumbnail).size) <= 320
+    # and the compare view's full-size previews: at most 2,048 pixels, photos in groups only
+    previews = sorted(folder.glob("*.full.jpg"))
+    assert len(previews) == 5
+    for preview in previews:
+        assert max(Image.open(preview).size) <= 2048
     assert (folder / "CACHEDIR.TAG").exists()  # so a later scan of the library skips them
 
 

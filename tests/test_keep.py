@@ -9,10 +9,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from conftest import DUBLIN, run_simplugin
-from simplugin import UsageError, scan
+from simplugin import UsageError, scan, sharpness
 
 CAMERA_JPEG = DUBLIN / "airplane_1.jpg"  # EXIF: Xiaomi MI 8, taken 2022-07-10 07:13:16
 DATE_TIME_ORIGINAL, SOFTWARE, EXIF_IFD = 0x9003, 0x0131, 0x8769
@@ -131,7 +131,7 @@ def test_the_api_takes_the_criteria_as_a_list_or_a_text(originals_and_exports):
         ]
 
 
-VALID = "original, oldest, newest, largest, biggest-file, shortest-path, path:FOLDER"
+VALID = "original, oldest, newest, largest, biggest-file, shortest-path, sharpest, path:FOLDER"
 
 
 def test_an_unknown_criterion_is_a_usage_error_listing_the_valid_ones(
@@ -152,3 +152,30 @@ def test_an_unknown_criterion_is_a_usage_error_listing_the_valid_ones(
 
     with pytest.raises(UsageError, match="unknown keep criterion 'pixels'"):
         scan(originals_and_exports, cache=False, keep=["pixels"])
+
+
+@pytest.fixture
+def sharp_and_blurred(tmp_path: Path) -> Path:
+    """A camera JPEG, and a bigger blurred copy of it that every other criterion keeps."""
+    folder = tmp_path / "burst"
+    folder.mkdir()
+    shutil.copy2(CAMERA_JPEG, folder / "IMG_2-sharp.jpg")
+    with Image.open(CAMERA_JPEG) as image:
+        bigger = image.resize((image.width * 5 // 4, image.height * 5 // 4))
+        bigger.filter(ImageFilter.GaussianBlur(3)).save(folder / "IMG_2.jpg", quality=98)
+    return folder
+
+
+def test_keep_sharpest_keeps_the_sharp_photo_over_its_bigger_blurred_copy(
+    sharp_and_blurred, tmp_path
+):
+    assert kept(sharp_and_blurred, "--keep", "largest") == ["IMG_2.jpg"]
+    assert kept(sharp_and_blurred, "--keep", "sharpest") == ["IMG_2-sharp.jpg"]
+    config = tmp_path / "simplugin.toml"
+    config.write_text('keep = ["sharpest", "largest"]\n')
+    assert kept(sharp_and_blurred, "--config", str(config)) == ["IMG_2-sharp.jpg"]
+    result = scan(sharp_and_blurred, cache=False, keep="sharpest")
+    assert [os.path.basename(group.keep.path) for group in result.groups] == ["IMG_2-sharp.jpg"]
+    assert sharpness(str(sharp_and_blurred / "IMG_2-sharp.jpg")) > 2 * sharpness(
+        str(sharp_and_blurred / "IMG_2.jpg")
+    )

@@ -7,7 +7,8 @@ then the largest file (the least compressed), then the shortest path. It answers
 so any other plugin's `choose_keeper` takes precedence.
 
 Only the photos of a group are asked for their EXIF header, once each, and only when a
-criterion needs it (original, oldest, newest).
+criterion needs it (original, oldest, newest); only they are decoded for their
+sharpness, when `sharpest` is a criterion (`simplugin.sharpness`).
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from simplugin import (
     CameraFacts,
     Photo,
     ScanSettings,
+    Unreadable,
     camera_facts,
     hookimpl,
+    sharpness,
 )
 
 # What a camera writes itself (Pillow's format names); a PNG, WebP or TIFF is an export.
@@ -122,6 +125,14 @@ def _under(folder: str) -> Callable[[Photo], int]:
     return key
 
 
+def _sharpest(photo: Photo) -> float:
+    """The sharper first; a photo that cannot be decoded now, last."""
+    try:
+        return -sharpness(photo.path)
+    except (Unreadable, OSError):
+        return float("inf")
+
+
 def criterion_key(criterion: str, facts: _Facts) -> Callable[[Photo], Any]:
     """How `criterion` ranks a photo: the smaller, the more it should be kept."""
     if criterion.startswith("path:"):
@@ -133,6 +144,7 @@ def criterion_key(criterion: str, facts: _Facts) -> Callable[[Photo], Any]:
         "largest": lambda photo: -photo.pixels,
         "biggest-file": lambda photo: -photo.size,
         "shortest-path": lambda photo: len(photo.path),
+        "sharpest": _sharpest,
     }
     return keys[criterion]
 

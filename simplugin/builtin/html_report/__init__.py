@@ -12,7 +12,13 @@ are inline, and a Content-Security-Policy lets it load nothing but its own thumb
 Thumbnails (at most 320 pixels a side, never the originals) are made once, in a folder
 beside the page (`report-thumbnails/`), tagged with a CACHEDIR.TAG so that no scan reads
 them as photos; they are named after the photo's path, size and modification time, so a
-new report reuses those of unchanged photos. Scan data reaches the page as JSON, and the
+new report reuses those of unchanged photos. The compare view (compare.js) shows each
+photo at full size: a static page shows a preview of at most 2,048 pixels a side made
+beside its thumbnail (`NAME.full.jpg`); the served page shows the original itself, which
+the server knows by the id `photos/NAME` (the html sink lists them in `originals.json`),
+when a browser can show its format. Each photo's sharpness figure (`simplugin.sharpness`)
+is measured from the same decode and kept in its thumbnail's JPEG comment, so it too is
+computed once per unchanged photo. Scan data reaches the page as JSON, and the
 script shows it as text only, so no file name can inject HTML or script.
 """
 
@@ -27,7 +33,7 @@ import sys
 import time
 import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
 
@@ -35,13 +41,14 @@ from PIL import Image
 
 from simplugin import (
     PLAN_VERSION,
+    CameraFacts,
     Option,
     OutputIncomplete,
     Photo,
     ScanResult,
     Sink,
     Unreadable,
-    capture_time,
+    camera_facts,
     check_replaceable,
     default_jobs,
     error_reason,
@@ -49,6 +56,7 @@ from simplugin import (
     is_cache,
     open_displayed,
     printable,
+    sharpness_of_image,
     tag_as_cache,
     tell,
     worker_pool,
@@ -56,11 +64,29 @@ from simplugin import (
 )
 
 THUMBNAIL_SIZE = 320  # pixels, the longest side at most: sharp in the page's 200px frames
-# JPEGs are decoded at the smallest scale that leaves 200 pixels a side (1/8 of a
-# 12-megapixel photo): several times faster than decoding for 320.
-THUMBNAIL_DECODE = 200
 THUMBNAIL_QUALITY = 80
-THUMBNAIL_NAME = re.compile(r"[a-z2-7]{24}\.jpg")  # what _thumbnail_name makes
+FULL_SIZE = 2048  # pixels, the compare view's previews: sharper than most screens show
+# JPEGs are decoded at the smallest scale that leaves FULL_SIZE pixels a side, for the
+# preview and the sharpness figure (which simplugin.sharpness measures the same way).
+FULL_DECODE = 2048
+FULL_QUALITY = 88
+FULL_SUFFIX = ".full.jpg"
+THUMBNAIL_NAME = re.compile(r"[a-z2-7]{24}(\.full)?\.jpg")  # what _thumbnail_name makes
+SHARPNESS_COMMENT = re.compile(rb"simplugin sharpness ([0-9.]+)")
+ORIGINALS = "originals.json"  # the served page's photos, by id, for simplugin/review.py
+# Formats a browser shows (Pillow's names) and their media types: the served page shows
+# these originals at full size, and a preview of the others.
+BROWSER_FORMATS = {
+    "JPEG": "image/jpeg",
+    "MPO": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+    "AVIF": "image/avif",
+    "BMP": "image/bmp",
+}
+SCRIPTS = ("page.js", "compare.js", "keys.js")
+STYLES = ("page.css", "compare.css")
 SERIAL_BELOW = 16  # fewer photos than this are not worth starting worker processes
 TELL_ABOVE = 500  # photos whose thumbnails take long enough to say what is going on
 
@@ -74,6 +100,11 @@ class Preview:
     height: int = 0
     taken: str | None = None
     problem: str | None = None  # why there is no thumbnail
+    camera: str = ""  # make and model, as the EXIF says
+    sharpness: float | None = None
+    full: str | None = None  # the full-size preview's file name, when one was made
+    full_width: int = 0
+    full_height: int = 0
 
 
 def thumbnail_folder(page: str) -> str:
@@ -125,23 +156,39 @@ class HtmlSink(Sink):
                 f"could not write the report {page}: {folder}: {error_reason(error)}"
             ) from error
         photos = [photo for group in result.groups for photo in group.photos]
-        previews = dict(zip((p.path for p in photos), make_previews(photos, folder), strict=True))
+        served = options["served"]
+        made = make_previews(photos, folder, [not served or needs_preview(p) for p in photos])
+        previews = dict(zip((p.path for p in photos), made, strict=True))
         for photo in photos:
             if previews[photo.path].problem:
                 tell(f"no thumbnail for {printable(photo.path)}: {previews[photo.path].problem}")
-        _remove_unused(folder, {p.thumbnail for p in previews.values() if p.thumbnail})
+        used = {name for p in previews.values() for name in (p.thumbnail, p.full) if name}
+        _remove_unused(folder, used)
         url = urllib.parse.quote(os.path.basename(folder))
-        data = {**page_data(result, previews, url), "served": options["served"]}
-        write_atomically(page, render(data, served=options["served"]))
+        originals = {  # what the compare view of a served page shows at full size
+            _thumbnail_name(p)[:-4]: [os.path.abspath(p.path), BROWSER_FORMATS[p.format]]
+            for p in photos
+            if served and not needs_preview(p)
+        }
+        write_atomically(os.path.join(folder, ORIGINALS), json.dumps(originals).encode())
+        data = {**page_data(result, previews, url, served), "served": served}
+        write_atomically(page, render(data, served=served))
         tell(f"report written to {page}: open it in a browser")
 
 
-def make_previews(photos: Sequence[Photo], folder: str) -> list[Preview]:
-    """A thumbnail and capture date for each photo, made on every core."""
-    work = [(photo.path, _thumbnail_name(photo), folder) for photo in photos]
+def needs_preview(photo: Photo) -> bool:
+    """Whether the served page shows a full-size preview of `photo` (a HEIC, a TIFF, a
+    RAW), not the original, which a browser could not show."""
+    return photo.format not in BROWSER_FORMATS
+
+
+def make_previews(photos: Sequence[Photo], folder: str, full: Sequence[bool]) -> list[Preview]:
+    """A thumbnail, capture date, camera and sharpness for each photo, and a full-size
+    preview for those `full` says, made on every core."""
+    work = [(p.path, _thumbnail_name(p), folder, f) for p, f in zip(photos, full, strict=True)]
     if len(work) < SERIAL_BELOW:
         return [_preview(*item) for item in work]
-    missing = sum(not os.path.exists(os.path.join(folder, name)) for _, name, _ in work)
+    missing = sum(not os.path.exists(os.path.join(folder, item[1])) for item in work)
     if missing >= TELL_ABOVE:
         tell(f"making {missing} thumbnails for the report (later reports reuse them)")
     with worker_pool(default_jobs()) as pool:
@@ -168,29 +215,67 @@ def _thumbnail_name(photo: Photo) -> str:
     return base64.b32encode(digest[:15]).decode().lower() + ".jpg"
 
 
-def _preview(path: str, name: str, folder: str) -> Preview:
+def _preview(path: str, name: str, folder: str, full: bool) -> Preview:
     try:
-        taken = capture_time(path)
-    except Exception:  # no readable EXIF: the report says "no capture date"
-        taken = None
-    shown_taken = None
-    if taken is not None:
-        shown_taken = taken.isoformat(sep=" ", timespec="seconds")
-    target = os.path.join(folder, name)
+        camera = camera_facts(path)
+    except Exception:  # no readable EXIF: the report says "no capture date", no camera
+        camera = CameraFacts()
+    facts = {
+        "taken": camera.taken.isoformat(sep=" ", timespec="seconds") if camera.taken else None,
+        "camera": " ".join(part for part in (camera.make, camera.model) if part),
+    }
     try:
-        if os.path.exists(target):  # made for an earlier report of the same file
-            with Image.open(target) as thumbnail:
-                return Preview(name, *thumbnail.size, shown_taken)
-        image = open_displayed(path, THUMBNAIL_DECODE).image
-        image.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
-        partial = f"{target}.{os.getpid()}.partial"
-        image.save(partial, "JPEG", quality=THUMBNAIL_QUALITY)
-        os.replace(partial, target)  # never a half-written thumbnail under its name
-        return Preview(name, image.width, image.height, shown_taken)
+        return _reused(name, folder, full, facts) or _made(path, name, folder, full, facts)
     except Unreadable as reason:
-        return Preview(None, taken=shown_taken, problem=str(reason))
+        return Preview(None, problem=str(reason), **facts)
     except OSError as error:
-        return Preview(None, taken=shown_taken, problem=error_reason(error))
+        return Preview(None, problem=error_reason(error), **facts)
+
+
+def _reused(name: str, folder: str, full: bool, facts: dict) -> Preview | None:
+    """The preview an earlier report made of the same file, if it made all this one needs."""
+    target, full_name = os.path.join(folder, name), name[:-4] + FULL_SUFFIX
+    if not os.path.exists(target) or (full and not os.path.exists(os.path.join(folder, full_name))):
+        return None
+    with Image.open(target) as thumbnail:
+        figure = SHARPNESS_COMMENT.fullmatch(thumbnail.info.get("comment", b""))
+        if figure is None:  # made by a simplugin that did not measure sharpness
+            return None
+        preview = Preview(name, *thumbnail.size, sharpness=float(figure[1]), **facts)
+    if not full:
+        return preview
+    with Image.open(os.path.join(folder, full_name)) as shown:
+        return replace(preview, full=full_name, full_width=shown.width, full_height=shown.height)
+
+
+def _made(path: str, name: str, folder: str, full: bool, facts: dict) -> Preview:
+    """Decode the photo once, for its sharpness figure, full-size preview and thumbnail."""
+    image = open_displayed(path, FULL_DECODE).image
+    figure = sharpness_of_image(image)
+    image.thumbnail((FULL_SIZE, FULL_SIZE))
+    full_name = None
+    if full:
+        full_name = name[:-4] + FULL_SUFFIX
+        _save(image, os.path.join(folder, full_name), quality=FULL_QUALITY)
+    full_size = image.size if full else (0, 0)
+    image.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+    comment = f"simplugin sharpness {figure}".encode()
+    _save(image, os.path.join(folder, name), quality=THUMBNAIL_QUALITY, comment=comment)
+    return Preview(
+        name,
+        *image.size,
+        sharpness=figure,
+        full=full_name,
+        **facts,
+        full_width=full_size[0],
+        full_height=full_size[1],
+    )
+
+
+def _save(image: Image.Image, target: str, **options: Any) -> None:
+    partial = f"{target}.{os.getpid()}.partial"
+    image.save(partial, "JPEG", **options)
+    os.replace(partial, target)  # never a half-written preview under its name
 
 
 def _remove_unused(folder: str, used: set[str]) -> None:
@@ -203,7 +288,9 @@ def _remove_unused(folder: str, used: set[str]) -> None:
                 pass  # a stale thumbnail is harmless
 
 
-def page_data(result: ScanResult, previews: Mapping[str, Preview], url: str) -> dict:
+def page_data(
+    result: ScanResult, previews: Mapping[str, Preview], url: str, served: bool = False
+) -> dict:
     """Everything the page's script shows, as JSON-ready values."""
     settings = result.settings
     # The distances measured within each group: to its keeper (member 0), and every
@@ -232,7 +319,9 @@ def page_data(result: ScanResult, previews: Mapping[str, Preview], url: str) -> 
     ):
         groups.append(
             {
-                "members": [_member(photo, previews[photo.path], url) for photo in group.photos],
+                "members": [
+                    _member(photo, previews[photo.path], url, served) for photo in group.photos
+                ],
                 "distances": [[i, j, round(d, 6)] for (i, j), d in sorted(distances.items())],
                 "identical": [[i, j] for i, j in sorted(identical)],
                 "pairs": [[i, j] for i, j in sorted(pairs)],  # shows who is in "via" whom
@@ -255,7 +344,25 @@ def page_data(result: ScanResult, previews: Mapping[str, Preview], url: str) -> 
     }
 
 
-def _member(photo: Photo, preview: Preview, url: str) -> dict:
+def _full(photo: Photo, preview: Preview, url: str, served: bool) -> dict | None:
+    """What the compare view shows at full size: the original, which the server serves by
+    its id, or the preview beside the thumbnail."""
+    if served and preview.thumbnail and not needs_preview(photo):
+        return {
+            "src": f"photos/{preview.thumbnail[:-4]}",
+            "width": photo.width,
+            "height": photo.height,
+        }
+    if preview.full:
+        return {
+            "src": f"{url}/{preview.full}",
+            "width": preview.full_width,
+            "height": preview.full_height,
+        }
+    return None
+
+
+def _member(photo: Photo, preview: Preview, url: str, served: bool = False) -> dict:
     thumbnail = None
     if preview.thumbnail:
         thumbnail = {
@@ -273,6 +380,9 @@ def _member(photo: Photo, preview: Preview, url: str) -> dict:
         "format": photo.format,
         "taken": preview.taken,
         "thumbnail": thumbnail,
+        "full": _full(photo, preview, url, served),
+        "camera": preview.camera,
+        "sharpness": preview.sharpness,
         "problem": preview.problem,
     }
 
@@ -281,8 +391,10 @@ def render(data: dict, served: bool = False) -> bytes:
     """The page: the template with its style, script and data inline. A `served` page
     may also send requests to the server it came from (connect-src 'self')."""
     assets = resources.files(__name__)
-    script = (assets / "page.js").read_text("utf-8")
-    style = (assets / "page.css").read_text("utf-8")
+    # One script and one style, in this order: the compare view and the keys build on
+    # the page's functions (page.js), through the hooks it leaves for them.
+    script = "\n".join((assets / name).read_text("utf-8") for name in SCRIPTS)
+    style = "\n".join((assets / name).read_text("utf-8") for name in STYLES)
     # The script is allowed by its hash, so even a tag smuggled into the page could
     # not run; the page may load images from its own folder and nothing from anywhere.
     digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()

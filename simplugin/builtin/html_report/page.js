@@ -329,6 +329,7 @@ function groupItem(index) {
     row.append(element("div", { className: "member" }, photoCard(group, index, m), notADuplicateButton(index, m, "Not a duplicate of the others")));
   });
   const item = element("li", { className: choice.ticked ? "group" : "group unticked", "data-group": String(index) }, title, row);
+  if (typeof decorateGroup === "function") decorateGroup(item, index); // compare.js
   return item;
 }
 
