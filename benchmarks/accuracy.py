@@ -20,6 +20,8 @@ The sets:
 - seagulls: the six shipped seagulls; the true pairs are the reference's
   (tests/data/expected.json, the same file as ../shared/data/expected.json).
 - dublin-sample: the four shipped Dublin photos; see DUBLIN_PAIRS.
+- turned seagulls: the six seagulls and a copy of each turned or mirrored, pixels and
+  all (see TURNS): a copy is a near-duplicate of its photo and of that photo's group.
 - generated, dated / undated: bench.py's reproducible library (`--photos`, `--seed`):
   photos with near-duplicate variants (re-encoded, rescaled, cropped, brightened),
   with EXIF capture times and, with the same pixels, without.
@@ -37,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import generate
+from PIL import Image
 
 import simplugin
 
@@ -51,6 +54,20 @@ REAL_DEV = ROOT.parent / "shared" / "data" / "real-dev"
 # any person calls the same shot, convention_centre_3~4 and river_1~2: those photos are
 # not in the shipped sample, so its one true pair is the airplanes'.
 DUBLIN_PAIRS = [("airplane_1.jpg", "airplane_2.jpg")]
+
+# One copy of each seagull, each turned or mirrored another way; the seagulls' groups.
+TURNS = {
+    "seagull_1.jpeg": Image.Transpose.ROTATE_90,
+    "seagull_2.jpeg": Image.Transpose.ROTATE_180,
+    "seagull_3.jpeg": Image.Transpose.ROTATE_270,
+    "seagull_4.jpeg": Image.Transpose.FLIP_LEFT_RIGHT,
+    "seagull_5.jpeg": Image.Transpose.FLIP_TOP_BOTTOM,
+    "seagull_6.jpeg": Image.Transpose.TRANSPOSE,
+}
+SEAGULL_GROUPS = [
+    ["seagull_1.jpeg", "seagull_3.jpeg", "seagull_4.jpeg"],
+    ["seagull_5.jpeg", "seagull_6.jpeg"],
+]
 
 Pairs = set[frozenset[str]]
 
@@ -102,6 +119,18 @@ def seagulls() -> LabelledSet:
 
 def dublin() -> LabelledSet:
     return LabelledSet("dublin-sample", DATA / "dublin-sample", pairs_of(DUBLIN_PAIRS))
+
+
+def turned(work: Path) -> LabelledSet:
+    folder = work / "turned"
+    folder.mkdir()
+    for name, turn in TURNS.items():
+        with Image.open(DATA / "seagulls" / name) as photo:
+            photo.save(folder / name, quality=95)
+            photo.transpose(turn).save(folder / f"turned {name}", quality=95)
+    groups = [[*group, *(f"turned {name}" for name in group)] for group in SEAGULL_GROUPS]
+    groups.append(["seagull_2.jpeg", "turned seagull_2.jpeg"])
+    return LabelledSet("turned seagulls", folder, pairs_of(groups))
 
 
 def generated(work: Path, photos: int, seed: int, dated: bool) -> LabelledSet:
@@ -161,7 +190,7 @@ def main() -> None:
         parser.error(f"not installed: {', '.join(unknown)} (installed: {', '.join(installed)})")
 
     with tempfile.TemporaryDirectory() as work:
-        sets = [seagulls(), dublin()]
+        sets = [seagulls(), dublin(), turned(Path(work))]
         if (arguments.real_dev / "groups.json").is_file():
             sets.insert(0, real_dev(arguments.real_dev))
         else:

@@ -201,3 +201,17 @@ def test_the_bulk_search_with_rotations_returns_the_pairwise_definitions_pairs(s
     assert len(pairwise) > len(list(metric.pairs_within(signatures, 0.07)))  # turns found
     assert bulk == pairwise
     assert between == pairwise_between
+
+
+def test_photos_alike_in_colour_but_not_in_any_orientation_are_no_pair_and_no_error():
+    # The same sums of each colour (the search's first bound) but one bright corner
+    # against an even grey: ruled out in every orientation by the finer bounds. The
+    # search failed on such a pair with an empty array (real-dev has them).
+    corner = np.full((16, 16, 3), 100, np.uint8)
+    corner[:8, :8] = 200
+    even = np.full((16, 16, 3), 125, np.uint8)
+
+    found = AverageDifference().pairs_within(np.stack([corner, even]), 0.07, rotations=True)
+
+    assert list(found) == []
+    assert AverageDifference().distance(corner, even, rotations=True) > 0.07

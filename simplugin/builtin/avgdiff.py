@@ -246,7 +246,7 @@ def _measure(
         found.append(candidates[kept])
         totals.append(_total(ours[ours_rows[kept]] - theirs))
     pairs, nearest = np.concatenate(found), np.concatenate(totals)
-    if len(orientations) > 1:  # a pair near in several orientations: at its nearest
+    if len(orientations) > 1 and len(pairs):  # near in several orientations: the nearest
         order = np.lexsort((nearest, pairs))
         pairs, nearest = pairs[order], nearest[order]
         first = np.concatenate(([True], pairs[1:] != pairs[:-1]))
