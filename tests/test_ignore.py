@@ -330,3 +330,15 @@ def test_a_photo_the_identical_marker_and_the_list_both_need_is_read_once(librar
     opened = opened_by_a_rescan(library)
 
     assert opened == ["copy of six.jpeg", "seagull_5.jpeg", "seagull_6.jpeg"]
+
+
+def test_marking_a_pair_again_says_it_was_marked_already(library):
+    ignore(photo(library, 5), photo(library, 6))
+
+    again = ignore(photo(library, 5), photo(library, 6))
+    more = ignore(photo(library, 5), photo(library, 6), photo(library, 1))
+
+    assert (
+        again.stdout == f"marked 0 pairs as not duplicates (1 pair marked before) in {the_list()}\n"
+    )
+    assert more.stdout.startswith("marked 2 pairs as not duplicates (1 pair marked before) in ")

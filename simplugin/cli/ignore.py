@@ -112,9 +112,9 @@ def _record(ignore_list: IgnoreList, paths: list[str]) -> int:
     updated, added = ignore_list.with_photos(photos)
     save(updated)
     pairs = len(photos) * (len(photos) - 1) // 2
-    already = f" ({pairs - added} already marked)" if added < pairs else ""
+    already = f" ({counted(pairs - added, 'pair')} marked before)" if added < pairs else ""
     print(
-        f"marked {counted(pairs, 'pair')} as not duplicates{already} in {printable(updated.path)}"
+        f"marked {counted(added, 'pair')} as not duplicates{already} in {printable(updated.path)}"
     )
     return ExitCode.OK if all_read else ExitCode.FAILED
 
