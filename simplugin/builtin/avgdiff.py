@@ -140,6 +140,9 @@ class _Index:
         if rotations:  # bounds of the distance in every orientation, see _in_some_orientation
             self.sorted_quadrants = _sorted_by_place(self.quadrants, 2)
             self.sorted_blocks = _sorted_by_place(self.blocks, 4)
+            # One more bound, by 2x2 cells, before turning every pixel of a candidate.
+            cells = signatures.reshape(count, 8, 2, 8, 2, 3).sum(axis=(2, 4), dtype=np.int16)
+            self.cells = cells.reshape(count, 192)[self.order]
 
     def __len__(self) -> int:
         return len(self.sums)
@@ -245,15 +248,23 @@ def _measure_turned(
     # of every candidate in one step, the finer ones only where it leaves them.
     stretch, ours = slice(start, start + _ROWS), rows - start
     quadrants = left.quadrants[stretch][:, _TURNS[2]]
-    near = np.abs(quadrants[ours] - right.quadrants[columns, None]).sum(axis=2) < limit
-    pairs, turns = np.nonzero(near)
-    blocks = left.blocks[stretch][:, _TURNS[4]]
-    differences = blocks[ours[pairs], turns] - right.blocks[columns[pairs]]
-    close = np.abs(differences).sum(axis=1) < limit
-    pairs, turns = pairs[close], turns[close]
-    values = left.signatures[left.order[stretch]][:, _TURNS[SIDE]].astype(np.int16)
-    theirs = right.signatures[right.order[columns[pairs]]].astype(np.int16)
-    totals = np.abs(values[ours[pairs], turns] - theirs).sum(axis=1, dtype=np.int32)
+    near = np.abs(quadrants[ours] - right.quadrants[columns, None]).sum(axis=2, dtype=np.int32)
+    pairs, turns = np.nonzero(near < limit)
+    values = left.signatures[left.order[stretch]]
+    for side, ours_values, theirs_values in (
+        (4, left.blocks[stretch], right.blocks),
+        (8, left.cells[stretch], right.cells),
+        (SIDE, values.astype(np.int16), None),
+    ):
+        # each turned row of the stretch as one row: (stretch row, orientation) -> row
+        turned = ours_values[:, _TURNS[side]].reshape(-1, ours_values.shape[1])
+        if theirs_values is None:  # the pixels, to measure
+            theirs = right.signatures[right.order[columns[pairs]]].astype(np.int16)
+        else:
+            theirs = theirs_values[columns[pairs]]
+        totals = np.abs(turned[ours[pairs] * 8 + turns] - theirs).sum(axis=1, dtype=np.int32)
+        close = totals < limit
+        pairs, turns, totals = pairs[close], turns[close], totals[close]
     # A pair near in several orientations: at its nearest.
     order = np.lexsort((totals, pairs))
     pairs, totals = pairs[order], totals[order]
@@ -276,7 +287,8 @@ def _in_some_orientation(
         (left.sorted_quadrants, right.sorted_quadrants),
         (left.sorted_blocks, right.sorted_blocks),
     ):
-        kept = kept[np.abs(ours[rows[kept]] - theirs[columns[kept]]).sum(axis=1) < limit]
+        bound = np.abs(ours[rows[kept]] - theirs[columns[kept]]).sum(axis=1, dtype=np.int32)
+        kept = kept[bound < limit]
     return kept
 
 
@@ -298,7 +310,7 @@ def _turns(side: int) -> np.ndarray:
     return np.stack([_turned(values, o).reshape(-1) for o in EVERY_ORIENTATION])
 
 
-_TURNS = {side: _turns(side) for side in (2, 4, SIDE)}  # quadrants, blocks, pixels
+_TURNS = {side: _turns(side) for side in (2, 4, 8, SIDE)}  # quadrants, blocks, cells, pixels
 
 
 @hookimpl
