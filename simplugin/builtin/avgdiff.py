@@ -268,7 +268,8 @@ def _measure_turned(
     # A pair near in several orientations: at its nearest.
     order = np.lexsort((totals, pairs))
     pairs, totals = pairs[order], totals[order]
-    first = np.concatenate(([True], pairs[1:] != pairs[:-1]))
+    first = np.ones(len(pairs), dtype=bool)  # (none, when no candidate is left)
+    first[1:] = pairs[1:] != pairs[:-1]
     return rows[pairs[first]], columns[pairs[first]], totals[first]
 
 
