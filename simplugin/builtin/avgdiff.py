@@ -133,10 +133,8 @@ class _Index:
         self.sums = sums[self.order]
         self.channels = [np.ascontiguousarray(channels[self.order, c]) for c in range(3)]
         # Flat rows (a grid's values in row-major order): a turn is a reordering of them.
-        # In 16 bits (a quadrant's sum is at most 64 * 255, and so is the difference of
-        # two), which halves what is read and gathered.
-        self.quadrants = quadrants.reshape(count, 12)[self.order].astype(np.int16)
-        self.blocks = blocks.reshape(count, 48)[self.order].astype(np.int16)
+        self.quadrants = quadrants.reshape(count, 12)[self.order]
+        self.blocks = blocks.reshape(count, 48)[self.order]
         if rotations:  # bounds of the distance in every orientation, see _in_some_orientation
             self.sorted_quadrants = _sorted_by_place(self.quadrants, 2)
             self.sorted_blocks = _sorted_by_place(self.blocks, 4)
@@ -226,7 +224,7 @@ def _measure(
     """The candidate pairs (sorted positions) that finer bounds leave, and the sum of
     each one's differences."""
     for ours, theirs in ((left.quadrants, right.quadrants), (left.blocks, right.blocks)):
-        close = np.abs(ours[rows] - theirs[columns]).sum(axis=1, dtype=np.int32) < limit
+        close = np.abs(ours[rows] - theirs[columns]).sum(axis=1) < limit
         rows, columns = rows[close], columns[close]
     i, j = left.order[rows], right.order[columns]
     totals = np.abs(left.signatures[i].astype(np.int16) - right.signatures[j].astype(np.int16)).sum(
