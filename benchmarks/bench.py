@@ -3,6 +3,8 @@
     python benchmarks/bench.py --photos 1000            # generate a library and compare
     python benchmarks/bench.py --folder ~/Pictures      # time a real library (no accuracy)
     python benchmarks/bench.py --signatures 50000 100000  # the comparison stage alone
+    python benchmarks/bench.py --photos 0 --signatures 20000 --repeats 5 --baseline /tmp/old
+        # no library; the comparison against an older commit's, from git archive
 
 Prints one table. Every contender runs in its own process, one after the other, so
 that its wall time and peak memory (the largest process's resident set, from wait4)
@@ -18,9 +20,11 @@ variants of one original are the ground truth for precision and recall.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -213,8 +217,10 @@ def compare_only(count: int, rotations: bool) -> list:
     started = time.perf_counter()
     # Given only when asked, as the engine does.
     asked = {"rotations": True} if rotations else {}
-    found = sum(1 for _ in AverageDifference().pairs_within(signatures, 0.07, **asked))
-    print(json.dumps({"seconds": time.perf_counter() - started, "pairs": found}), file=sys.stderr)
+    found = sorted(AverageDifference().pairs_within(signatures, 0.07, **asked))
+    seconds = time.perf_counter() - started
+    digest = hashlib.sha1(repr(found).encode()).hexdigest()[:12]  # the same pairs?
+    print(json.dumps({"seconds": seconds, "pairs": len(found), "digest": digest}), file=sys.stderr)
     return []
 
 
@@ -246,12 +252,16 @@ def photo_like_signatures(count: int, rng: np.random.Generator) -> np.ndarray:
 # --- measuring -------------------------------------------------------------------------
 
 
-def measure(*arguments: str) -> tuple[float, float, list, str]:
-    """Run `bench.py --run ARGUMENTS` in a process of its own: seconds, peak MB, result."""
+def measure(*arguments: str, code: Path | None = None) -> tuple[float, float, list, str]:
+    """Run `bench.py --run ARGUMENTS` in a process of its own: seconds, peak MB, result.
+    With `code`, the process imports the simplugin found there (a `git archive`)."""
+    environment = dict(os.environ, PYTHONPATH=str(code)) if code else None
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         started = time.perf_counter()
         process = subprocess.Popen(
-            [sys.executable, str(HERE), "--run", *arguments, out.name], stderr=subprocess.PIPE
+            [sys.executable, str(HERE), "--run", *arguments, out.name],
+            stderr=subprocess.PIPE,
+            env=environment,
         )
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
@@ -286,6 +296,15 @@ def main() -> None:
         default=(),
         help="also time the comparison stage alone on this many signatures",
     )
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="time each comparison this often (medians shown)"
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="also time the comparison of the simplugin in this folder (e.g. an older commit's,"
+        " from `git archive COMMIT simplugin | tar -x -C FOLDER`), alternating with this one",
+    )
     parser.add_argument("--skip-naive", action="store_true", help="the naive approach is slow")
     parser.add_argument(
         "--peers", action="store_true", help="also time imagehash, imagededup and czkawka"
@@ -294,6 +313,10 @@ def main() -> None:
     arguments = parser.parse_args()
     if arguments.run:
         return _run(arguments.run)
+    if arguments.photos == 0 and arguments.folder is None:  # the comparison stage alone
+        for size in arguments.signatures:
+            compare_with_and_without_rotations(size, arguments.repeats, arguments.baseline)
+        return
 
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
@@ -351,23 +374,43 @@ def main() -> None:
         if NAIVE in baseline:
             print(f"simplugin cold scan is {baseline[NAIVE] / cold:.1f}x faster than the naive one")
         for size in arguments.signatures:
-            compare_with_and_without_rotations(size)
+            compare_with_and_without_rotations(size, arguments.repeats, arguments.baseline)
 
 
-def compare_with_and_without_rotations(size: int) -> None:
+def compare_with_and_without_rotations(size: int, repeats: int, baseline: Path | None) -> None:
     """Time the comparison stage alone on `size` signatures, upright only and then in
-    the eight orientations of `--rotations`, and print what rotations cost."""
+    the eight orientations of `--rotations`, `repeats` times in turn (and the upright
+    search of the `baseline` code before each), and print the medians and what
+    rotations cost."""
+    contenders = [("baseline", "upright", baseline)] if baseline else []
+    contenders += [("current", "upright", None), ("current", "rotations", None)]
+    runs: dict[tuple[str, str], list] = {(name, variant): [] for name, variant, _ in contenders}
+    for _ in range(repeats):
+        for name, variant, code in contenders:
+            _, peak, _, errors = measure("compare", str(size), variant, code=code)
+            runs[name, variant].append((json.loads(errors.strip().splitlines()[-1]), peak))
     seconds = {}
-    for variant in ("upright", "rotations"):
-        _, peak, _, errors = measure("compare", str(size), variant)
-        inner = json.loads(errors.strip().splitlines()[-1])
-        seconds[variant] = inner["seconds"]
-        shown = "" if variant == "upright" else ", --rotations"
+    for (name, variant), measured in runs.items():
+        seconds[name, variant] = statistics.median(inner["seconds"] for inner, _ in measured)
+        inner, peak = measured[0]
+        digests = {inner["digest"] for inner, _ in measured}
+        shown = f"{name}, " + ("upright" if variant == "upright" else "--rotations")
         print(
-            f"comparison alone{shown}, {size} signatures: {inner['seconds']:.1f} s"
-            f" ({inner['pairs']} pairs), peak {peak:.0f} MB"
+            f"comparison alone ({shown}), {size} signatures: {seconds[name, variant]:.2f} s"
+            f" (median of {len(measured)}; {inner['pairs']} pairs, digest"
+            f" {'/'.join(sorted(digests))}), peak {peak:.0f} MB"
         )
-    ratio = seconds["rotations"] / max(seconds["upright"], 1e-9)
+    if baseline:
+        ratio = seconds["current", "upright"] / seconds["baseline", "upright"]
+        same = (
+            runs["current", "upright"][0][0]["digest"]
+            == runs["baseline", "upright"][0][0]["digest"]
+        )
+        print(
+            f"upright comparison, current / baseline, {size} signatures: {ratio:.2f}x"
+            f" ({'the same' if same else 'DIFFERENT'} pairs)"
+        )
+    ratio = seconds["current", "rotations"] / seconds["current", "upright"]
     print(f"comparison with --rotations / without, {size} signatures: {ratio:.2f}x")
 
 

@@ -180,6 +180,18 @@ def test_the_command_line_refuses_rotations_for_such_a_metric_in_one_line(distri
     )
 
 
+def test_photos_as_bright_as_each_other_in_other_colours_are_no_pair_with_rotations(tmp_path):
+    # Equal sums put them side by side in the search, and the first bound then leaves no
+    # candidate at all: the search once failed on that.
+    for name, colour in (("red.jpg", (200, 0, 0)), ("green.jpg", (0, 200, 0))):
+        Image.new("RGB", (64, 48), colour).save(tmp_path / name, quality=92)
+
+    run = run_simplugin("scan", str(tmp_path), "--json", "-", "--rotations")
+
+    assert run.returncode == 0, run.stderr
+    assert pairs_of(json.loads(run.stdout)) == set()
+
+
 @pytest.mark.parametrize("seed", [3, 11])
 def test_the_bulk_search_with_rotations_returns_the_pairwise_definitions_pairs(seed):
     metric = AverageDifference()

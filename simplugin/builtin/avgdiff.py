@@ -51,20 +51,20 @@ class AverageDifference(Metric):
 
     def distance(self, a: np.ndarray, b: np.ndarray, rotations: bool = False) -> float:
         ours, theirs = a.astype(np.int32)[None], b.astype(np.int32)[None]
-        totals = [_total(_turned(ours, o) - theirs)[0] for o in _orientations(rotations)]
+        totals = [np.abs(_turned(ours, o) - theirs).sum() for o in _orientations(rotations)]
         return float(min(totals)) / SCALE
 
     def pairs_within(
         self, signatures: np.ndarray, threshold: float, rotations: bool = False
     ) -> Iterator[tuple[int, int, float]]:
         index = _Index(signatures, rotations)
-        return _near_pairs(index, index, threshold, _orientations(rotations))
+        return _near_pairs(index, index, threshold, rotations)
 
     def pairs_between(
         self, left: np.ndarray, right: np.ndarray, threshold: float, rotations: bool = False
     ) -> Iterator[tuple[int, int, float]]:
         indexes = _Index(left, rotations), _Index(right, rotations)
-        return _near_pairs(*indexes, threshold, _orientations(rotations))
+        return _near_pairs(*indexes, threshold, rotations)
 
 
 # --- orientations ----------------------------------------------------------------------
@@ -110,7 +110,8 @@ def _turned(grids: np.ndarray, orientation: Orientation) -> np.ndarray:
 # it turns: the first stage runs once for all eight orientations. Two more bounds that
 # hold in every orientation (sorted sums of quadrants and of blocks, see
 # `_in_some_orientation`) leave about a quarter of its pairs, and only those are bounded
-# by quadrant and block, and measured, in each orientation.
+# by quadrant and block, and measured, in each orientation. The upright search is left
+# as it was, with no orientation in it: every scan runs it.
 
 _ROWS = 128  # signatures compared at once with a stretch of others
 _COLUMNS = 4096  # the longest stretch: bounds the temporary arrays to a few MB
@@ -121,7 +122,7 @@ class _Index:
 
     def __init__(self, signatures: np.ndarray, rotations: bool = False):
         count = len(signatures)
-        self.signatures = signatures
+        self.signatures = signatures.reshape(count, VALUES)
         # Summed straight from the bytes: no int32 copy of every signature.
         cells = signatures.reshape(count, 4, 4, 4, 4, 3)
         blocks = cells.sum(axis=(2, 4), dtype=np.int32)  # 4x4 blocks
@@ -131,24 +132,27 @@ class _Index:
         self.order = np.argsort(sums, kind="stable")  # sorted position -> signature
         self.sums = sums[self.order]
         self.channels = [np.ascontiguousarray(channels[self.order, c]) for c in range(3)]
-        # As grids, to turn with the thumbnail; in 16 bits (a quadrant's sum is at most
-        # 64 * 255, and so is the difference of two), which halves what is read.
-        self.quadrants = quadrants[self.order].astype(np.int16)
-        self.blocks = blocks[self.order].astype(np.int16)
+        # Flat rows (a grid's values in row-major order): a turn is a reordering of them.
+        self.quadrants = quadrants.reshape(count, 12)[self.order]
+        self.blocks = blocks.reshape(count, 48)[self.order]
         if rotations:  # bounds of the distance in every orientation, see _in_some_orientation
-            self.sorted_quadrants = _sorted_by_place(self.quadrants)
-            self.sorted_blocks = _sorted_by_place(self.blocks)
+            self.sorted_quadrants = _sorted_by_place(self.quadrants, 2)
+            self.sorted_blocks = _sorted_by_place(self.blocks, 4)
+            # One more bound, by 2x2 cells, before turning every pixel of a candidate.
+            cells = signatures.reshape(count, 8, 2, 8, 2, 3).sum(axis=(2, 4), dtype=np.int16)
+            self.cells = cells.reshape(count, 192)[self.order]
 
     def __len__(self) -> int:
         return len(self.sums)
 
 
 def _near_pairs(
-    left: _Index, right: _Index, threshold: float, orientations: tuple[Orientation, ...]
+    left: _Index, right: _Index, threshold: float, rotations: bool
 ) -> Iterator[tuple[int, int, float]]:
     """`(i, j, distance)` for every signature i of `left` and j of `right` nearer than
-    the threshold in one of `orientations` of i (the distance: the nearest of them);
-    when both are the same index, each pair once, with i < j.
+    the threshold (with `rotations`, in one of the eight orientations of i; the
+    distance: the nearest of them); when both are the same index, each pair once,
+    with i < j.
 
     Stretches of rows are independent: a large search runs on every core, in forked
     processes that share the index with this one.
@@ -157,10 +161,10 @@ def _near_pairs(
     jobs = default_jobs()
     if jobs == 1 or len(left) * len(right) < _PARALLEL_FROM:
         for start in starts:
-            yield from _near_rows(left, right, threshold, orientations, start)
+            yield from _near_rows(left, right, threshold, rotations, start)
         return
     global _shared
-    _shared = (left, right, threshold, orientations)
+    _shared = (left, right, threshold, rotations)
     try:
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
             for found in pool.imap(_near_rows_shared, starts, chunksize=8):
@@ -170,8 +174,8 @@ def _near_pairs(
 
 
 _PARALLEL_FROM = 20_000**2  # pairs: below this, starting processes costs more than it saves
-# what forked workers search: the indexes, the threshold, the orientations
-_shared: tuple[_Index, _Index, float, tuple[Orientation, ...]] | None = None
+# what forked workers search: the indexes, the threshold, whether in every orientation
+_shared: tuple[_Index, _Index, float, bool] | None = None
 
 
 def _near_rows_shared(start: int) -> list[tuple[int, int, float]]:
@@ -180,11 +184,7 @@ def _near_rows_shared(start: int) -> list[tuple[int, int, float]]:
 
 
 def _near_rows(
-    left: _Index,
-    right: _Index,
-    threshold: float,
-    orientations: tuple[Orientation, ...],
-    start: int,
+    left: _Index, right: _Index, threshold: float, rotations: bool, start: int
 ) -> Iterator[tuple[int, int, float]]:
     """The near pairs of the rows `start` to `start + _ROWS` of `left`."""
     same = left is right
@@ -206,52 +206,69 @@ def _near_rows(
         if same:
             later = columns > rows
             rows, columns = rows[later], columns[later]
-        found, distances = _measure(left, right, start, rows, columns, limit, orientations)
-        for k, distance in zip(found, distances, strict=True):
-            if distance < threshold:
-                a, b = int(left.order[rows[k]]), int(right.order[columns[k]])
-                if same:
-                    a, b = min(a, b), max(a, b)
-                yield a, b, float(distance)
+        if rotations:
+            rows, columns, totals = _measure_turned(left, right, start, rows, columns, limit)
+        else:
+            rows, columns, totals = _measure(left, right, rows, columns, limit)
+        distances = totals / SCALE
+        for k in np.flatnonzero(distances < threshold):
+            a, b = int(left.order[rows[k]]), int(right.order[columns[k]])
+            if same:
+                a, b = min(a, b), max(a, b)
+            yield a, b, float(distances[k])
 
 
 def _measure(
-    left: _Index,
-    right: _Index,
-    start: int,
-    rows: np.ndarray,
-    columns: np.ndarray,
-    limit: int,
-    orientations: tuple[Orientation, ...],
-) -> tuple[np.ndarray, np.ndarray]:
+    left: _Index, right: _Index, rows: np.ndarray, columns: np.ndarray, limit: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The candidate pairs (sorted positions) that finer bounds leave, and the sum of
+    each one's differences."""
+    for ours, theirs in ((left.quadrants, right.quadrants), (left.blocks, right.blocks)):
+        close = np.abs(ours[rows] - theirs[columns]).sum(axis=1) < limit
+        rows, columns = rows[close], columns[close]
+    i, j = left.order[rows], right.order[columns]
+    totals = np.abs(left.signatures[i].astype(np.int16) - right.signatures[j].astype(np.int16)).sum(
+        axis=1, dtype=np.int32
+    )
+    return rows, columns, totals
+
+
+def _measure_turned(
+    left: _Index, right: _Index, start: int, rows: np.ndarray, columns: np.ndarray, limit: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The candidate pairs (sorted positions; rows within the stretch of `left` from
-    `start`) that finer bounds leave in some orientation: their numbers among the
-    candidates, and each one's distance at its nearest orientation."""
-    candidates = np.arange(len(rows))
-    if len(orientations) > 1:
-        candidates = _in_some_orientation(left, right, rows, columns, limit)
-        rows, columns = rows[candidates], columns[candidates]
-    stretch = slice(start, start + _ROWS)
-    ours_rows, theirs_quadrants = rows - start, right.quadrants[columns]
-    found, totals = [], []
-    for orientation in orientations:
-        # The stretch's rows are turned once, then picked for each candidate: small
-        # arrays, read in cache, rather than every candidate's row turned on its own.
-        ours = _turned(left.quadrants[stretch], orientation).copy()[ours_rows]
-        kept = np.flatnonzero(_total(ours - theirs_quadrants) < limit)
-        ours = _turned(left.blocks[stretch], orientation).copy()[ours_rows[kept]]
-        kept = kept[_total(ours - right.blocks[columns[kept]]) < limit]
-        ours = _turned(left.signatures[left.order[stretch]], orientation).astype(np.int16)
-        theirs = right.signatures[right.order[columns[kept]]].astype(np.int16)
-        found.append(candidates[kept])
-        totals.append(_total(ours[ours_rows[kept]] - theirs))
-    pairs, nearest = np.concatenate(found), np.concatenate(totals)
-    if len(orientations) > 1 and len(pairs):  # near in several orientations: the nearest
-        order = np.lexsort((nearest, pairs))
-        pairs, nearest = pairs[order], nearest[order]
-        first = np.concatenate(([True], pairs[1:] != pairs[:-1]))
-        pairs, nearest = pairs[first], nearest[first]
-    return pairs, nearest / SCALE
+    `start`) that finer bounds leave in some orientation, and the sum of each one's
+    differences at its nearest orientation."""
+    kept = _in_some_orientation(left, right, rows, columns, limit)
+    rows, columns = rows[kept], columns[kept]
+    # The stretch's rows in all eight orientations, turned once and then picked for each
+    # candidate (small arrays, read in cache); the quadrant bound for every orientation
+    # of every candidate in one step, the finer ones only where it leaves them.
+    stretch, ours = slice(start, start + _ROWS), rows - start
+    quadrants = left.quadrants[stretch][:, _TURNS[2]]
+    near = np.abs(quadrants[ours] - right.quadrants[columns, None]).sum(axis=2, dtype=np.int32)
+    pairs, turns = np.nonzero(near < limit)
+    values = left.signatures[left.order[stretch]]
+    for side, ours_values, theirs_values in (
+        (4, left.blocks[stretch], right.blocks),
+        (8, left.cells[stretch], right.cells),
+        (SIDE, values.astype(np.int16), None),
+    ):
+        # each turned row of the stretch as one row: (stretch row, orientation) -> row
+        turned = ours_values[:, _TURNS[side]].reshape(-1, ours_values.shape[1])
+        if theirs_values is None:  # the pixels, to measure
+            theirs = right.signatures[right.order[columns[pairs]]].astype(np.int16)
+        else:
+            theirs = theirs_values[columns[pairs]]
+        totals = np.abs(turned[ours[pairs] * 8 + turns] - theirs).sum(axis=1, dtype=np.int32)
+        close = totals < limit
+        pairs, turns, totals = pairs[close], turns[close], totals[close]
+    # A pair near in several orientations: at its nearest.
+    order = np.lexsort((totals, pairs))
+    pairs, totals = pairs[order], totals[order]
+    first = np.ones(len(pairs), dtype=bool)  # (none, when no candidate is left)
+    first[1:] = pairs[1:] != pairs[:-1]
+    return rows[pairs[first]], columns[pairs[first]], totals[first]
 
 
 def _in_some_orientation(
@@ -269,23 +286,30 @@ def _in_some_orientation(
         (left.sorted_quadrants, right.sorted_quadrants),
         (left.sorted_blocks, right.sorted_blocks),
     ):
-        kept = kept[_total(ours[rows[kept]] - theirs[columns[kept]]) < limit]
+        bound = np.abs(ours[rows[kept]] - theirs[columns[kept]]).sum(axis=1, dtype=np.int32)
+        kept = kept[bound < limit]
     return kept
 
 
-def _sorted_by_place(grids: np.ndarray) -> np.ndarray:
-    """Each colour's sums in `grids` (shape `(n, side, side, 3)`), sorted within each
+def _sorted_by_place(rows: np.ndarray, side: int) -> np.ndarray:
+    """Each colour's sums in `rows` (flat `side` x `side` x 3 grids), sorted within each
     kind of place that turning keeps (the places one place is turned to)."""
-    count, side = len(grids), grids.shape[1]
+    count = len(rows)
     places = np.arange(side * side).reshape(1, side, side)
     kind = np.min([_turned(places, o).reshape(-1) for o in EVERY_ORIENTATION], axis=0)
-    flat = grids.reshape(count, side * side, 3)
-    return np.concatenate([np.sort(flat[:, kind == k], axis=1) for k in np.unique(kind)], axis=1)
+    grids = rows.reshape(count, side * side, 3)
+    sorted_kinds = [np.sort(grids[:, kind == k], axis=1) for k in np.unique(kind)]
+    return np.concatenate(sorted_kinds, axis=1).reshape(count, -1)
 
 
-def _total(differences: np.ndarray) -> np.ndarray:
-    """The L1 norm of each row of signed differences (each a grid or a list)."""
-    return np.abs(differences).sum(axis=tuple(range(1, differences.ndim)), dtype=np.int32)
+def _turns(side: int) -> np.ndarray:
+    """For each of the eight orientations, where each value of a flat `side` x `side`
+    x 3 grid comes from once the grid is turned: `row[_turns(side)[o]]` is `row` turned."""
+    values = np.arange(side * side * 3).reshape(1, side, side, 3)
+    return np.stack([_turned(values, o).reshape(-1) for o in EVERY_ORIENTATION])
+
+
+_TURNS = {side: _turns(side) for side in (2, 4, 8, SIDE)}  # quadrants, blocks, cells, pixels
 
 
 @hookimpl
