@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from .. import trash
+from .. import trash, xmp
 from ..engine import deliver, prepare_sinks
 from ..errors import ExitCode, UsageError
 from ..moves import journal_action, undo
@@ -51,7 +51,7 @@ def undo_journal(journal: str, dry_run: bool = False) -> int:
     """`simplugin undo JOURNAL`: what it prints and its exit code (the review page's
     Undo runs this too)."""
     try:
-        undo_run = trash.undo if journal_action(journal) == "trash" else undo
+        undo_run = {"trash": trash.undo, "xmp": xmp.undo}.get(journal_action(journal), undo)
         report = undo_run(journal, dry_run=dry_run)
     except ValueError as error:  # moves.NotAJournal: the file is no journal at all
         raise UsageError(str(error)) from error
@@ -60,7 +60,9 @@ def undo_journal(journal: str, dry_run: bool = False) -> int:
         warn(f"{printable(journal)}{where}: {rejected.reason}; nothing was put back")
     verb = "would put back" if dry_run else "put back"
     for item in report.restored:
-        print(f"{verb} {printable(item.source)} (from {printable(item.target)})", flush=True)
+        # A sidecar an xmp run rewrote is put back where it is: no "from".
+        where = f" (from {printable(item.target)})" if item.target != item.source else ""
+        print(f"{verb} {printable(item.source)}{where}", flush=True)
     for item, reason in report.refused:
         warn(f"left {printable(item.target)}: {reason}")
     if not (report.restored or report.refused or report.rejected):
