@@ -12,6 +12,8 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
+from test_integrations import config_home, run_darktable
+from test_nothing_unasked import write_config
 
 from conftest import need_program, run_simplugin
 
@@ -260,3 +262,52 @@ def test_xmp_options_without_xmp_are_a_usage_error(library):
 
     assert run.returncode == 2
     assert "--xmp-rating goes with --xmp" in run.stderr
+
+
+# Imports the photos into darktable and lists the simplugin tags it shows on each.
+DARKTABLE_TAGS = """
+local dt = require "darktable"
+for _, path in ipairs(PATHS) do dt.database.import(path) end
+local out = io.open(RESULT .. ".partial", "w")
+for _, image in ipairs(dt.database) do
+  local tags = {}
+  for _, tag in ipairs(dt.tags.get_tags(image)) do
+    if tag.name:find("^simplugin") then tags[#tags + 1] = tag.name end
+  end
+  table.sort(tags)
+  out:write(image.filename, "\\t", table.concat(tags, ","), "\\n")
+end
+out:close()
+os.rename(RESULT .. ".partial", RESULT)
+"""
+
+
+def test_darktable_shows_the_tags_of_the_sidecars_on_import(library, tmp_path):
+    (library / "seagull_5.jpeg.xmp").write_text(DARKTABLE_SIDECAR)
+    assert run_simplugin("scan", str(library), "--xmp").returncode == 0
+    (config_home() / "darktable" / "lua").mkdir(parents=True)  # no script of simplugin's
+
+    shown = run_darktable(tmp_path, sorted(library.glob("*.jpeg")), DARKTABLE_TAGS)
+
+    for name in (*KEEPERS, *DUPLICATES):
+        role = "keep" if name in KEEPERS else "duplicate"
+        expected = {f"simplugin|{role}", f"simplugin|group|{GROUP_OF[name]:04d}"}
+        assert set(shown[name][0].split(",")) == expected, name
+    assert shown["seagull_2.jpeg"] == ("",)
+
+
+def test_the_configuration_files_xmp_sink_runs_only_with_apply(library):
+    write_config(library.parent, 'name = "xmp"')
+    here = {"cwd": library.parent}
+
+    scan = run_simplugin("scan", str(library), **here)
+    assert scan.returncode == 0, scan.stderr
+    assert not list(library.glob("*.xmp"))
+
+    dry = run_simplugin("scan", str(library), "--apply", "--dry-run", **here)
+    assert "would tag 5 sidecars (5 new)" in dry.stderr
+    assert not list(library.glob("*.xmp"))
+
+    applied = run_simplugin("scan", str(library), "--apply", **here)
+    assert applied.returncode == 0, applied.stderr
+    assert len(list(library.glob("*.xmp"))) == 5
