@@ -16,6 +16,7 @@ from test_integrations import config_home, run_darktable
 from test_nothing_unasked import write_config
 
 from conftest import need_program, run_simplugin
+from simplugin import xmp_unavailable
 
 KEEPERS = ("seagull_1.jpeg", "seagull_6.jpeg")
 DUPLICATES = ("seagull_3.jpeg", "seagull_4.jpeg", "seagull_5.jpeg")
@@ -61,6 +62,13 @@ DARKTABLE_SIDECAR = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
+
+
+@pytest.fixture(autouse=True)
+def exempi():
+    """The xmp extra's library: without it every test here would only see exit 2."""
+    if xmp_unavailable() is not None:
+        pytest.skip(f"needs Exempi: {xmp_unavailable()} (.ci/run installs it)")
 
 
 @pytest.fixture(autouse=True)
