@@ -74,14 +74,25 @@ KEYWORDS = (
 
 
 @dataclass(frozen=True, slots=True)
+class XmpCarried:
+    """What a keeper's sidecar receives from its duplicates' (`--xmp-merge-into-keeper`):
+    their own keywords, by array (in the order of KEYWORDS), and their best rating."""
+
+    keywords: tuple[tuple[str, ...], ...] = ((), (), ())
+    rating: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class XmpTags:
     """What a photo's sidecar says of it: its `role` ("keep" or "duplicate") in its
-    group, numbered from 1; a colour label and a rating to set, if any."""
+    group, numbered from 1; a colour label and a rating to set, if any; what it
+    receives from its duplicates, if anything."""
 
     role: str
     group: int
     label: str | None = None
     rating: int | None = None
+    carried: XmpCarried | None = None
 
     def paths(self) -> tuple[tuple[str, ...], ...]:
         return ("simplugin", self.role), ("simplugin", "group", f"{self.group:04d}")
@@ -105,24 +116,9 @@ def xmp_unavailable() -> str | None:
 def xmp_tagged(existing: bytes | None, tags: XmpTags) -> bytes:
     """The sidecar `existing` (None: none yet) with simplugin's keywords replaced by
     `tags`'s, and its label and rating set if `tags` has them. Raises UnreadableSidecar."""
-    from libxmp import XMPError, XMPMeta
-
-    XMPMeta.register_namespace(NS_LIGHTROOM, "lr")
-    XMPMeta.register_namespace(NS_DIGIKAM, "digiKam")
-    meta = XMPMeta()
-    if existing is not None:
-        try:
-            meta.parse_from_str(existing.decode("utf-8"))
-        except (UnicodeDecodeError, XMPError) as error:
-            raise UnreadableSidecar(
-                "it is not XMP ("
-                + (
-                    "not UTF-8"
-                    if isinstance(error, UnicodeDecodeError)
-                    else "Exempi cannot parse it"
-                )
-                + ")"
-            ) from error
+    meta = _parsed(existing)
+    if tags.carried is not None:
+        _receive(meta, tags.carried)
     for keywords in KEYWORDS:
         _replace_ours(meta, keywords, [keywords.item(path) for path in tags.paths()])
     if tags.label is not None:
@@ -133,10 +129,79 @@ def xmp_tagged(existing: bytes | None, tags: XmpTags) -> bytes:
     return ('<?xml version="1.0" encoding="UTF-8"?>\n' + text).encode("utf-8")
 
 
+def _parsed(existing: bytes | None) -> Any:
+    """The XMP of a sidecar (an empty one for None). Raises UnreadableSidecar."""
+    from libxmp import XMPError, XMPMeta
+
+    XMPMeta.register_namespace(NS_LIGHTROOM, "lr")
+    XMPMeta.register_namespace(NS_DIGIKAM, "digiKam")
+    meta = XMPMeta()
+    if existing is not None:
+        try:
+            meta.parse_from_str(existing.decode("utf-8"))
+        except UnicodeDecodeError as error:
+            raise UnreadableSidecar("it is not XMP (not UTF-8)") from error
+        except XMPError as error:
+            raise UnreadableSidecar("it is not XMP (Exempi cannot parse it)") from error
+    return meta
+
+
+def xmp_carried(sidecars: list[bytes]) -> XmpCarried:
+    """What the duplicates' `sidecars` give their keeper: every keyword of theirs that is
+    not simplugin's, and their best rating (-1, rejected, is none). A sidecar that cannot
+    be parsed gives nothing (its own tagging says so)."""
+    found: list[list[str]] = [[] for _ in KEYWORDS]
+    ratings: list[int] = []
+    for sidecar in sidecars:
+        try:
+            meta = _parsed(sidecar)
+        except UnreadableSidecar:
+            continue
+        for items, keywords in zip(found, KEYWORDS, strict=True):
+            for item in _items(meta, keywords):
+                if not keywords.is_ours(item) and item not in items:
+                    items.append(item)
+        rating = _rating(meta)
+        if rating is not None and rating > 0:
+            ratings.append(rating)
+    return XmpCarried(tuple(map(tuple, found)), max(ratings, default=None))
+
+
+def _items(meta: Any, keywords: Keywords) -> list[str]:
+    count = meta.count_array_items(keywords.namespace, keywords.name)
+    items = (meta.get_array_item(keywords.namespace, keywords.name, i) for i in range(1, count + 1))
+    return [item for item in items if isinstance(item, str)]
+
+
+def _rating(meta: Any) -> int | None:
+    if not meta.does_property_exist(NS_XMP, "Rating"):
+        return None
+    try:
+        return round(float(meta.get_property(NS_XMP, "Rating")))
+    except (TypeError, ValueError):
+        return None
+
+
+def _receive(meta: Any, carried: XmpCarried) -> None:
+    """Add the keywords the keeper lacks, and raise its rating to the best carried."""
+    for items, keywords in zip(carried.keywords, KEYWORDS, strict=True):
+        have = set(_items(meta, keywords))
+        kind = {"prop_value_is_array": True, "prop_array_is_ordered": keywords.ordered}
+        for item in items:
+            if item not in have:
+                meta.append_array_item(keywords.namespace, keywords.name, item, kind)
+    own = _rating(meta)
+    if carried.rating is not None and (own is None or own < carried.rating):
+        meta.set_property(NS_XMP, "Rating", str(carried.rating))
+
+
 def _replace_ours(meta: Any, keywords: Keywords, items: list[str]) -> None:
-    """Remove simplugin's items of an array (last first, so the numbers hold), then
-    add `items`: to the existing array, of its own kind, or to a new one of the kind
-    the XMP specification gives the property."""
+    """Remove simplugin's items of an array (last first, so the numbers hold), unless
+    they are `items` already, then add `items`: to the existing array, of its own kind,
+    or to a new one of the kind the XMP specification gives the property."""
+    present = _items(meta, keywords)
+    if [item for item in present if keywords.is_ours(item)] == items:
+        return  # as a run wrote them: where they are, whatever was added around them
     count = meta.count_array_items(keywords.namespace, keywords.name)
     for index in range(count, 0, -1):
         item = meta.get_array_item(keywords.namespace, keywords.name, index)

@@ -319,3 +319,25 @@ def test_the_configuration_files_xmp_sink_runs_only_with_apply(library):
     applied = run_simplugin("scan", str(library), "--apply", **here)
     assert applied.returncode == 0, applied.stderr
     assert len(list(library.glob("*.xmp"))) == 5
+
+
+def test_the_keeper_can_receive_its_duplicates_keywords_and_best_rating(library, state_home):
+    (library / "seagull_5.jpeg.xmp").write_text(DARKTABLE_SIDECAR)  # rated 4, with keywords
+    keeper = library / "seagull_6.jpeg.xmp"
+
+    run = run_simplugin("scan", str(library), "--xmp", "--xmp-merge-into-keeper")
+
+    assert run.returncode == 0, run.stderr
+    fields = exiftool(keeper)["seagull_6.jpeg.xmp"]
+    assert fields["HierarchicalSubject"] == [
+        "birds|seagull",
+        "simplugin|keep",
+        "simplugin|group|0001",
+    ]
+    assert fields["Subject"] == ["seagull", "keep", "simplugin-keep", "simplugin-group-0001"]
+    assert fields["Rating"] == 4
+    assert "Rating" not in exiftool(library / "seagull_1.jpeg.xmp")["seagull_1.jpeg.xmp"]
+    again = run_simplugin("scan", str(library), "--xmp", "--xmp-merge-into-keeper")
+    assert "tagged 0 sidecars (0 new); 5 already tagged so" in again.stderr
+    assert run_simplugin("undo", str(journal_in(state_home))).returncode == 0
+    assert not keeper.exists()

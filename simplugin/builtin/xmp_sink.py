@@ -36,6 +36,7 @@ from simplugin import (
     read_xmp_sidecar,
     tell,
     write_xmp_sidecar,
+    xmp_carried,
     xmp_journal,
     xmp_sidecar_for,
     xmp_tagged,
@@ -76,6 +77,11 @@ class XmpSink(Sink):
         "lightroom_names": Option(
             bool, "create IMG_1.xmp (Lightroom's name), not IMG_1.jpg.xmp", default=False
         ),
+        "merge_into_keeper": Option(
+            bool,
+            "also give each keeper its duplicates' keywords and their best rating",
+            default=False,
+        ),
         "dry_run": Option(bool, "only print which sidecars would be written", default=False),
     }
 
@@ -100,46 +106,70 @@ class XmpSink(Sink):
             raise OutputIncomplete(f"{counted(failed, 'sidecar')} could not be tagged")
 
 
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A photo's sidecar as the run found it: its path, what it holds (None: none yet),
+    or why it cannot be tagged."""
+
+    photo: str
+    sidecar: str
+    before: bytes | None = None
+    problem: str | None = None
+
+
 def plan(result: ScanResult, options: Mapping[str, Any]) -> tuple[list[PlannedSidecar], int, int]:
     """The sidecars to write, how many already say what they would, and how many cannot
     be written (each said in one line)."""
     listings = FolderListings()
-    planned: list[PlannedSidecar] = []
     claimed: dict[str, str] = {}
+    planned: list[PlannedSidecar] = []
     unchanged = failed = 0
     for number, group in enumerate(result.groups, start=1):
-        for photo in group.photos:
-            duplicate = photo is not group.keep
+        found = [_find(photo.path, listings, claimed, options) for photo in group.photos]
+        carried = None
+        if options["merge_into_keeper"]:
+            carried = xmp_carried([f.before for f in found[1:] if f.before and not f.problem])
+        for index, item in enumerate(found):
+            duplicate = index > 0
             tags = XmpTags(
                 "duplicate" if duplicate else "keep",
                 number,
                 options["label"] if duplicate else None,
                 options["rating"] if duplicate else None,
+                None if duplicate else carried,
             )
-            listing = listings.of(os.path.dirname(photo.path))
-            names = frozenset(listing.names if listing else ())
-            sidecar, exists = xmp_sidecar_for(photo.path, names, options["lightroom_names"])
-            owner = claimed.setdefault(os.path.abspath(sidecar), photo.path)
-            if owner != photo.path:
-                tell(
-                    f"not tagging {printable(sidecar)}: it is the sidecar of both"
-                    f" {printable(owner)} and {printable(photo.path)}"
-                )
+            problem, after = item.problem, None
+            if problem is None:
+                try:
+                    after = xmp_tagged(item.before, tags)
+                except UnreadableSidecar as error:
+                    problem = str(error)
+            if problem is not None or after is None:
+                tell(f"not tagging {printable(item.sidecar)}: {problem}; left as it is")
                 failed += 1
-                continue
-            try:
-                before = read_xmp_sidecar(sidecar) if exists else None
-                after = xmp_tagged(before, tags)
-            except (OSError, UnreadableSidecar) as error:
-                why = str(error) if isinstance(error, UnreadableSidecar) else error_reason(error)
-                tell(f"not tagging {printable(sidecar)}: {why}; left as it is")
-                failed += 1
-                continue
-            if after == before:
+            elif after == item.before:
                 unchanged += 1
             else:
-                planned.append(PlannedSidecar(photo.path, sidecar, tags, before, after))
+                planned.append(PlannedSidecar(item.photo, item.sidecar, tags, item.before, after))
     return planned, unchanged, failed
+
+
+def _find(
+    photo: str, listings: FolderListings, claimed: dict[str, str], options: Mapping[str, Any]
+) -> Found:
+    """The sidecar of `photo` and what it holds; one already another photo's is refused
+    (a RAW file and its JPEG twin share `IMG_1.xmp`)."""
+    listing = listings.of(os.path.dirname(photo))
+    names = frozenset(listing.names if listing else ())
+    sidecar, exists = xmp_sidecar_for(photo, names, options["lightroom_names"])
+    owner = claimed.setdefault(os.path.abspath(sidecar), photo)
+    if owner != photo:
+        return Found(photo, sidecar, problem=f"it is the sidecar of {printable(owner)} too")
+    try:
+        return Found(photo, sidecar, read_xmp_sidecar(sidecar) if exists else None)
+    except (OSError, UnreadableSidecar) as error:
+        why = str(error) if isinstance(error, UnreadableSidecar) else error_reason(error)
+        return Found(photo, sidecar, problem=why)
 
 
 def _write_all(result: ScanResult, planned: list[PlannedSidecar]) -> list[PlannedSidecar]:

@@ -131,6 +131,12 @@ def add_xmp_flags(parser: argparse.ArgumentParser) -> None:
         help="with --xmp: also give duplicates this rating (-1 is rejected, 0 to 5 stars)",
     )
     parser.add_argument(
+        "--xmp-merge-into-keeper",
+        action="store_true",
+        help="with --xmp: also give each keeper the keywords of its duplicates and their best"
+        " rating, so that nothing you tagged is lost when the duplicates go",
+    )
+    parser.add_argument(
         "--xmp-lightroom-names",
         action="store_true",
         help="with --xmp: a photo without a sidecar gets IMG_1.xmp (Lightroom's name), not"
@@ -321,6 +327,7 @@ def xmp_requests(arguments: argparse.Namespace) -> list[SinkRequest]:
         "label": arguments.xmp_label,
         "rating": arguments.xmp_rating,
         "lightroom_names": arguments.xmp_lightroom_names or None,
+        "merge_into_keeper": arguments.xmp_merge_into_keeper or None,
     }
     if not arguments.xmp:
         flags = [f"--xmp-{key.replace('_', '-')}" for key, value in given.items() if value]
