@@ -26,10 +26,12 @@ def configure_undo(commands: argparse._SubParsersAction) -> None:
         commands,
         "undo",
         run_undo,
-        help="put back the files a --move-to or --trash run moved",
+        help="put back the files a --move-to or --trash run moved, the sidecars --xmp wrote",
         description="Put every file that a 'scan --move-to', 'scan --trash' or 'apply' run moved"
         " back where it was, newest first, as its journal records (a move's is in the"
-        " destination folder; a trash run's in $XDG_STATE_HOME/simplugin/journals). The"
+        " destination folder; a trash run's in $XDG_STATE_HOME/simplugin/journals). A"
+        " 'scan --xmp' run's journal (there too) puts back the bytes of every sidecar it"
+        " wrote and removes those it created, unless one changed since. The"
         " whole journal is checked first: a line that does not describe that run's own moves"
         " inside the journal's folder (an edited or copied journal), or a trashed file that is"
         " not in a trash folder of yours with its .trashinfo naming its original path, is"
