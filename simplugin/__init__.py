@@ -27,7 +27,9 @@ and the plugin interfaces, they give a plugin what simplugin itself relies on:
   exact, pruned bulk search);
 * changing the user's files, with undo: `leaving` (which files of the duplicates leave
   the library: `Leaving`, `LeavingFile`, `leaving_total`), `Move`, `move`, `Journal`,
-  `send_to_trash` and `trash_journal` (the freedesktop.org trash, on Linux);
+  `send_to_trash` and `trash_journal` (the freedesktop.org trash, on Linux), and the
+  XMP sidecars photo managers read: `xmp_tagged` (Exempi, the `xmp` extra),
+  `write_xmp_sidecar` and `xmp_journal`;
 * plans: `load_plan`, `PLAN_VERSION` (the version of the JSON schema a plan shares).
 
 `import simplugin` is light (no numpy, Pillow or SQLite): what needs them is imported
@@ -74,6 +76,19 @@ _ON_FIRST_USE = {
     "plugins": ("load_plugins",),
     "reading": ("default_jobs", "worker_pool"),
     "trash": ("TRASH_SUPPORTED", "send_to_trash", "trash_journal"),
+    "xmp": (
+        "XMP_LABELS",
+        "UnreadableSidecar",
+        "XmpCarried",
+        "XmpTags",
+        "read_xmp_sidecar",
+        "write_xmp_sidecar",
+        "xmp_carried",
+        "xmp_journal",
+        "xmp_sidecar_for",
+        "xmp_tagged",
+        "xmp_unavailable",
+    ),
 }
 _MODULE_OF = {name: module for module, names in _ON_FIRST_USE.items() for name in names}
 
@@ -92,6 +107,19 @@ if TYPE_CHECKING:
     from .reading import default_jobs, worker_pool
     from .removal import Leaving, LeavingFile, leaving, leaving_total
     from .trash import TRASH_SUPPORTED, send_to_trash, trash_journal
+    from .xmp import (
+        XMP_LABELS,
+        UnreadableSidecar,
+        XmpCarried,
+        XmpTags,
+        read_xmp_sidecar,
+        write_xmp_sidecar,
+        xmp_carried,
+        xmp_journal,
+        xmp_sidecar_for,
+        xmp_tagged,
+        xmp_unavailable,
+    )
 
 __all__ = [
     # the scan, and what it finds
@@ -165,6 +193,18 @@ __all__ = [
     "send_to_trash",
     "trash_journal",
     "TRASH_SUPPORTED",
+    # tagging photos in their XMP sidecars, with undo
+    "XMP_LABELS",
+    "XmpTags",
+    "XmpCarried",
+    "UnreadableSidecar",
+    "read_xmp_sidecar",
+    "write_xmp_sidecar",
+    "xmp_carried",
+    "xmp_journal",
+    "xmp_sidecar_for",
+    "xmp_tagged",
+    "xmp_unavailable",
     # plans
     "load_plan",
     "PLAN_VERSION",

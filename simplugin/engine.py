@@ -629,6 +629,10 @@ def prepare_sinks(
     prepared = []
     for request in requests:
         sink = host.sink(request.name)
+        with host.blame(sink, "unavailable"):
+            missing = sink.unavailable()
+        if missing:
+            raise UsageError(f"sink {sink.name!r} cannot run here: {missing}")
         options = resolve_options("sink", sink, request.options, host.provider_of(sink))
         prepared.append((sink, options))
     return prepared

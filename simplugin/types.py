@@ -410,3 +410,8 @@ class Sink(Contribution):
     def excluded_paths(self, options: Mapping[str, Any]) -> Sequence[str]:
         """Folders the scan must not read because this sink writes into them."""
         return ()
+
+    def unavailable(self) -> str | None:
+        """Why this sink cannot be used here, in a few words with the fix (such as an
+        extra to install), or None when it can. Asked before any photo is read."""
+        return None

@@ -210,9 +210,12 @@ def lua_string(text: str) -> str:
     return "[==[" + text + "]==]"
 
 
-def run_darktable(tmp_path: Path, photos: list[Path]) -> dict[str, tuple[str, str]]:
+def run_darktable(
+    tmp_path: Path, photos: list[Path], driver_lua: str = DARKTABLE_DRIVER
+) -> dict[str, tuple[str, ...]]:
     """Start darktable (headless, in memory) with the installed script, import `photos`,
-    run the script's grouping on them; what darktable recorded, by file name."""
+    run the script's grouping on them (or another `driver_lua`, given PATHS and RESULT);
+    what darktable recorded, by file name."""
     need("xvfb-run")
     need("xauth")  # xvfb-run cannot start the server without it
     darktable = need("darktable")
@@ -220,7 +223,7 @@ def run_darktable(tmp_path: Path, photos: list[Path]) -> dict[str, tuple[str, st
     driver = config_home() / "darktable" / "lua" / "simplugin_test_driver.lua"
     driver.write_text(
         f"PATHS = {{{', '.join(lua_string(str(p)) for p in photos)}}}\n"
-        f"RESULT = {lua_string(str(result))}\n" + DARKTABLE_DRIVER
+        f"RESULT = {lua_string(str(result))}\n" + driver_lua
     )
     command = [
         "xvfb-run", "-a", darktable, "--library", ":memory:",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from .. import trash
+from .. import trash, xmp
 from ..engine import deliver, prepare_sinks
 from ..errors import ExitCode, UsageError
 from ..moves import journal_action, undo
@@ -26,10 +26,12 @@ def configure_undo(commands: argparse._SubParsersAction) -> None:
         commands,
         "undo",
         run_undo,
-        help="put back the files a --move-to or --trash run moved",
+        help="put back the files a --move-to or --trash run moved, the sidecars --xmp wrote",
         description="Put every file that a 'scan --move-to', 'scan --trash' or 'apply' run moved"
         " back where it was, newest first, as its journal records (a move's is in the"
-        " destination folder; a trash run's in $XDG_STATE_HOME/simplugin/journals). The"
+        " destination folder; a trash run's in $XDG_STATE_HOME/simplugin/journals). A"
+        " 'scan --xmp' run's journal (there too) puts back the bytes of every sidecar it"
+        " wrote and removes those it created, unless one changed since. The"
         " whole journal is checked first: a line that does not describe that run's own moves"
         " inside the journal's folder (an edited or copied journal), or a trashed file that is"
         " not in a trash folder of yours with its .trashinfo naming its original path, is"
@@ -51,7 +53,7 @@ def undo_journal(journal: str, dry_run: bool = False) -> int:
     """`simplugin undo JOURNAL`: what it prints and its exit code (the review page's
     Undo runs this too)."""
     try:
-        undo_run = trash.undo if journal_action(journal) == "trash" else undo
+        undo_run = {"trash": trash.undo, "xmp": xmp.undo}.get(journal_action(journal), undo)
         report = undo_run(journal, dry_run=dry_run)
     except ValueError as error:  # moves.NotAJournal: the file is no journal at all
         raise UsageError(str(error)) from error
@@ -60,7 +62,9 @@ def undo_journal(journal: str, dry_run: bool = False) -> int:
         warn(f"{printable(journal)}{where}: {rejected.reason}; nothing was put back")
     verb = "would put back" if dry_run else "put back"
     for item in report.restored:
-        print(f"{verb} {printable(item.source)} (from {printable(item.target)})", flush=True)
+        # A sidecar an xmp run rewrote is put back where it is: no "from".
+        where = f" (from {printable(item.target)})" if item.target != item.source else ""
+        print(f"{verb} {printable(item.source)}{where}", flush=True)
     for item, reason in report.refused:
         warn(f"left {printable(item.target)}: {reason}")
     if not (report.restored or report.refused or report.rejected):

@@ -69,10 +69,12 @@ def configure_scan(commands: argparse._SubParsersAction) -> None:
         help="send every duplicate (never a keeper) to the desktop's trash, with its sidecars"
         " and RAW/JPEG twin (Linux, freedesktop.org trash); journaled: see 'simplugin undo'",
     )
+    add_xmp_flags(parser)
     parser.add_argument(
         "--dry-run",
         action="store_true",
-        help="with --move-to, --trash or --apply: print what would move, and change nothing",
+        help="with --move-to, --trash, --xmp or --apply: print what would change, and change"
+        " nothing",
     )
     parser.add_argument(
         "--apply",
@@ -107,6 +109,39 @@ def configure_scan(commands: argparse._SubParsersAction) -> None:
         help="no progress and no summary on stderr; skipped files are still reported",
     )
     add_setting_flags(parser)
+
+
+def add_xmp_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--xmp",
+        action="store_true",
+        help="tag every photo of a group in its XMP sidecar (simplugin|keep, simplugin|duplicate,"
+        " simplugin|group|0001), for darktable, digiKam, Lightroom and Immich; the photos are"
+        " never written; journaled: see 'simplugin undo' (needs pip install 'simplugin[xmp]')",
+    )
+    parser.add_argument(
+        "--xmp-label",
+        metavar="COLOUR",
+        help="with --xmp: also give duplicates this colour label: Red, Yellow, Green, Blue"
+        " or Purple",
+    )
+    parser.add_argument(
+        "--xmp-rating",
+        metavar="N",
+        help="with --xmp: also give duplicates this rating (-1 is rejected, 0 to 5 stars)",
+    )
+    parser.add_argument(
+        "--xmp-merge-into-keeper",
+        action="store_true",
+        help="with --xmp: also give each keeper the keywords of its duplicates and their best"
+        " rating, so that nothing you tagged is lost when the duplicates go",
+    )
+    parser.add_argument(
+        "--xmp-lightroom-names",
+        action="store_true",
+        help="with --xmp: a photo without a sidecar gets IMG_1.xmp (Lightroom's name), not"
+        " IMG_1.jpg.xmp",
+    )
 
 
 def add_paths_and_config(parser: argparse.ArgumentParser) -> None:
@@ -269,12 +304,14 @@ def shown(value: Any) -> str:
 
 def scan_sink_requests(arguments: argparse.Namespace) -> list[SinkRequest]:
     """The sinks a scan's options ask for, in the order they run."""
-    if arguments.dry_run and not (arguments.move_to or arguments.trash or arguments.apply):
-        raise UsageError("--dry-run goes with --move-to, --trash or --apply")
+    changing = arguments.move_to or arguments.trash or arguments.xmp
+    if arguments.dry_run and not (changing or arguments.apply):
+        raise UsageError("--dry-run goes with --move-to, --trash, --xmp or --apply")
     removing = removal_requests(arguments.move_to, arguments.trash, arguments.dry_run)
+    removing += xmp_requests(arguments)
     if arguments.json == "-" and removing:
         raise UsageError(
-            "--json - and --move-to or --trash both write to stdout: give --json a file"
+            "--json - and --move-to, --trash or --xmp both write to stdout: give --json a file"
         )
     requests = [] if arguments.json == "-" else [SinkRequest("stdout")]
     if arguments.json is not None:
@@ -282,6 +319,23 @@ def scan_sink_requests(arguments: argparse.Namespace) -> list[SinkRequest]:
     if arguments.html is not None:
         requests.append(SinkRequest("html", {"path": arguments.html}))
     return requests + removing + sink_requests(arguments.sink, arguments.sink_option)
+
+
+def xmp_requests(arguments: argparse.Namespace) -> list[SinkRequest]:
+    """The xmp sink, if `--xmp` asks for it, with the options its other flags give."""
+    given = {
+        "label": arguments.xmp_label,
+        "rating": arguments.xmp_rating,
+        "lightroom_names": arguments.xmp_lightroom_names or None,
+        "merge_into_keeper": arguments.xmp_merge_into_keeper or None,
+    }
+    if not arguments.xmp:
+        flags = [f"--xmp-{key.replace('_', '-')}" for key, value in given.items() if value]
+        if flags:
+            raise UsageError(f"{flags[0]} goes with --xmp")
+        return []
+    options = {key: value for key, value in given.items() if value is not None}
+    return [SinkRequest("xmp", {**options, "dry_run": arguments.dry_run})]
 
 
 def removal_requests(move_to: str | None, to_trash: bool, dry_run: bool) -> list[SinkRequest]:
