@@ -30,7 +30,7 @@ from typing import Any
 
 from . import moves
 from .files import open_regular
-from .moves import Journal, JournalRead, Move, UndoReport
+from .moves import Journal, JournalRead, Move, Rejected, UndoReport
 from .output import write_atomically
 from .text import error_reason, human_size, printable
 from .trash import journals_folder
@@ -321,6 +321,13 @@ def undo(journal_path: str, dry_run: bool = False) -> UndoReport:
     bytes of those it replaced, none of those it created. Safe to run again; nothing is
     done if any line of the journal is not trusted."""
     read = moves.read_journal(journal_path, action="xmp", take=_take)
+    # Nothing in an xmp journal is proven by the files it names (a moved file is in the
+    # journal's own folder, a trashed one has the .trashinfo the run made): the journal
+    # is trusted only where simplugin writes it, in a folder of the user's own.
+    home = os.path.realpath(journals_folder())
+    if read.destination != home and not read.rejected:
+        where = f"it is in {printable(read.destination)}, not in {printable(home)}"
+        read.rejected.append(Rejected(None, f"{where}, where simplugin keeps xmp journals"))
     return moves.undo_records(read, dry_run, _undo_one)
 
 
@@ -388,6 +395,8 @@ def _start(entry: dict, item: Move, read: JournalRead, number: int) -> str | Non
         return f"its mode is not a file's permissions: {moves._quoted(mode)}"
     if not _is_digest(after) or not (_is_digest(before) or (created and before is None)):
         return "it does not record what the sidecar held before and after"
+    if not item.source.lower().endswith(".xmp"):
+        return f"{moves._shown(item.source)} is no XMP sidecar (.xmp)"
     if item.source in read.named:
         return f"{moves._shown(item.source)} is already written by line {read.named[item.source]}"
     read.records[item] = _Tagged(

@@ -5,6 +5,7 @@ with ExifTool, as another program would read them."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -341,3 +342,52 @@ def test_the_keeper_can_receive_its_duplicates_keywords_and_best_rating(library,
     assert "tagged 0 sidecars (0 new); 5 already tagged so" in again.stderr
     assert run_simplugin("undo", str(journal_in(state_home))).returncode == 0
     assert not keeper.exists()
+
+
+def forged_journal(folder: Path, victim: Path) -> Path:
+    """A journal no run wrote, saying that it created `victim` (so undo would delete it)."""
+    from simplugin.xmp import _backup_path
+
+    folder.mkdir(parents=True, exist_ok=True)
+    journal = folder / "simplugin-journal-20260101-000000.jsonl"
+    header = {
+        "format": "simplugin-journal",
+        "version": 2,
+        "run": "0" * 32,
+        "destination": os.path.realpath(folder),
+        "action": "xmp",
+    }
+    tagging = {
+        "event": "tagging",
+        "source": str(victim),
+        "target": _backup_path(str(journal), str(victim)),
+        "created": True,
+        "mode": None,
+        "before_sha256": None,
+        "after_sha256": hashlib.sha256(victim.read_bytes()).hexdigest(),
+    }
+    journal.write_text(json.dumps(header) + "\n" + json.dumps(tagging) + "\n")
+    return journal
+
+
+def test_an_xmp_journal_outside_simplugins_journals_folder_is_not_trusted(library, tmp_path):
+    victim = library / "seagull_1.jpeg.xmp"
+    victim.write_text(DARKTABLE_SIDECAR)
+
+    undo = run_simplugin("undo", str(forged_journal(tmp_path / "elsewhere", victim)))
+
+    assert undo.returncode == 3
+    assert "where simplugin keeps xmp journals; nothing was put back" in undo.stderr
+    assert victim.read_text() == DARKTABLE_SIDECAR
+
+
+def test_an_xmp_journal_naming_a_file_that_is_no_sidecar_is_not_trusted(library, state_home):
+    victim = library / "notes.txt"
+    victim.write_text("my notes")
+
+    journal = forged_journal(state_home / "simplugin" / "journals", victim)
+    undo = run_simplugin("undo", str(journal))
+
+    assert undo.returncode == 3
+    assert "is no XMP sidecar (.xmp)" in undo.stderr
+    assert victim.read_text() == "my notes"
