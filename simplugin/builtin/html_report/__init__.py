@@ -54,7 +54,7 @@ from simplugin import (
     error_reason,
     hookimpl,
     is_cache,
-    open_displayed,
+    open_measured,
     printable,
     sharpness_of_image,
     tag_as_cache,
@@ -65,11 +65,11 @@ from simplugin import (
 
 THUMBNAIL_SIZE = 320  # pixels, the longest side at most: sharp in the page's 200px frames
 THUMBNAIL_QUALITY = 80
-FULL_SIZE = 2048  # pixels, the compare view's previews: sharper than most screens show
-# JPEGs are decoded at the smallest scale that leaves FULL_SIZE pixels a side, for the
-# preview and the sharpness figure (which simplugin.sharpness measures the same way).
-FULL_DECODE = 2048
-FULL_QUALITY = 88
+FULL_SIZE = 2048  # pixels, the compare view's previews at most: sharper than most screens
+# show. A preview is made from the decode the sharpness figure is measured on
+# (`open_measured`): a JPEG at the smallest scale leaving 1,920 pixels on its long side,
+# so a 4032 x 3024 photo decodes at 1/2 and its preview is 2016 x 1512.
+FULL_QUALITY = 85
 FULL_SUFFIX = ".full.jpg"
 THUMBNAIL_NAME = re.compile(r"[a-z2-7]{24}(\.full)?\.jpg")  # what _thumbnail_name makes
 SHARPNESS_COMMENT = re.compile(rb"simplugin sharpness ([0-9.]+)")
@@ -250,7 +250,7 @@ def _reused(name: str, folder: str, full: bool, facts: dict) -> Preview | None:
 
 def _made(path: str, name: str, folder: str, full: bool, facts: dict) -> Preview:
     """Decode the photo once, for its sharpness figure, full-size preview and thumbnail."""
-    image = open_displayed(path, FULL_DECODE).image
+    image = open_measured(path).image
     figure = sharpness_of_image(image)
     image.thumbnail((FULL_SIZE, FULL_SIZE))
     full_name = None
