@@ -62,6 +62,15 @@ def sharpness(path: str) -> float:
     return _MEASURED[identity]
 
 
+def remembered_sharpness(path: str) -> float | None:
+    """The figure of the photo at `path` if this process has measured it (as it is now),
+    else None: the report takes the keeper's figures rather than measure again."""
+    try:
+        return _MEASURED.get(_identity(path))
+    except OSError:
+        return None
+
+
 def open_measured(path: str) -> Displayed:
     """The photo at `path` decoded as its sharpness figure is measured. Raises `Unreadable`."""
     return open_displayed(path, decode_long_side=DECODE_LONG_SIDE)

@@ -56,6 +56,7 @@ from simplugin import (
     is_cache,
     open_measured,
     printable,
+    remembered_sharpness,
     sharpness_of_image,
     tag_as_cache,
     tell,
@@ -185,7 +186,11 @@ def needs_preview(photo: Photo) -> bool:
 def make_previews(photos: Sequence[Photo], folder: str, full: Sequence[bool]) -> list[Preview]:
     """A thumbnail, capture date, camera and sharpness for each photo, and a full-size
     preview for those `full` says, made on every core."""
-    work = [(p.path, _thumbnail_name(p), folder, f) for p, f in zip(photos, full, strict=True)]
+    # Figures `--keep sharpest` measured in this process are not measured again.
+    work = [
+        (p.path, _thumbnail_name(p), folder, f, remembered_sharpness(p.path))
+        for p, f in zip(photos, full, strict=True)
+    ]
     if len(work) < SERIAL_BELOW:
         return [_preview(*item) for item in work]
     missing = sum(not os.path.exists(os.path.join(folder, item[1])) for item in work)
@@ -215,7 +220,7 @@ def _thumbnail_name(photo: Photo) -> str:
     return base64.b32encode(digest[:15]).decode().lower() + ".jpg"
 
 
-def _preview(path: str, name: str, folder: str, full: bool) -> Preview:
+def _preview(path: str, name: str, folder: str, full: bool, figure: float | None) -> Preview:
     try:
         camera = camera_facts(path)
     except Exception:  # no readable EXIF: the report says "no capture date", no camera
@@ -225,7 +230,10 @@ def _preview(path: str, name: str, folder: str, full: bool) -> Preview:
         "camera": " ".join(part for part in (camera.make, camera.model) if part),
     }
     try:
-        return _reused(name, folder, full, facts) or _made(path, name, folder, full, facts)
+        preview = _reused(name, folder, full, facts) or _made(
+            path, name, folder, full, facts, figure
+        )
+        return preview if figure is None else replace(preview, sharpness=figure)
     except Unreadable as reason:
         return Preview(None, problem=str(reason), **facts)
     except OSError as error:
@@ -248,10 +256,13 @@ def _reused(name: str, folder: str, full: bool, facts: dict) -> Preview | None:
         return replace(preview, full=full_name, full_width=shown.width, full_height=shown.height)
 
 
-def _made(path: str, name: str, folder: str, full: bool, facts: dict) -> Preview:
-    """Decode the photo once, for its sharpness figure, full-size preview and thumbnail."""
+def _made(
+    path: str, name: str, folder: str, full: bool, facts: dict, figure: float | None
+) -> Preview:
+    """Decode the photo once, for its sharpness figure (unless `figure` is known),
+    full-size preview and thumbnail."""
     image = open_measured(path).image
-    figure = sharpness_of_image(image)
+    figure = sharpness_of_image(image) if figure is None else figure
     image.thumbnail((FULL_SIZE, FULL_SIZE))
     full_name = None
     if full:
