@@ -21,7 +21,9 @@ and the plugin interfaces, they give a plugin what simplugin itself relies on:
   `open_regular` (never a FIFO or a device), `kind_of`,
   `is_cache` and `tag_as_cache` (CACHEDIR.TAG), `FolderListing(s)` (a photo's sidecars);
 * photos: `open_displayed` (as a person sees it), `probe` (its size without decoding
-  it), `capture_time` (EXIF), `RAW_EXTENSIONS` (the camera RAW file names);
+  it), `capture_time` (EXIF), `RAW_EXTENSIONS` (the camera RAW file names), `sharpness`
+  (and `open_measured`, the decode it is measured on, `sharpness_of_image`,
+  `remembered_sharpness`);
 * work on every core: `default_jobs`, `worker_pool`;
 * the reference metric, to build on: `AverageDifference` (`avgdiff`'s class, with its
   exact, pruned bulk search);
@@ -68,7 +70,7 @@ _ON_FIRST_USE = {
     "exif": ("CameraFacts", "camera_facts", "capture_time"),
     "explanation": ("Explanation", "explain"),
     "imaging": ("RAW_EXTENSIONS", "Displayed", "Unreadable", "open_displayed", "probe"),
-    "laplacian": ("sharpness", "sharpness_of_image"),
+    "laplacian": ("open_measured", "remembered_sharpness", "sharpness", "sharpness_of_image"),
     "removal": ("Leaving", "LeavingFile", "leaving", "leaving_total"),
     "moves": ("Journal", "Move", "move"),
     "output": ("check_replaceable", "write_atomically"),
@@ -99,7 +101,7 @@ if TYPE_CHECKING:
     from .exif import CameraFacts, camera_facts, capture_time
     from .explanation import Explanation, explain
     from .imaging import RAW_EXTENSIONS, Displayed, Unreadable, open_displayed, probe
-    from .laplacian import sharpness, sharpness_of_image
+    from .laplacian import open_measured, remembered_sharpness, sharpness, sharpness_of_image
     from .moves import Journal, Move, move
     from .output import check_replaceable, write_atomically
     from .plan import PLAN_VERSION, load_plan
@@ -172,6 +174,8 @@ __all__ = [
     "capture_time",
     "camera_facts",
     "CameraFacts",
+    "open_measured",
+    "remembered_sharpness",
     "sharpness",
     "sharpness_of_image",
     "check_replaceable",

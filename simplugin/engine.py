@@ -26,6 +26,7 @@ from .discover import Candidate, is_pattern, walk
 from .errors import PluginError, SimpluginError, UsageError
 from .identical import Digests, identical_pairs
 from .ignored import for_scan, ignored_pairs
+from .laplacian import measure_all
 from .plugins import PluginHost, PluginWarning, load_plugins, resolve_options
 from .reading import Reader, Summary, jobs_to_use, read_all
 from .settings import DEFAULT_EXCLUDES, UNDATED_CHOICES, checked_keep, resolve, with_settings
@@ -515,7 +516,10 @@ def group(
     for i, j, _ in pairs:  # closest first, so each photo's nearest pair comes first
         paired.setdefault(i, []).append(j)
         paired.setdefault(j, []).append(i)
-    for closest, members in _components(len(summaries.photos), pairs):
+    components = _components(len(summaries.photos), pairs)
+    if "sharpest" in context.settings.keep:  # measured on every core, not group by group
+        measure_all([summaries.photos[i].path for _, members in components for i in members])
+    for closest, members in components:
         found = _with_keeper(context, summaries, members, identical, paired)
         ranked.append((closest, found.keep.path, found))
     ranked.sort(key=lambda entry: entry[:2])

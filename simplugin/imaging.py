@@ -99,12 +99,16 @@ class Displayed:
     height: int
 
 
-def open_displayed(path: str, decode_size: int | None = None) -> Displayed:
+def open_displayed(
+    path: str, decode_size: int | None = None, decode_long_side: int | None = None
+) -> Displayed:
     """The photo at `path` as displayed, in mode RGB.
 
     With `decode_size`, a JPEG is decoded at the smallest of libjpeg's scales (1/2,
     1/4, 1/8) that still leaves both sides at least that long: several times less
-    work than a full decode, for a metric that only needs a thumbnail.
+    work than a full decode, for a metric that only needs a thumbnail. With
+    `decode_long_side`, at the smallest scale that leaves the long side at least that
+    long (a preview, which is bounded by its long side).
 
     Raises `Unreadable` with a one-line reason for anything that is not a readable
     image, including images too large to decode safely (Pillow's MAX_IMAGE_PIXELS),
@@ -126,6 +130,8 @@ def open_displayed(path: str, decode_size: int | None = None) -> Displayed:
             with image:
                 if decode_size:
                     image.draft("RGB", (decode_size, decode_size))
+                elif decode_long_side:
+                    image.draft("RGB", _with_long_side(image.size, decode_long_side))
                 image.load()
                 upright = _to_rgb(_oriented(image))
                 return Displayed(upright, image.format or "unknown", width, height)
@@ -142,6 +148,16 @@ def open_displayed(path: str, decode_size: int | None = None) -> Displayed:
         raise Unreadable(f"broken image data: {message}") from error
     except Exception as error:  # Pillow reports some corrupt files as SyntaxError, ValueError...
         raise Unreadable(f"broken image data: {describe(error)}") from error
+
+
+def _with_long_side(size: tuple[int, int], long_side: int) -> tuple[int, int]:
+    """`size` scaled down (never up) to `long_side` pixels on its long side, rounded up,
+    so that a JPEG drafted at this size keeps at least `long_side` pixels."""
+    width, height = size
+    longest = max(width, height, 1)
+    if longest <= long_side:
+        return width, height
+    return -(-width * long_side // longest), -(-height * long_side // longest)
 
 
 def probe(path: str) -> tuple[int, int, str]:

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from conftest import SEAGULLS, need_program, run_simplugin
-from simplugin import scan, write
+from simplugin import scan, sharpness, write
 
 # As root (CI) Chromium needs --no-sandbox, which Playwright passes; these keep it from
 # reaching for Google's services on a machine without a network.
@@ -550,3 +550,29 @@ LINES_OF = """(element) => {
   }
   return lines;
 }"""
+
+
+def test_a_twelve_megapixel_photos_preview_is_its_half_scale_decode_with_the_keepers_figure(
+    tmp_path,
+):
+    """A 4032 x 3024 JPEG is decoded at 1/2 (2016 x 1512), not in full, for its preview
+    and sharpness figure; the figure is the one `--keep sharpest` ranks by."""
+    library = tmp_path / "burst"
+    library.mkdir()
+    with Image.open(SEAGULLS / "seagull_1.jpeg") as seagull:
+        scene = np.asarray(seagull.convert("RGB").resize((4032, 3024)), dtype=np.int16)
+    for number in range(2):
+        pixels = np.clip(scene + 4 * number, 0, 255).astype(np.uint8)
+        Image.fromarray(pixels).save(library / f"IMG_{number}.jpg", quality=90)
+
+    run = run_simplugin("scan", str(library), "--html", str(tmp_path / "report.html"))
+
+    assert run.returncode == 0, run.stderr
+    folder = tmp_path / "report-thumbnails"
+    previews = sorted(folder.glob("*.full.jpg"))
+    assert [Image.open(preview).size for preview in previews] == [(2016, 1512)] * 2
+    figures = set()
+    for preview in previews:
+        with Image.open(str(preview).removesuffix(".full.jpg") + ".jpg") as thumbnail:
+            figures.add(float(thumbnail.info["comment"].split()[-1]))
+    assert figures == {sharpness(str(library / f"IMG_{n}.jpg")) for n in range(2)}

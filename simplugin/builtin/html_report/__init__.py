@@ -54,8 +54,9 @@ from simplugin import (
     error_reason,
     hookimpl,
     is_cache,
-    open_displayed,
+    open_measured,
     printable,
+    remembered_sharpness,
     sharpness_of_image,
     tag_as_cache,
     tell,
@@ -65,11 +66,11 @@ from simplugin import (
 
 THUMBNAIL_SIZE = 320  # pixels, the longest side at most: sharp in the page's 200px frames
 THUMBNAIL_QUALITY = 80
-FULL_SIZE = 2048  # pixels, the compare view's previews: sharper than most screens show
-# JPEGs are decoded at the smallest scale that leaves FULL_SIZE pixels a side, for the
-# preview and the sharpness figure (which simplugin.sharpness measures the same way).
-FULL_DECODE = 2048
-FULL_QUALITY = 88
+FULL_SIZE = 2048  # pixels, the compare view's previews at most: sharper than most screens
+# show. A preview is made from the decode the sharpness figure is measured on
+# (`open_measured`): a JPEG at the smallest scale leaving 1,920 pixels on its long side,
+# so a 4032 x 3024 photo decodes at 1/2 and its preview is 2016 x 1512.
+FULL_QUALITY = 85
 FULL_SUFFIX = ".full.jpg"
 THUMBNAIL_NAME = re.compile(r"[a-z2-7]{24}(\.full)?\.jpg")  # what _thumbnail_name makes
 SHARPNESS_COMMENT = re.compile(rb"simplugin sharpness ([0-9.]+)")
@@ -185,7 +186,11 @@ def needs_preview(photo: Photo) -> bool:
 def make_previews(photos: Sequence[Photo], folder: str, full: Sequence[bool]) -> list[Preview]:
     """A thumbnail, capture date, camera and sharpness for each photo, and a full-size
     preview for those `full` says, made on every core."""
-    work = [(p.path, _thumbnail_name(p), folder, f) for p, f in zip(photos, full, strict=True)]
+    # Figures `--keep sharpest` measured in this process are not measured again.
+    work = [
+        (p.path, _thumbnail_name(p), folder, f, remembered_sharpness(p.path))
+        for p, f in zip(photos, full, strict=True)
+    ]
     if len(work) < SERIAL_BELOW:
         return [_preview(*item) for item in work]
     missing = sum(not os.path.exists(os.path.join(folder, item[1])) for item in work)
@@ -215,7 +220,7 @@ def _thumbnail_name(photo: Photo) -> str:
     return base64.b32encode(digest[:15]).decode().lower() + ".jpg"
 
 
-def _preview(path: str, name: str, folder: str, full: bool) -> Preview:
+def _preview(path: str, name: str, folder: str, full: bool, figure: float | None) -> Preview:
     try:
         camera = camera_facts(path)
     except Exception:  # no readable EXIF: the report says "no capture date", no camera
@@ -225,7 +230,10 @@ def _preview(path: str, name: str, folder: str, full: bool) -> Preview:
         "camera": " ".join(part for part in (camera.make, camera.model) if part),
     }
     try:
-        return _reused(name, folder, full, facts) or _made(path, name, folder, full, facts)
+        preview = _reused(name, folder, full, facts) or _made(
+            path, name, folder, full, facts, figure
+        )
+        return preview if figure is None else replace(preview, sharpness=figure)
     except Unreadable as reason:
         return Preview(None, problem=str(reason), **facts)
     except OSError as error:
@@ -248,10 +256,13 @@ def _reused(name: str, folder: str, full: bool, facts: dict) -> Preview | None:
         return replace(preview, full=full_name, full_width=shown.width, full_height=shown.height)
 
 
-def _made(path: str, name: str, folder: str, full: bool, facts: dict) -> Preview:
-    """Decode the photo once, for its sharpness figure, full-size preview and thumbnail."""
-    image = open_displayed(path, FULL_DECODE).image
-    figure = sharpness_of_image(image)
+def _made(
+    path: str, name: str, folder: str, full: bool, facts: dict, figure: float | None
+) -> Preview:
+    """Decode the photo once, for its sharpness figure (unless `figure` is known),
+    full-size preview and thumbnail."""
+    image = open_measured(path).image
+    figure = sharpness_of_image(image) if figure is None else figure
     image.thumbnail((FULL_SIZE, FULL_SIZE))
     full_name = None
     if full:
