@@ -60,7 +60,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from . import ignored, trash
-from .builtin.html_report import ORIGINALS, photos_by_group, thumbnail_folder
+from .builtin.html_report import ORIGINALS, scan_data, thumbnail_folder
 from .errors import ExitCode, OutputIncomplete, UsageError
 from .files import NotRegularFile, open_regular
 from .ignored import default_path as default_ignore_list
@@ -94,6 +94,10 @@ class Site:
     groups: tuple[tuple[str, ...], ...] = ()  # each group's photos, as the page numbers them
     ignore_list: str = ""  # where "Not a duplicate" records (`simplugin ignore`'s list)
     photos: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # path, media type
+    # what a plan from the page may not choose: the scan's roots, protected folders...
+    scan: Mapping[str, Any] = field(default_factory=dict)
+    # each photo's size and modification time as the scan saw them, by path
+    seen: Mapping[str, dict] = field(default_factory=dict)
 
 
 def site_of(page: str, proposed_folder: str, ignore_list: str = "") -> Site:
@@ -114,9 +118,17 @@ def site_of(page: str, proposed_folder: str, ignore_list: str = "") -> Site:
             }
     with open(page, "rb") as file:
         shown = file.read()
-    groups = tuple(tuple(members) for members in photos_by_group(shown))
+    data = scan_data(shown)
+    groups = tuple(tuple(member["path"] for member in group["members"]) for group in data["groups"])
+    seen = {
+        member["path"]: {"size": member["size"], "mtime_ns": member["mtimeNs"]}
+        for group in data["groups"]
+        for member in group["members"]
+    }
+    scan = {name: data[name] for name in ("version", "metric", "threshold", "bucketer", "protect")}
+    scan["roots"] = data["absoluteRoots"]
     ignore_list = ignore_list or default_ignore_list()
-    return Site(shown, files, proposed_folder, groups, ignore_list, photos)
+    return Site(shown, files, proposed_folder, groups, ignore_list, photos, scan, seen)
 
 
 def proposed_folder(paths: list[str]) -> str:
@@ -169,15 +181,52 @@ def move_to_trash(review: Review, request: dict) -> Answer:
     return applied(review, request.get("plan"), None, journals_folder=trash.journals_folder())
 
 
+class NotOfThisReview(ValueError):
+    """A plan from the page that names what this review did not show."""
+
+
+def plan_of_this_review(site: Site, plan: object) -> dict:
+    """The page's choices as a plan of this review's own result: each group's keeper and
+    duplicates must be photos of one group the report showed, and the roots, protected
+    folders, sizes and modification times are the scan's, whatever the request says, so
+    that a request can move only what this review showed. Raises `NotOfThisReview`."""
+    chosen = plan.get("groups") if isinstance(plan, dict) else None
+    if not isinstance(chosen, list):
+        raise NotOfThisReview("the plan has no list of groups")
+    group_of = {path: number for number, group in enumerate(site.groups) for path in group}
+    groups = []
+    for choice in chosen:
+        if not isinstance(choice, dict):
+            raise NotOfThisReview("a group of the plan is no JSON object")
+        keep, duplicates = choice.get("keep"), choice.get("duplicates")
+        if not isinstance(duplicates, list):
+            raise NotOfThisReview("a group of the plan has no list of duplicates")
+        number = group_of.get(keep) if isinstance(keep, str) else None
+        for path in [keep, *duplicates]:
+            if not isinstance(path, str) or path not in group_of:
+                raise NotOfThisReview(f"{printable(str(path))} is not a photo of this review")
+            if group_of[path] != number:
+                raise NotOfThisReview(f"{printable(path)} is not in the group of {printable(keep)}")
+        groups.append({**choice, "keep": keep, "duplicates": duplicates})
+    named = {path for group in groups for path in (group["keep"], *group["duplicates"])}
+    files = {path: site.seen[path] for path in sorted(named)}
+    return {**site.scan, "format": "simplugin-plan", "groups": groups, "files": files}
+
+
 def applied(review: Review, plan: object, folder: str | None, journals_folder: str) -> Answer:
     """`apply_plan` of the page's plan, into `folder` (None: the trash); what it
     printed, what moved, and the id of the action, by which the page may undo it."""
     from .cli.moves import apply_plan  # not at import: simplugin.cli loads every command
 
+    try:
+        document = plan_of_this_review(review.site, plan)
+    except NotOfThisReview as refusal:
+        tell(f"refused a plan from the page: {refusal}; nothing moved")
+        return Answer(400, {"error": f"{refusal}; nothing moved"})
     before = journals_in(journals_folder)
     code, lines = captured(
         lambda: apply_plan(
-            lambda: plan_from_document(plan, "the plan"), folder, to_trash=folder is None
+            lambda: plan_from_document(document, "the plan"), folder, to_trash=folder is None
         )
     )
     made = sorted(journals_in(journals_folder) - before)

@@ -452,3 +452,43 @@ def test_the_new_actions_are_guarded_as_a_move_is(served, action):
     assert served.request("GET", f"/{served.token}/api/{action}")[0] == 405
     assert served.action(action, {}, Origin="http://evil.example")[0] == 403
     assert served.action(action, {}, **{TOKEN_HEADER: None})[0] == 403
+
+
+def groups_of(review) -> list[list[str]]:
+    from simplugin.builtin.html_report import scan_data
+
+    page = review.request("GET", f"/{review.token}/")[1]
+    return [[member["path"] for member in group["members"]] for group in scan_data(page)["groups"]]
+
+
+@pytest.mark.parametrize("action", ["move", "trash"])
+def test_a_plan_naming_photos_this_review_did_not_show_moves_nothing(served, tmp_path, action):
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(SEAGULLS, elsewhere)
+    before = snapshot(elsewhere)
+    plan = {
+        "roots": [str(elsewhere)],
+        "groups": [
+            {"keep": str(elsewhere / "seagull_1.jpeg"), "duplicates": [str(elsewhere / name)]}
+            for name in ("seagull_2.jpeg",)
+        ],
+    }
+
+    status, answer = served.action(action, {"plan": plan, "folder": str(tmp_path / "moved")})
+
+    assert status == 400
+    assert "seagull_1.jpeg is not a photo of this review" in json.loads(answer)["error"]
+    assert snapshot(elsewhere) == before
+    assert not (tmp_path / "moved").exists()
+
+
+def test_a_plan_mixing_photos_of_two_groups_of_the_review_moves_nothing(served, tmp_path):
+    first, second = groups_of(served)[:2]
+    library = Path(first[0]).parent
+    before = snapshot(library)
+    plan = {"groups": [{"keep": first[0], "duplicates": [second[0]]}]}
+
+    status, answer = served.action("move", {"plan": plan, "folder": str(tmp_path / "moved")})
+
+    assert status == 400 and "is not in the group of" in json.loads(answer)["error"]
+    assert snapshot(library) == before
