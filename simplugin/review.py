@@ -40,6 +40,9 @@ The server ends on Ctrl-C (exit 130), or when the page has been closed for a whi
 the page sends a heartbeat, and once no request came for `IDLE_SECONDS` (counted from
 the start, too, so an unopened page does not keep a server forever) it stops with
 exit 0. Tests shorten that with the environment variable SIMPLUGIN_REVIEW_IDLE_SECONDS.
+Once it is stopping, an action that changes files and has not started is refused (503,
+"the review is ending"); the one under way finishes, and every answer under way is
+sent in full, before the process ends.
 """
 
 from __future__ import annotations
@@ -149,6 +152,27 @@ class Review:
     last_seen: float = field(default_factory=time.monotonic)
     journals: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Set once the server stops: no action that changes files starts after it.
+    stopping: threading.Event = field(default_factory=threading.Event)
+    under_way: int = 0  # requests being answered, which the process waits for
+    answered: threading.Condition = field(default_factory=threading.Condition)
+
+    @contextlib.contextmanager
+    def request_under_way(self):
+        with self.answered:
+            self.under_way += 1
+        try:
+            yield
+        finally:
+            with self.answered:
+                self.under_way -= 1
+                self.answered.notify_all()
+
+    def wait_for_requests_under_way(self) -> None:
+        with self.answered:
+            if self.under_way:
+                tell("finishing the request under way before stopping")
+            self.answered.wait_for(lambda: self.under_way == 0)
 
 
 @dataclass(frozen=True)
@@ -356,6 +380,7 @@ class Refused(Exception):
 
 class Handler(BaseHTTPRequestHandler):
     server: ReviewServer
+    timeout = 60  # seconds: a client that stalls mid-request does not hold the server forever
     server_version = "simplugin"
     sys_version = ""
 
@@ -366,7 +391,9 @@ class Handler(BaseHTTPRequestHandler):
         self.answering(self.get)
 
     def do_POST(self) -> None:
-        self.answering(self.post)
+        # Answered in full before the process ends, even once it is stopping.
+        with self.server.review.request_under_way():
+            self.answering(self.post)
 
     def refuse_method(self) -> None:
         self.answering(self.refused_method)
@@ -450,6 +477,8 @@ class Handler(BaseHTTPRequestHandler):
         request = self.body()
         if action.changes_files:
             with review.lock:
+                if review.stopping.is_set():  # Ctrl-C or the idle stop came while it waited
+                    raise Refused(503, "the review is ending: nothing was done")
                 answer = action.run(review, request)
         else:
             answer = action.run(review, request)
@@ -505,13 +534,13 @@ def serve(server: ReviewServer, announce: Callable[[], None]) -> int:
     review = server.review
     try:
         announce()
-        while (left := review.last_seen + idle - time.monotonic()) > 0 or review.lock.locked():
+        while (left := review.last_seen + idle - time.monotonic()) > 0 or review.under_way:
             time.sleep(max(left, 0.1))  # a move under way: the page waits for its answer
     finally:
+        review.stopping.set()
         server.shutdown()
-        if review.lock.locked():
-            tell("finishing the move under way before stopping")
-        with review.lock:  # never end the process in the middle of a move
-            server.server_close()
+        # Never end the process in the middle of a move, nor of any answer.
+        review.wait_for_requests_under_way()
+        server.server_close()
     tell(f"the review page has been closed for {idle:g} s: stopped serving it")
     return ExitCode.OK

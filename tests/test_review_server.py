@@ -4,6 +4,7 @@ server's refusals proven with real HTTP requests."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -491,4 +492,46 @@ def test_a_plan_mixing_photos_of_two_groups_of_the_review_moves_nothing(served, 
     status, answer = served.action("move", {"plan": plan, "folder": str(tmp_path / "moved")})
 
     assert status == 400 and "is not in the group of" in json.loads(answer)["error"]
+    assert snapshot(library) == before
+
+
+def test_a_move_still_arriving_when_ctrl_c_comes_is_refused_in_full_and_nothing_moves(
+    start_review, library, tmp_path
+):
+    import socket
+    import time
+
+    before = snapshot(library)
+    review = start_review(library)
+    first = groups_of(review)[0]
+    body = json.dumps(
+        {
+            "plan": {"groups": [{"keep": first[0], "duplicates": first[1:]}]},
+            "folder": str(tmp_path / "moved"),
+        }
+    ).encode()
+    head = (
+        f"POST /{review.token}/api/move HTTP/1.1\r\nHost: {review.host}:{review.port}\r\n"
+        f"Origin: http://{review.host}:{review.port}\r\nContent-Type: application/json\r\n"
+        f"{TOKEN_HEADER}: {review.token}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((review.host, review.port), timeout=60) as connection:
+        connection.sendall(head + body[:10])
+        # answered on a connection accepted after this one: the move is being read
+        assert review.action("heartbeat", {})[0] == 200
+        review.process.send_signal(signal.SIGINT)
+        for _ in range(600):  # until the server says it waits for this request
+            if "before stopping" in review.stderr() or review.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        with contextlib.suppress(OSError):
+            connection.sendall(body[10:])
+        answer = b""
+        with contextlib.suppress(OSError):
+            while chunk := connection.recv(65536):
+                answer += chunk
+
+    assert answer.startswith(b"HTTP/1.0 503")
+    assert b"the review is ending" in answer
+    assert review.end(sent=None) == 130
     assert snapshot(library) == before
