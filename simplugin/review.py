@@ -142,6 +142,23 @@ def proposed_folder(paths: list[str]) -> str:
     return os.path.join(os.path.dirname(folder), "near-duplicates")
 
 
+@dataclass(frozen=True)
+class Journaled:
+    """The journal of an action of the page, and whether it is a trash run's, whose
+    entries only the trash's reader reads."""
+
+    path: str
+    trash: bool
+
+    def moved(self) -> list[dict]:
+        """What the run moved (or sent to the trash), from where to where."""
+        try:
+            read = trash.read_journal(self.path) if self.trash else read_journal(self.path)
+        except (NotAJournal, OSError):
+            return []
+        return [{"source": move.source, "target": move.target} for move in read.records]
+
+
 @dataclass
 class Review:
     """The server's state: when the page was last heard from, and the journal of each
@@ -150,7 +167,7 @@ class Review:
     site: Site
     token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     last_seen: float = field(default_factory=time.monotonic)
-    journals: dict[str, str] = field(default_factory=dict)
+    journals: dict[str, Journaled] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Set once the server stops: no action that changes files starts after it.
     stopping: threading.Event = field(default_factory=threading.Event)
@@ -257,8 +274,9 @@ def applied(review: Review, plan: object, folder: str | None, journals_folder: s
     answer: dict[str, Any] = {"code": int(code), "lines": lines, "moved": [], "action": None}
     if len(made) == 1:  # what the move sink journaled: what moved, and its undo
         action = secrets.token_urlsafe(12)
-        review.journals[action] = made[0]
-        answer.update(action=action, journal=made[0], moved=moved_by(made[0]))
+        journaled = Journaled(made[0], trash=folder is None)
+        review.journals[action] = journaled
+        answer.update(action=action, journal=made[0], moved=journaled.moved())
     return Answer(200, answer)
 
 
@@ -270,8 +288,8 @@ def undo_move(review: Review, request: dict) -> Answer:
         return Answer(404, {"error": "no such action of this review"})
     from .cli.moves import undo_journal
 
-    moved = moved_by(journal)
-    code, lines = captured(lambda: undo_journal(journal))
+    moved = journal.moved()
+    code, lines = captured(lambda: undo_journal(journal.path))
     back = [move["source"] for move in moved if os.path.lexists(move["source"])]
     return Answer(200, {"code": int(code), "lines": lines, "back": back})
 
@@ -342,14 +360,6 @@ ACTIONS: Mapping[str, Action] = {
 def journals_in(folder: str) -> set[str]:
     pattern = os.path.join(glob.escape(os.path.abspath(folder)), "simplugin-journal-*.jsonl")
     return set(glob.glob(pattern))
-
-
-def moved_by(journal: str) -> list[dict]:
-    try:
-        records = read_journal(journal).records
-    except (NotAJournal, OSError):
-        return []
-    return [{"source": move.source, "target": move.target} for move in records]
 
 
 def captured(run: Callable[[], int]) -> tuple[int, list[str]]:

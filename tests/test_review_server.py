@@ -219,6 +219,8 @@ def test_the_page_moves_the_duplicates_to_the_trash_and_undo_puts_them_back(
     }
     assert snapshot(trash / "files") == trashed
     assert len(list((review.folders / "state" / "simplugin" / "journals").iterdir())) == 1
+    marked = page.locator("button.photo.moved .path").all_inner_texts()
+    assert sorted(Path(path).name for path in marked) == sorted(trashed)
 
     page.get_by_role("button", name="Undo this move").click()
     page.locator("#outcome", has_text="put back").wait_for()
