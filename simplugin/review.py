@@ -52,6 +52,7 @@ import glob
 import io
 import json
 import os
+import re
 import secrets
 import sys
 import threading
@@ -75,6 +76,7 @@ IDLE_SECONDS = 120.0  # no request from the page this long: it was closed
 IDLE_VARIABLE = "SIMPLUGIN_REVIEW_IDLE_SECONDS"  # for tests: a shorter wait
 BODY_LIMIT = PLAN_SIZE_LIMIT + 4096  # a plan, and the folder to move it into
 TOKEN_HEADER = "X-Simplugin-Token"
+DECIMAL = re.compile(r"[0-9]{1,20}")
 LOOPBACK = "127.0.0.1"
 
 
@@ -212,6 +214,8 @@ def move_to_folder(review: Review, request: dict) -> Answer:
     folder = request.get("folder")
     if not isinstance(folder, str) or not os.path.isabs(os.path.expanduser(folder)):
         return Answer(400, {"error": "give the folder to move into as a full path"})
+    if "\0" in folder:  # no path has one; the file system refuses it
+        return Answer(400, {"error": "a folder's name has no NUL character"})
     folder = os.path.expanduser(folder)
     return applied(review, request.get("plan"), folder, journals_folder=folder)
 
@@ -398,7 +402,8 @@ class Handler(BaseHTTPRequestHandler):
         pass  # the terminal shows what the actions did, not every request
 
     def do_GET(self) -> None:
-        self.answering(self.get)
+        with self.server.review.request_under_way():
+            self.answering(self.get)
 
     def do_POST(self) -> None:
         # Answered in full before the process ends, even once it is stopping.
@@ -415,15 +420,21 @@ class Handler(BaseHTTPRequestHandler):
     do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = refuse_method
 
     def answering(self, respond: Callable[[], None]) -> None:
+        """`respond`, or a refusal; a client gone (reset, closed) is no one to answer,
+        and a bug is one line on the terminal, not a traceback: the server goes on."""
         try:
-            respond()
-        except Refused as refusal:
-            self.send(refusal.status, json.dumps({"error": str(refusal)}).encode(), "json")
-        except Exception as error:  # a bug: one line, not a traceback, and the server goes on
+            try:
+                respond()
+            except Refused as refusal:
+                self.send(refusal.status, json.dumps({"error": str(refusal)}).encode(), "json")
+        except ConnectionError:
+            self.close_connection = True
+        except Exception as error:
             tell(f"error: {self.command} {printable(self.path.split('/', 2)[-1])}: {error!r}")
-            self.send(
-                500, json.dumps({"error": "the server failed; see its terminal"}).encode(), "json"
-            )
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                failed = json.dumps({"error": "the server failed; see its terminal"})
+                self.send(500, failed.encode(), "json")
 
     def trusted(self) -> str:
         """The path after the token, once Host and token are right."""
@@ -496,13 +507,17 @@ class Handler(BaseHTTPRequestHandler):
 
     def body(self) -> dict:
         length = self.headers.get("Content-Length", "")
-        if not length.isdigit():
+        if not DECIMAL.fullmatch(length):  # ASCII digits: int() takes others, isdigit "²"
             raise Refused(411, "say the body's length")
         if int(length) > BODY_LIMIT:
             self.close_connection = True  # the body is not read
             raise Refused(413, "larger than a plan can be")
+        data = self.rfile.read(int(length))
+        if len(data) < int(length):
+            self.close_connection = True
+            raise Refused(400, "the body is shorter than its length")
         try:
-            request = parse_document(self.rfile.read(int(length)), "the request")
+            request = parse_document(data, "the request")
         except UsageError as error:
             raise Refused(400, str(error)) from None
         if not isinstance(request, dict):
@@ -525,6 +540,13 @@ class Handler(BaseHTTPRequestHandler):
 
 class ReviewServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 64  # the page asks for many thumbnails at once
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-request is no error; anything else, one line."""
+        error = sys.exc_info()[1]
+        if not isinstance(error, (ConnectionError, TimeoutError)):
+            tell(f"error: serving a request: {error!r}")
 
     def __init__(self, review: Review):
         super().__init__((LOOPBACK, 0), Handler)

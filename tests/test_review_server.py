@@ -537,3 +537,61 @@ def test_a_move_still_arriving_when_ctrl_c_comes_is_refused_in_full_and_nothing_
     assert b"the review is ending" in answer
     assert review.end(sent=None) == 130
     assert snapshot(library) == before
+
+
+def raw(review, data: bytes, reset: bool = False) -> bytes:
+    """`data` sent on a connection of its own; the answer, or b"" when `reset` (the
+    connection is then reset at once, as a closed tab or a network cut does)."""
+    import socket
+    import struct
+
+    with socket.create_connection((review.host, review.port), timeout=60) as connection:
+        connection.sendall(data)
+        if reset:
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            return b""
+        connection.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+        return answer
+
+
+def action_head(review, length: str) -> bytes:
+    return (
+        f"POST /{review.token}/api/move HTTP/1.1\r\nHost: {review.host}:{review.port}\r\n"
+        f"Origin: http://{review.host}:{review.port}\r\nContent-Type: application/json\r\n"
+        f"{TOKEN_HEADER}: {review.token}\r\nContent-Length: {length}\r\n\r\n"
+    ).encode("latin-1")  # as HTTP reads headers
+
+
+def test_a_client_that_goes_away_mid_request_leaves_no_traceback(start_review, library):
+    review = start_review(library)
+
+    short = raw(review, action_head(review, "10") + b"{}")
+    for _ in range(20):
+        raw(
+            review,
+            f"GET /{review.token}/ HTTP/1.1\r\nHost: {review.host}:{review.port}\r\n\r\n".encode(),
+            reset=True,
+        )
+    assert review.action("heartbeat", {})[0] == 200
+    assert review.end() == 130
+
+    assert short.startswith(b"HTTP/1.0 400")
+    for sign in ("Traceback", "BrokenPipeError", "ConnectionResetError", "error:"):
+        assert sign not in review.stderr()
+
+
+@pytest.mark.parametrize(
+    ("length", "status"),
+    [("²", b"411"), ("¹", b"411"), ("-1", b"411"), ("", b"411"), ("1e3", b"411")],
+)
+def test_a_length_that_is_no_number_of_ascii_digits_is_refused(served, length, status):
+    assert raw(served, action_head(served, length) + b"{}").startswith(b"HTTP/1.0 " + status)
+
+
+def test_a_folder_with_a_nul_character_is_refused(served):
+    status, answer = served.action("move", {"plan": {"groups": []}, "folder": "/tmp/x\u0000y"})
+
+    assert status == 400 and "NUL" in json.loads(answer)["error"]
