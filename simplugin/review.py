@@ -54,6 +54,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import sys
 import threading
 import time
@@ -134,6 +135,63 @@ def site_of(page: str, proposed_folder: str, ignore_list: str = "") -> Site:
     scan["roots"] = data["absoluteRoots"]
     ignore_list = ignore_list or default_ignore_list()
     return Site(shown, files, proposed_folder, groups, ignore_list, photos, scan, seen)
+
+
+# --- each run's own folder -------------------------------------------------------------------
+# Two reviews at once each write a report and thumbnails, and the html sink removes the
+# thumbnails that are not of its own result: each run has a folder of its own under
+# REVIEWS_FOLDER, `run-PID-RANDOM`, removed when it ends (and, at the next start, when the
+# process that made it is gone). The thumbnails of the run that ended last are kept in
+# `thumbnails/`, and the next run starts from hard links to them: a photo's thumbnail is
+# made again only when it is new (the sink writes each by renaming a new file, so a link
+# is never written through).
+
+RUN_PREFIX = "run-"
+KEPT_THUMBNAILS = "thumbnails"
+
+
+def start_run(reviews: str) -> str:
+    """A new folder of this run in `reviews`, its thumbnails' folder seeded; the page is
+    to be written there as `report.html`. Folders of runs whose process is gone are removed."""
+    os.makedirs(reviews, exist_ok=True)
+    for name in os.listdir(reviews):
+        if name.startswith(RUN_PREFIX) and not process_alive(name.split("-")[1]):
+            shutil.rmtree(os.path.join(reviews, name), ignore_errors=True)
+    run = os.path.join(reviews, f"{RUN_PREFIX}{os.getpid()}-{secrets.token_hex(4)}")
+    thumbnails = thumbnail_folder(os.path.join(run, "report.html"))
+    os.makedirs(thumbnails)
+    kept = os.path.join(reviews, KEPT_THUMBNAILS)
+    with contextlib.suppress(OSError):
+        for name in os.listdir(kept):
+            if name.endswith(".jpg"):  # only these: the sink rewrites its other files
+                with contextlib.suppress(OSError):
+                    os.link(os.path.join(kept, name), os.path.join(thumbnails, name))
+    return run
+
+
+def end_run(run: str) -> None:
+    """Keep the run's thumbnails for the next run (in place of the last kept), and remove
+    the rest of its folder."""
+    reviews = os.path.dirname(run)
+    kept = os.path.join(reviews, KEPT_THUMBNAILS)
+    retired = os.path.join(run, "retired")
+    with contextlib.suppress(OSError):
+        os.rename(kept, retired)  # another run may have just done the same: then no matter
+    with contextlib.suppress(OSError):
+        os.rename(thumbnail_folder(os.path.join(run, "report.html")), kept)
+    shutil.rmtree(run, ignore_errors=True)
+
+
+def process_alive(pid: str) -> bool:
+    if not pid.isdecimal():
+        return True  # not a folder of ours as named: left alone
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, ValueError, OverflowError):
+        return True
+    return True
 
 
 def proposed_folder(paths: list[str]) -> str:

@@ -27,11 +27,13 @@ ROOT = Path(__file__).parents[1]
 class Review:
     """`simplugin review LIBRARY --no-open` running as a process of its own, serving."""
 
-    def __init__(self, library: Path, folders: Path, idle: float | None = None, data_home=None):
+    def __init__(
+        self, library: Path, folders: Path, idle: float | None = None, data_home=None, cache=None
+    ):
         env = {
             **os.environ,
             "PYTHONPATH": str(ROOT),
-            "XDG_CACHE_HOME": str(folders / "cache"),
+            "XDG_CACHE_HOME": str(cache or folders / "cache"),
             "XDG_CONFIG_HOME": str(folders / "config"),
             "XDG_STATE_HOME": str(folders / "state"),  # where trash runs keep their journals
             # the trash and the ignore list: the test's own (conftest.py), or the review's
@@ -595,3 +597,34 @@ def test_a_folder_with_a_nul_character_is_refused(served):
     status, answer = served.action("move", {"plan": {"groups": []}, "folder": "/tmp/x\u0000y"})
 
     assert status == 400 and "NUL" in json.loads(answer)["error"]
+
+
+def test_two_reviews_at_once_each_serve_their_own_page_and_leave_no_folder(library, tmp_path):
+    from simplugin.builtin.html_report import scan_data
+
+    cache = tmp_path / "cache"
+    reviews = cache / "simplugin" / "review"
+    dead = reviews / "run-999999999-0000"  # of a process that is gone
+    dead.mkdir(parents=True)
+    (dead / "report.html").write_text("")
+    other = tmp_path / "other"
+    other.mkdir()
+    for name in ("seagull_5.jpeg", "seagull_6.jpeg"):
+        shutil.copy(library / name, other)
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    first = Review(library, tmp_path / "a", cache=cache)
+    try:
+        second = Review(other, tmp_path / "b", cache=cache)
+        try:
+            for review in (first, second):
+                page = review.request("GET", f"/{review.token}/")[1]
+                for group in scan_data(page)["groups"]:
+                    for member in group["members"]:
+                        src = member["thumbnail"]["src"]
+                        assert review.request("GET", f"/{review.token}/{src}")[0] == 200
+            assert not dead.exists()
+        finally:
+            assert second.end() == 130
+    finally:
+        assert first.end() == 130
+    assert sorted(path.name for path in reviews.iterdir()) == ["thumbnails"]

@@ -173,7 +173,10 @@ class HtmlSink(Sink):
         write_atomically(os.path.join(folder, ORIGINALS), json.dumps(originals).encode())
         data = {**page_data(result, previews, url, served), "served": served}
         write_atomically(page, render(data, served=served))
-        tell(f"report written to {page}: open it in a browser")
+        if served:  # the file alone cannot move anything: the served address is the page
+            tell("report ready: open the address printed below (not the file)")
+        else:
+            tell(f"report written to {page}: open it in a browser")
 
 
 def needs_preview(photo: Photo) -> bool:
