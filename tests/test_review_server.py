@@ -628,3 +628,30 @@ def test_two_reviews_at_once_each_serve_their_own_page_and_leave_no_folder(libra
     finally:
         assert first.end() == 130
     assert sorted(path.name for path in reviews.iterdir()) == ["thumbnails"]
+
+
+def test_a_heartbeat_lost_on_the_way_is_tried_again_and_the_review_goes_on(
+    browser,  # noqa: F811
+    start_review,
+    library,
+):
+    review = start_review(library, idle=2)  # a beat every 0.5 s
+    page = browser.new_page()
+    lost = []
+
+    def lose_two(route):
+        if len(lost) < 2:
+            lost.append(route.request.url)
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route("**/api/heartbeat", lose_two)
+    page.goto(review.url)
+    page.locator("#connection", has_text="Reconnecting").wait_for()
+    page.locator("#connection").wait_for(state="hidden")
+    page.wait_for_timeout(4000)  # twice the idle time: a server left silent would stop
+
+    assert len(lost) == 2
+    assert review.process.poll() is None
+    page.close()

@@ -463,15 +463,35 @@ async function ask(action, request) {
   return answer;
 }
 
-// The server stops once the page has been silent for a while: the page was closed.
+// The server stops once the page has been silent for a while: the page was closed. A
+// heartbeat that does not get through (a blip) is tried again every half second: the page
+// says it is reconnecting, and that the server has stopped only once it has been
+// unreachable for longer than the server waits (four beats), or answers with a refusal.
+let beatEvery = 30; // seconds, until the server says (it waits four times that)
+let unreachableSince = null;
+
 async function heartbeat() {
+  const status = document.getElementById("connection");
+  let answer;
   try {
-    const answer = await ask("heartbeat", {});
-    proposedFolder = answer.proposedFolder;
-    setTimeout(heartbeat, answer.every * 1000);
+    answer = await ask("heartbeat", {});
   } catch (error) {
-    showOutcome([`The review server has stopped (${error.message}): run simplugin review again.`]);
+    const refused = !(error instanceof TypeError); // the server answered: it is not this one any more
+    unreachableSince ??= Date.now();
+    status.hidden = false;
+    if (refused || Date.now() - unreachableSince > beatEvery * 4 * 1000) {
+      status.textContent = `The review server has stopped (${error.message}): run simplugin review again.`;
+      return;
+    }
+    status.textContent = "Reconnecting to the review server…";
+    setTimeout(heartbeat, Math.min(beatEvery, 0.5) * 1000);
+    return;
   }
+  unreachableSince = null;
+  status.hidden = true;
+  beatEvery = answer.every;
+  proposedFolder = answer.proposedFolder;
+  setTimeout(heartbeat, beatEvery * 1000);
 }
 
 function showOutcome(lines, action = null) {
@@ -530,7 +550,10 @@ function startServed() {
   const toTrash = element("button", { id: "move-to-trash", type: "button", text: "Move to trash" });
   toTrash.addEventListener("click", moveToTrash);
   document.getElementById("export").after(move, toTrash);
-  document.getElementById("controls").append(element("section", { id: "outcome", "aria-live": "polite", hidden: "" }));
+  document.getElementById("controls").append(
+    element("p", { id: "connection", role: "status", hidden: "" }),
+    element("section", { id: "outcome", "aria-live": "polite", hidden: "" }),
+  );
   heartbeat();
 }
 
