@@ -655,3 +655,41 @@ def test_a_heartbeat_lost_on_the_way_is_tried_again_and_the_review_goes_on(
     assert len(lost) == 2
     assert review.process.poll() is None
     page.close()
+
+
+def test_the_served_page_speaks_of_its_own_buttons_and_of_the_ignore_list(
+    browser,  # noqa: F811
+    start_review,
+    library,
+    tmp_path,
+):
+    pair = tmp_path / "pair"
+    pair.mkdir()
+    for name in ("seagull_5.jpeg", "seagull_6.jpeg"):
+        shutil.copy(library / name, pair)
+    review = start_review(pair)
+    page = browser.new_page()
+    asked = []
+
+    def answer(dialog):
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", answer)
+    page.goto(review.url)
+    page.get_by_role("button", name="Move to trash").wait_for()
+    help = page.locator("#controls .help").inner_text()
+    page.get_by_role("button", name="Move to trash").click()
+    page.keyboard.press("?")
+    keys = page.locator("body").inner_text()
+    page.keyboard.press("Escape")
+    page.locator("li.group").first.get_by_role("button", name="Not a duplicate", exact=True).click()
+    page.locator("#outcome", has_text="marked 1 pair").wait_for()
+    unmark = page.locator("#unmark").inner_text()
+
+    assert "Move to folder… or Move to trash" in help and "--move-to" not in help
+    assert asked == ["Send the 1 duplicate of the ticked groups shown to the trash?"]
+    assert "record the pair in the ignore list" in keys
+    assert "until simplugin ignore --forget" in unmark
+    assert sorted(path.name for path in pair.iterdir()) == ["seagull_5.jpeg", "seagull_6.jpeg"]
+    page.close()

@@ -138,6 +138,7 @@ function renderUnmark() {
   const button = document.getElementById("unmark");
   button.hidden = marked === 0;
   button.textContent = `Show the ${marked} group${marked === 1 ? "" : "s"} marked not a duplicate again`;
+  if (data.served) button.textContent += " (on this page: the ignore list keeps them until simplugin ignore --forget)";
 }
 
 function unmarkAll() {
@@ -516,7 +517,7 @@ async function moveToFolder() {
 
 async function moveToTrash() {
   const { count } = spaceFreed();
-  if (confirm(`Send the ${count} duplicates of the ticked groups shown to the trash?`)) {
+  if (confirm(`Send the ${count} duplicate${count === 1 ? "" : "s"} of the ticked groups shown to the trash?`)) {
     await moveDuplicates("trash", { plan: plan() });
   }
 }
@@ -550,6 +551,13 @@ function startServed() {
   const toTrash = element("button", { id: "move-to-trash", type: "button", text: "Move to trash" });
   toTrash.addEventListener("click", moveToTrash);
   document.getElementById("export").after(move, toTrash);
+  document.querySelector("#controls .help").replaceChildren(
+    "Click a photo to keep it instead of the marked one; untick a group to leave it as it is. Only the" +
+      " ticked groups shown count: a group the filter hides is left out. Your choices are kept in this" +
+      " browser until the report changes. Then Move to folder… or Move to trash: files changed since the" +
+      " scan are left alone, and Undo puts back what moved. (Export plan writes the same choices for" +
+      " simplugin apply.)",
+  );
   document.getElementById("controls").append(
     element("p", { id: "connection", role: "status", hidden: "" }),
     element("section", { id: "outcome", "aria-live": "polite", hidden: "" }),
