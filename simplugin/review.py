@@ -11,8 +11,12 @@ server runs `simplugin undo JOURNAL` (`undo_journal`) on the journal that action
 trash journals folder), and its Undo too. "Not a duplicate" records, as `simplugin
 ignore` does, the photos of a group (or one photo against the others of its group) in
 the ignore list the scan read; the page names them by their numbers in the report.
-The page never sends a path to undo or to ignore, only plans (whose every photo is
-checked again, as `apply` checks any plan) and folders to move into. Nothing moves
+The page never sends a path to undo or to ignore, only plans and folders to move into.
+A plan may name only photos of this review's result, each group's keeper and
+duplicates among the photos of one group the report showed (anything else: the whole
+request is refused, 400, nothing moves); its roots, protected folders, sizes and times
+are the scan's, not the request's; and every photo is checked again, as `apply` checks
+any plan. The folder to move into is the person's choice, as for `apply --move-to`. Nothing moves
 unless the page asks: the server itself never moves a file.
 
 What a request may do is one entry of `ACTIONS` (a POST to `/TOKEN/api/NAME`), so that
