@@ -11,8 +11,12 @@ server runs `simplugin undo JOURNAL` (`undo_journal`) on the journal that action
 trash journals folder), and its Undo too. "Not a duplicate" records, as `simplugin
 ignore` does, the photos of a group (or one photo against the others of its group) in
 the ignore list the scan read; the page names them by their numbers in the report.
-The page never sends a path to undo or to ignore, only plans (whose every photo is
-checked again, as `apply` checks any plan) and folders to move into. Nothing moves
+The page never sends a path to undo or to ignore, only plans and folders to move into.
+A plan may name only photos of this review's result, each group's keeper and
+duplicates among the photos of one group the report showed (anything else: the whole
+request is refused, 400, nothing moves); its roots, protected folders, sizes and times
+are the scan's, not the request's; and every photo is checked again, as `apply` checks
+any plan. The folder to move into is the person's choice, as for `apply --move-to`. Nothing moves
 unless the page asks: the server itself never moves a file.
 
 What a request may do is one entry of `ACTIONS` (a POST to `/TOKEN/api/NAME`), so that
@@ -40,6 +44,9 @@ The server ends on Ctrl-C (exit 130), or when the page has been closed for a whi
 the page sends a heartbeat, and once no request came for `IDLE_SECONDS` (counted from
 the start, too, so an unopened page does not keep a server forever) it stops with
 exit 0. Tests shorten that with the environment variable SIMPLUGIN_REVIEW_IDLE_SECONDS.
+Once it is stopping, an action that changes files and has not started is refused (503,
+"the review is ending"); the one under way finishes, and every answer under way is
+sent in full, before the process ends.
 """
 
 from __future__ import annotations
@@ -49,7 +56,9 @@ import glob
 import io
 import json
 import os
+import re
 import secrets
+import shutil
 import sys
 import threading
 import time
@@ -60,7 +69,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from . import ignored, trash
-from .builtin.html_report import ORIGINALS, photos_by_group, thumbnail_folder
+from .builtin.html_report import ORIGINALS, scan_data, thumbnail_folder
 from .errors import ExitCode, OutputIncomplete, UsageError
 from .files import NotRegularFile, open_regular
 from .ignored import default_path as default_ignore_list
@@ -72,6 +81,7 @@ IDLE_SECONDS = 120.0  # no request from the page this long: it was closed
 IDLE_VARIABLE = "SIMPLUGIN_REVIEW_IDLE_SECONDS"  # for tests: a shorter wait
 BODY_LIMIT = PLAN_SIZE_LIMIT + 4096  # a plan, and the folder to move it into
 TOKEN_HEADER = "X-Simplugin-Token"
+DECIMAL = re.compile(r"[0-9]{1,20}")
 LOOPBACK = "127.0.0.1"
 
 
@@ -94,6 +104,10 @@ class Site:
     groups: tuple[tuple[str, ...], ...] = ()  # each group's photos, as the page numbers them
     ignore_list: str = ""  # where "Not a duplicate" records (`simplugin ignore`'s list)
     photos: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # path, media type
+    # what a plan from the page may not choose: the scan's roots, protected folders...
+    scan: Mapping[str, Any] = field(default_factory=dict)
+    # each photo's size and modification time as the scan saw them, by path
+    seen: Mapping[str, dict] = field(default_factory=dict)
 
 
 def site_of(page: str, proposed_folder: str, ignore_list: str = "") -> Site:
@@ -114,9 +128,74 @@ def site_of(page: str, proposed_folder: str, ignore_list: str = "") -> Site:
             }
     with open(page, "rb") as file:
         shown = file.read()
-    groups = tuple(tuple(members) for members in photos_by_group(shown))
+    data = scan_data(shown)
+    groups = tuple(tuple(member["path"] for member in group["members"]) for group in data["groups"])
+    seen = {
+        member["path"]: {"size": member["size"], "mtime_ns": member["mtimeNs"]}
+        for group in data["groups"]
+        for member in group["members"]
+    }
+    scan = {name: data[name] for name in ("version", "metric", "threshold", "bucketer", "protect")}
+    scan["roots"] = data["absoluteRoots"]
     ignore_list = ignore_list or default_ignore_list()
-    return Site(shown, files, proposed_folder, groups, ignore_list, photos)
+    return Site(shown, files, proposed_folder, groups, ignore_list, photos, scan, seen)
+
+
+# --- each run's own folder -------------------------------------------------------------------
+# Two reviews at once each write a report and thumbnails, and the html sink removes the
+# thumbnails that are not of its own result: each run has a folder of its own under
+# REVIEWS_FOLDER, `run-PID-RANDOM`, removed when it ends (and, at the next start, when the
+# process that made it is gone). The thumbnails of the run that ended last are kept in
+# `thumbnails/`, and the next run starts from hard links to them: a photo's thumbnail is
+# made again only when it is new (the sink writes each by renaming a new file, so a link
+# is never written through).
+
+RUN_PREFIX = "run-"
+KEPT_THUMBNAILS = "thumbnails"
+
+
+def start_run(reviews: str) -> str:
+    """A new folder of this run in `reviews`, its thumbnails' folder seeded; the page is
+    to be written there as `report.html`. Folders of runs whose process is gone are removed."""
+    os.makedirs(reviews, exist_ok=True)
+    for name in os.listdir(reviews):
+        if name.startswith(RUN_PREFIX) and not process_alive(name.split("-")[1]):
+            shutil.rmtree(os.path.join(reviews, name), ignore_errors=True)
+    run = os.path.join(reviews, f"{RUN_PREFIX}{os.getpid()}-{secrets.token_hex(4)}")
+    thumbnails = thumbnail_folder(os.path.join(run, "report.html"))
+    os.makedirs(thumbnails)
+    kept = os.path.join(reviews, KEPT_THUMBNAILS)
+    with contextlib.suppress(OSError):
+        for name in os.listdir(kept):
+            if name.endswith(".jpg"):  # only these: the sink rewrites its other files
+                with contextlib.suppress(OSError):
+                    os.link(os.path.join(kept, name), os.path.join(thumbnails, name))
+    return run
+
+
+def end_run(run: str) -> None:
+    """Keep the run's thumbnails for the next run (in place of the last kept), and remove
+    the rest of its folder."""
+    reviews = os.path.dirname(run)
+    kept = os.path.join(reviews, KEPT_THUMBNAILS)
+    retired = os.path.join(run, "retired")
+    with contextlib.suppress(OSError):
+        os.rename(kept, retired)  # another run may have just done the same: then no matter
+    with contextlib.suppress(OSError):
+        os.rename(thumbnail_folder(os.path.join(run, "report.html")), kept)
+    shutil.rmtree(run, ignore_errors=True)
+
+
+def process_alive(pid: str) -> bool:
+    if not pid.isdecimal():
+        return True  # not a folder of ours as named: left alone
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, ValueError, OverflowError):
+        return True
+    return True
 
 
 def proposed_folder(paths: list[str]) -> str:
@@ -127,6 +206,23 @@ def proposed_folder(paths: list[str]) -> str:
     return os.path.join(os.path.dirname(folder), "near-duplicates")
 
 
+@dataclass(frozen=True)
+class Journaled:
+    """The journal of an action of the page, and whether it is a trash run's, whose
+    entries only the trash's reader reads."""
+
+    path: str
+    trash: bool
+
+    def moved(self) -> list[dict]:
+        """What the run moved (or sent to the trash), from where to where."""
+        try:
+            read = trash.read_journal(self.path) if self.trash else read_journal(self.path)
+        except (NotAJournal, OSError):
+            return []
+        return [{"source": move.source, "target": move.target} for move in read.records]
+
+
 @dataclass
 class Review:
     """The server's state: when the page was last heard from, and the journal of each
@@ -135,8 +231,29 @@ class Review:
     site: Site
     token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     last_seen: float = field(default_factory=time.monotonic)
-    journals: dict[str, str] = field(default_factory=dict)
+    journals: dict[str, Journaled] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Set once the server stops: no action that changes files starts after it.
+    stopping: threading.Event = field(default_factory=threading.Event)
+    under_way: int = 0  # requests being answered, which the process waits for
+    answered: threading.Condition = field(default_factory=threading.Condition)
+
+    @contextlib.contextmanager
+    def request_under_way(self):
+        with self.answered:
+            self.under_way += 1
+        try:
+            yield
+        finally:
+            with self.answered:
+                self.under_way -= 1
+                self.answered.notify_all()
+
+    def wait_for_requests_under_way(self) -> None:
+        with self.answered:
+            if self.under_way:
+                tell("finishing the request under way before stopping")
+            self.answered.wait_for(lambda: self.under_way == 0)
 
 
 @dataclass(frozen=True)
@@ -159,6 +276,8 @@ def move_to_folder(review: Review, request: dict) -> Answer:
     folder = request.get("folder")
     if not isinstance(folder, str) or not os.path.isabs(os.path.expanduser(folder)):
         return Answer(400, {"error": "give the folder to move into as a full path"})
+    if "\0" in folder:  # no path has one; the file system refuses it
+        return Answer(400, {"error": "a folder's name has no NUL character"})
     folder = os.path.expanduser(folder)
     return applied(review, request.get("plan"), folder, journals_folder=folder)
 
@@ -169,23 +288,61 @@ def move_to_trash(review: Review, request: dict) -> Answer:
     return applied(review, request.get("plan"), None, journals_folder=trash.journals_folder())
 
 
+class NotOfThisReview(ValueError):
+    """A plan from the page that names what this review did not show."""
+
+
+def plan_of_this_review(site: Site, plan: object) -> dict:
+    """The page's choices as a plan of this review's own result: each group's keeper and
+    duplicates must be photos of one group the report showed, and the roots, protected
+    folders, sizes and modification times are the scan's, whatever the request says, so
+    that a request can move only what this review showed. Raises `NotOfThisReview`."""
+    chosen = plan.get("groups") if isinstance(plan, dict) else None
+    if not isinstance(chosen, list):
+        raise NotOfThisReview("the plan has no list of groups")
+    group_of = {path: number for number, group in enumerate(site.groups) for path in group}
+    groups = []
+    for choice in chosen:
+        if not isinstance(choice, dict):
+            raise NotOfThisReview("a group of the plan is no JSON object")
+        keep, duplicates = choice.get("keep"), choice.get("duplicates")
+        if not isinstance(duplicates, list):
+            raise NotOfThisReview("a group of the plan has no list of duplicates")
+        number = group_of.get(keep) if isinstance(keep, str) else None
+        for path in [keep, *duplicates]:
+            if not isinstance(path, str) or path not in group_of:
+                raise NotOfThisReview(f"{printable(str(path))} is not a photo of this review")
+            if group_of[path] != number:
+                raise NotOfThisReview(f"{printable(path)} is not in the group of {printable(keep)}")
+        groups.append({**choice, "keep": keep, "duplicates": duplicates})
+    named = {path for group in groups for path in (group["keep"], *group["duplicates"])}
+    files = {path: site.seen[path] for path in sorted(named)}
+    return {**site.scan, "format": "simplugin-plan", "groups": groups, "files": files}
+
+
 def applied(review: Review, plan: object, folder: str | None, journals_folder: str) -> Answer:
     """`apply_plan` of the page's plan, into `folder` (None: the trash); what it
     printed, what moved, and the id of the action, by which the page may undo it."""
     from .cli.moves import apply_plan  # not at import: simplugin.cli loads every command
 
+    try:
+        document = plan_of_this_review(review.site, plan)
+    except NotOfThisReview as refusal:
+        tell(f"refused a plan from the page: {refusal}; nothing moved")
+        return Answer(400, {"error": f"{refusal}; nothing moved"})
     before = journals_in(journals_folder)
     code, lines = captured(
         lambda: apply_plan(
-            lambda: plan_from_document(plan, "the plan"), folder, to_trash=folder is None
+            lambda: plan_from_document(document, "the plan"), folder, to_trash=folder is None
         )
     )
     made = sorted(journals_in(journals_folder) - before)
     answer: dict[str, Any] = {"code": int(code), "lines": lines, "moved": [], "action": None}
     if len(made) == 1:  # what the move sink journaled: what moved, and its undo
         action = secrets.token_urlsafe(12)
-        review.journals[action] = made[0]
-        answer.update(action=action, journal=made[0], moved=moved_by(made[0]))
+        journaled = Journaled(made[0], trash=folder is None)
+        review.journals[action] = journaled
+        answer.update(action=action, journal=made[0], moved=journaled.moved())
     return Answer(200, answer)
 
 
@@ -197,8 +354,8 @@ def undo_move(review: Review, request: dict) -> Answer:
         return Answer(404, {"error": "no such action of this review"})
     from .cli.moves import undo_journal
 
-    moved = moved_by(journal)
-    code, lines = captured(lambda: undo_journal(journal))
+    moved = journal.moved()
+    code, lines = captured(lambda: undo_journal(journal.path))
     back = [move["source"] for move in moved if os.path.lexists(move["source"])]
     return Answer(200, {"code": int(code), "lines": lines, "back": back})
 
@@ -271,14 +428,6 @@ def journals_in(folder: str) -> set[str]:
     return set(glob.glob(pattern))
 
 
-def moved_by(journal: str) -> list[dict]:
-    try:
-        records = read_journal(journal).records
-    except (NotAJournal, OSError):
-        return []
-    return [{"source": move.source, "target": move.target} for move in records]
-
-
 def captured(run: Callable[[], int]) -> tuple[int, list[str]]:
     """What `run` exits with and prints, as the terminal would show it; the terminal
     shows it too, on stderr (stdout ended with the page's address). Actions run one at
@@ -307,6 +456,7 @@ class Refused(Exception):
 
 class Handler(BaseHTTPRequestHandler):
     server: ReviewServer
+    timeout = 60  # seconds: a client that stalls mid-request does not hold the server forever
     server_version = "simplugin"
     sys_version = ""
 
@@ -314,10 +464,13 @@ class Handler(BaseHTTPRequestHandler):
         pass  # the terminal shows what the actions did, not every request
 
     def do_GET(self) -> None:
-        self.answering(self.get)
+        with self.server.review.request_under_way():
+            self.answering(self.get)
 
     def do_POST(self) -> None:
-        self.answering(self.post)
+        # Answered in full before the process ends, even once it is stopping.
+        with self.server.review.request_under_way():
+            self.answering(self.post)
 
     def refuse_method(self) -> None:
         self.answering(self.refused_method)
@@ -329,15 +482,21 @@ class Handler(BaseHTTPRequestHandler):
     do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = refuse_method
 
     def answering(self, respond: Callable[[], None]) -> None:
+        """`respond`, or a refusal; a client gone (reset, closed) is no one to answer,
+        and a bug is one line on the terminal, not a traceback: the server goes on."""
         try:
-            respond()
-        except Refused as refusal:
-            self.send(refusal.status, json.dumps({"error": str(refusal)}).encode(), "json")
-        except Exception as error:  # a bug: one line, not a traceback, and the server goes on
+            try:
+                respond()
+            except Refused as refusal:
+                self.send(refusal.status, json.dumps({"error": str(refusal)}).encode(), "json")
+        except ConnectionError:
+            self.close_connection = True
+        except Exception as error:
             tell(f"error: {self.command} {printable(self.path.split('/', 2)[-1])}: {error!r}")
-            self.send(
-                500, json.dumps({"error": "the server failed; see its terminal"}).encode(), "json"
-            )
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                failed = json.dumps({"error": "the server failed; see its terminal"})
+                self.send(500, failed.encode(), "json")
 
     def trusted(self) -> str:
         """The path after the token, once Host and token are right."""
@@ -401,6 +560,8 @@ class Handler(BaseHTTPRequestHandler):
         request = self.body()
         if action.changes_files:
             with review.lock:
+                if review.stopping.is_set():  # Ctrl-C or the idle stop came while it waited
+                    raise Refused(503, "the review is ending: nothing was done")
                 answer = action.run(review, request)
         else:
             answer = action.run(review, request)
@@ -408,13 +569,17 @@ class Handler(BaseHTTPRequestHandler):
 
     def body(self) -> dict:
         length = self.headers.get("Content-Length", "")
-        if not length.isdigit():
+        if not DECIMAL.fullmatch(length):  # ASCII digits: int() takes others, isdigit "²"
             raise Refused(411, "say the body's length")
         if int(length) > BODY_LIMIT:
             self.close_connection = True  # the body is not read
             raise Refused(413, "larger than a plan can be")
+        data = self.rfile.read(int(length))
+        if len(data) < int(length):
+            self.close_connection = True
+            raise Refused(400, "the body is shorter than its length")
         try:
-            request = parse_document(self.rfile.read(int(length)), "the request")
+            request = parse_document(data, "the request")
         except UsageError as error:
             raise Refused(400, str(error)) from None
         if not isinstance(request, dict):
@@ -437,6 +602,13 @@ class Handler(BaseHTTPRequestHandler):
 
 class ReviewServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 64  # the page asks for many thumbnails at once
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-request is no error; anything else, one line."""
+        error = sys.exc_info()[1]
+        if not isinstance(error, (ConnectionError, TimeoutError)):
+            tell(f"error: serving a request: {error!r}")
 
     def __init__(self, review: Review):
         super().__init__((LOOPBACK, 0), Handler)
@@ -456,13 +628,13 @@ def serve(server: ReviewServer, announce: Callable[[], None]) -> int:
     review = server.review
     try:
         announce()
-        while (left := review.last_seen + idle - time.monotonic()) > 0 or review.lock.locked():
+        while (left := review.last_seen + idle - time.monotonic()) > 0 or review.under_way:
             time.sleep(max(left, 0.1))  # a move under way: the page waits for its answer
     finally:
+        review.stopping.set()
         server.shutdown()
-        if review.lock.locked():
-            tell("finishing the move under way before stopping")
-        with review.lock:  # never end the process in the middle of a move
-            server.server_close()
+        # Never end the process in the middle of a move, nor of any answer.
+        review.wait_for_requests_under_way()
+        server.server_close()
     tell(f"the review page has been closed for {idle:g} s: stopped serving it")
     return ExitCode.OK

@@ -319,12 +319,17 @@ class _Trashed:
     events: list[str] = field(default_factory=list)
 
 
+def read_journal(journal_path: str) -> JournalRead:
+    """A trash run's journal, read and checked: its `records` are keyed by each file's
+    move from its original path into the trash. Raises `moves.NotAJournal`."""
+    return moves.read_journal(journal_path, action="trash", take=_take)
+
+
 def undo(journal_path: str, dry_run: bool = False) -> UndoReport:
     """Put back every file a trash journal sent to the trash, newest first; safe to run
     again. Nothing is done if any line of the journal is not trusted (see the module
     docstring); a file whose original path holds anything stays in the trash."""
-    read = moves.read_journal(journal_path, action="trash", take=_take)
-    return moves.undo_records(read, dry_run, _undo_one)
+    return moves.undo_records(read_journal(journal_path), dry_run, _undo_one)
 
 
 def _undo_one(record: _Trashed, journal: Journal | None) -> bool | str | None:

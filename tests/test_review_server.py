@@ -4,6 +4,7 @@ server's refusals proven with real HTTP requests."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -26,11 +27,13 @@ ROOT = Path(__file__).parents[1]
 class Review:
     """`simplugin review LIBRARY --no-open` running as a process of its own, serving."""
 
-    def __init__(self, library: Path, folders: Path, idle: float | None = None, data_home=None):
+    def __init__(
+        self, library: Path, folders: Path, idle: float | None = None, data_home=None, cache=None
+    ):
         env = {
             **os.environ,
             "PYTHONPATH": str(ROOT),
-            "XDG_CACHE_HOME": str(folders / "cache"),
+            "XDG_CACHE_HOME": str(cache or folders / "cache"),
             "XDG_CONFIG_HOME": str(folders / "config"),
             "XDG_STATE_HOME": str(folders / "state"),  # where trash runs keep their journals
             # the trash and the ignore list: the test's own (conftest.py), or the review's
@@ -218,6 +221,8 @@ def test_the_page_moves_the_duplicates_to_the_trash_and_undo_puts_them_back(
     }
     assert snapshot(trash / "files") == trashed
     assert len(list((review.folders / "state" / "simplugin" / "journals").iterdir())) == 1
+    marked = page.locator("button.photo.moved .path").all_inner_texts()
+    assert sorted(Path(path).name for path in marked) == sorted(trashed)
 
     page.get_by_role("button", name="Undo this move").click()
     page.locator("#outcome", has_text="put back").wait_for()
@@ -452,3 +457,239 @@ def test_the_new_actions_are_guarded_as_a_move_is(served, action):
     assert served.request("GET", f"/{served.token}/api/{action}")[0] == 405
     assert served.action(action, {}, Origin="http://evil.example")[0] == 403
     assert served.action(action, {}, **{TOKEN_HEADER: None})[0] == 403
+
+
+def groups_of(review) -> list[list[str]]:
+    from simplugin.builtin.html_report import scan_data
+
+    page = review.request("GET", f"/{review.token}/")[1]
+    return [[member["path"] for member in group["members"]] for group in scan_data(page)["groups"]]
+
+
+@pytest.mark.parametrize("action", ["move", "trash"])
+def test_a_plan_naming_photos_this_review_did_not_show_moves_nothing(served, tmp_path, action):
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(SEAGULLS, elsewhere)
+    before = snapshot(elsewhere)
+    plan = {
+        "roots": [str(elsewhere)],
+        "groups": [
+            {"keep": str(elsewhere / "seagull_1.jpeg"), "duplicates": [str(elsewhere / name)]}
+            for name in ("seagull_2.jpeg",)
+        ],
+    }
+
+    status, answer = served.action(action, {"plan": plan, "folder": str(tmp_path / "moved")})
+
+    assert status == 400
+    assert "seagull_1.jpeg is not a photo of this review" in json.loads(answer)["error"]
+    assert snapshot(elsewhere) == before
+    assert not (tmp_path / "moved").exists()
+
+
+def test_a_plan_mixing_photos_of_two_groups_of_the_review_moves_nothing(served, tmp_path):
+    first, second = groups_of(served)[:2]
+    library = Path(first[0]).parent
+    before = snapshot(library)
+    plan = {"groups": [{"keep": first[0], "duplicates": [second[0]]}]}
+
+    status, answer = served.action("move", {"plan": plan, "folder": str(tmp_path / "moved")})
+
+    assert status == 400 and "is not in the group of" in json.loads(answer)["error"]
+    assert snapshot(library) == before
+
+
+def test_a_move_still_arriving_when_ctrl_c_comes_is_refused_in_full_and_nothing_moves(
+    start_review, library, tmp_path
+):
+    import socket
+    import time
+
+    before = snapshot(library)
+    review = start_review(library)
+    first = groups_of(review)[0]
+    body = json.dumps(
+        {
+            "plan": {"groups": [{"keep": first[0], "duplicates": first[1:]}]},
+            "folder": str(tmp_path / "moved"),
+        }
+    ).encode()
+    head = (
+        f"POST /{review.token}/api/move HTTP/1.1\r\nHost: {review.host}:{review.port}\r\n"
+        f"Origin: http://{review.host}:{review.port}\r\nContent-Type: application/json\r\n"
+        f"{TOKEN_HEADER}: {review.token}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((review.host, review.port), timeout=60) as connection:
+        connection.sendall(head + body[:10])
+        # answered on a connection accepted after this one: the move is being read
+        assert review.action("heartbeat", {})[0] == 200
+        review.process.send_signal(signal.SIGINT)
+        for _ in range(600):  # until the server says it waits for this request
+            if "before stopping" in review.stderr() or review.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        with contextlib.suppress(OSError):
+            connection.sendall(body[10:])
+        answer = b""
+        with contextlib.suppress(OSError):
+            while chunk := connection.recv(65536):
+                answer += chunk
+
+    assert answer.startswith(b"HTTP/1.0 503")
+    assert b"the review is ending" in answer
+    assert review.end(sent=None) == 130
+    assert snapshot(library) == before
+
+
+def raw(review, data: bytes, reset: bool = False) -> bytes:
+    """`data` sent on a connection of its own; the answer, or b"" when `reset` (the
+    connection is then reset at once, as a closed tab or a network cut does)."""
+    import socket
+    import struct
+
+    with socket.create_connection((review.host, review.port), timeout=60) as connection:
+        connection.sendall(data)
+        if reset:
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            return b""
+        connection.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+        return answer
+
+
+def action_head(review, length: str) -> bytes:
+    return (
+        f"POST /{review.token}/api/move HTTP/1.1\r\nHost: {review.host}:{review.port}\r\n"
+        f"Origin: http://{review.host}:{review.port}\r\nContent-Type: application/json\r\n"
+        f"{TOKEN_HEADER}: {review.token}\r\nContent-Length: {length}\r\n\r\n"
+    ).encode("latin-1")  # as HTTP reads headers
+
+
+def test_a_client_that_goes_away_mid_request_leaves_no_traceback(start_review, library):
+    review = start_review(library)
+
+    short = raw(review, action_head(review, "10") + b"{}")
+    for _ in range(20):
+        raw(
+            review,
+            f"GET /{review.token}/ HTTP/1.1\r\nHost: {review.host}:{review.port}\r\n\r\n".encode(),
+            reset=True,
+        )
+    assert review.action("heartbeat", {})[0] == 200
+    assert review.end() == 130
+
+    assert short.startswith(b"HTTP/1.0 400")
+    for sign in ("Traceback", "BrokenPipeError", "ConnectionResetError", "error:"):
+        assert sign not in review.stderr()
+
+
+@pytest.mark.parametrize(
+    ("length", "status"),
+    [("²", b"411"), ("¹", b"411"), ("-1", b"411"), ("", b"411"), ("1e3", b"411")],
+)
+def test_a_length_that_is_no_number_of_ascii_digits_is_refused(served, length, status):
+    assert raw(served, action_head(served, length) + b"{}").startswith(b"HTTP/1.0 " + status)
+
+
+def test_a_folder_with_a_nul_character_is_refused(served):
+    status, answer = served.action("move", {"plan": {"groups": []}, "folder": "/tmp/x\u0000y"})
+
+    assert status == 400 and "NUL" in json.loads(answer)["error"]
+
+
+def test_two_reviews_at_once_each_serve_their_own_page_and_leave_no_folder(library, tmp_path):
+    from simplugin.builtin.html_report import scan_data
+
+    cache = tmp_path / "cache"
+    reviews = cache / "simplugin" / "review"
+    dead = reviews / "run-999999999-0000"  # of a process that is gone
+    dead.mkdir(parents=True)
+    (dead / "report.html").write_text("")
+    other = tmp_path / "other"
+    other.mkdir()
+    for name in ("seagull_5.jpeg", "seagull_6.jpeg"):
+        shutil.copy(library / name, other)
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    first = Review(library, tmp_path / "a", cache=cache)
+    try:
+        second = Review(other, tmp_path / "b", cache=cache)
+        try:
+            for review in (first, second):
+                page = review.request("GET", f"/{review.token}/")[1]
+                for group in scan_data(page)["groups"]:
+                    for member in group["members"]:
+                        src = member["thumbnail"]["src"]
+                        assert review.request("GET", f"/{review.token}/{src}")[0] == 200
+            assert not dead.exists()
+        finally:
+            assert second.end() == 130
+    finally:
+        assert first.end() == 130
+    assert sorted(path.name for path in reviews.iterdir()) == ["thumbnails"]
+
+
+def test_a_heartbeat_lost_on_the_way_is_tried_again_and_the_review_goes_on(
+    browser,  # noqa: F811
+    start_review,
+    library,
+):
+    review = start_review(library, idle=2)  # a beat every 0.5 s
+    page = browser.new_page()
+    lost = []
+
+    def lose_two(route):
+        if len(lost) < 2:
+            lost.append(route.request.url)
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route("**/api/heartbeat", lose_two)
+    page.goto(review.url)
+    page.locator("#connection", has_text="Reconnecting").wait_for()
+    page.locator("#connection").wait_for(state="hidden")
+    page.wait_for_timeout(4000)  # twice the idle time: a server left silent would stop
+
+    assert len(lost) == 2
+    assert review.process.poll() is None
+    page.close()
+
+
+def test_the_served_page_speaks_of_its_own_buttons_and_of_the_ignore_list(
+    browser,  # noqa: F811
+    start_review,
+    library,
+    tmp_path,
+):
+    pair = tmp_path / "pair"
+    pair.mkdir()
+    for name in ("seagull_5.jpeg", "seagull_6.jpeg"):
+        shutil.copy(library / name, pair)
+    review = start_review(pair)
+    page = browser.new_page()
+    asked = []
+
+    def answer(dialog):
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", answer)
+    page.goto(review.url)
+    page.get_by_role("button", name="Move to trash").wait_for()
+    help = page.locator("#controls .help").inner_text()
+    page.get_by_role("button", name="Move to trash").click()
+    page.keyboard.press("?")
+    keys = page.locator("body").inner_text()
+    page.keyboard.press("Escape")
+    page.locator("li.group").first.get_by_role("button", name="Not a duplicate", exact=True).click()
+    page.locator("#outcome", has_text="marked 1 pair").wait_for()
+    unmark = page.locator("#unmark").inner_text()
+
+    assert "Move to folder… or Move to trash" in help and "--move-to" not in help
+    assert asked == ["Send the 1 duplicate of the ticked groups shown to the trash?"]
+    assert "record the pair in the ignore list" in keys
+    assert "until simplugin ignore --forget" in unmark
+    assert sorted(path.name for path in pair.iterdir()) == ["seagull_5.jpeg", "seagull_6.jpeg"]
+    page.close()

@@ -375,8 +375,8 @@ def summary(result: ScanResult, seconds: float) -> str:
 # --- review ------------------------------------------------------------------------------
 
 
-def review_page() -> str:
-    return os.path.join(simplugin_folder("cache"), "review", "report.html")
+def reviews_folder() -> str:
+    return os.path.join(simplugin_folder("cache"), "review")
 
 
 def configure_review(commands: argparse._SubParsersAction) -> None:
@@ -387,7 +387,8 @@ def configure_review(commands: argparse._SubParsersAction) -> None:
         help="scan, and review the groups in the browser: move duplicates, undo (for file"
         " managers)",
         description="Scan the folders and photos like 'scan --html', writing the report to"
-        f" {review_page()}, then serve it to this computer only (127.0.0.1, with a secret"
+        f" a folder of its own under {reviews_folder()} (removed when it ends), then serve"
+        " it to this computer only (127.0.0.1, with a secret"
         " token in its address) and open it in the web browser ($BROWSER, else the"
         " desktop's). From the page, 'Move to folder…' and 'Move to trash' run 'simplugin"
         " apply' on the groups as chosen there, and Undo puts back what it moved; 'Not a"
@@ -405,10 +406,19 @@ def configure_review(commands: argparse._SubParsersAction) -> None:
 
 
 def run_review(arguments: argparse.Namespace) -> int:
+    from ..review import end_run, start_run
+
+    run = start_run(reviews_folder())
+    try:
+        return review_in(arguments, os.path.join(run, "report.html"))
+    finally:
+        end_run(run)
+
+
+def review_in(arguments: argparse.Namespace, page: str) -> int:
+    """`simplugin review`, its page written at `page`."""
     from ..review import Review, ReviewServer, proposed_folder, serve, site_of
 
-    page = review_page()
-    os.makedirs(os.path.dirname(page), exist_ok=True)
     code = scan_and_deliver(
         ScanRun(
             paths=arguments.paths,

@@ -174,7 +174,10 @@ class HtmlSink(Sink):
         write_atomically(os.path.join(folder, ORIGINALS), json.dumps(originals).encode())
         data = {**page_data(result, previews, url, served), "served": served}
         write_atomically(page, render(data, served=served))
-        tell(f"report written to {page}: open it in a browser")
+        if served:  # the file alone cannot move anything: the served address is the page
+            tell("report ready: open the address printed below (not the file)")
+        else:
+            tell(f"report written to {page}: open it in a browser")
 
 
 def needs_preview(photo: Photo) -> bool:
@@ -421,12 +424,12 @@ def render(data: dict, served: bool = False) -> bytes:
     return re.sub(r"__([A-Z]+)__", lambda m: values[m.group(1)], page).encode("utf-8")
 
 
-def photos_by_group(page: bytes) -> list[list[str]]:
-    """The paths of each group's photos in a page `render` made, in the page's order."""
+def scan_data(page: bytes) -> dict:
+    """The scan's data that a page `render` made shows (its groups, their photos' paths,
+    sizes and modification times, the roots and protected folders)."""
     start = page.index(b'<script id="scan-data" type="application/json">')
     text = page[page.index(b">", start) + 1 : page.index(b"</script>", start)]
-    data = json.loads(text)
-    return [[member["path"] for member in group["members"]] for group in data["groups"]]
+    return json.loads(text)
 
 
 def _script_safe_json(data: dict) -> str:

@@ -9,7 +9,12 @@ const KEYS = [
   ["→ or l", "next photo"],
   ["← or h", "previous photo"],
   ["Enter or Space", "keep this photo"],
-  ["n", "not a duplicate: leave this group's photos as they are"],
+  [
+    "n",
+    data.served
+      ? "not a duplicate: leave this group's photos as they are, and record the pair in the ignore list, which later scans read"
+      : "not a duplicate: leave this group's photos as they are",
+  ],
   ["u", "untick (or tick again) this group"],
   ["c", "compare this group's photos at full size"],
   ["z", "in the compare view: fit, or 100 %"],

@@ -138,6 +138,7 @@ function renderUnmark() {
   const button = document.getElementById("unmark");
   button.hidden = marked === 0;
   button.textContent = `Show the ${marked} group${marked === 1 ? "" : "s"} marked not a duplicate again`;
+  if (data.served) button.textContent += " (on this page: the ignore list keeps them until simplugin ignore --forget)";
 }
 
 function unmarkAll() {
@@ -463,15 +464,35 @@ async function ask(action, request) {
   return answer;
 }
 
-// The server stops once the page has been silent for a while: the page was closed.
+// The server stops once the page has been silent for a while: the page was closed. A
+// heartbeat that does not get through (a blip) is tried again every half second: the page
+// says it is reconnecting, and that the server has stopped only once it has been
+// unreachable for longer than the server waits (four beats), or answers with a refusal.
+let beatEvery = 30; // seconds, until the server says (it waits four times that)
+let unreachableSince = null;
+
 async function heartbeat() {
+  const status = document.getElementById("connection");
+  let answer;
   try {
-    const answer = await ask("heartbeat", {});
-    proposedFolder = answer.proposedFolder;
-    setTimeout(heartbeat, answer.every * 1000);
+    answer = await ask("heartbeat", {});
   } catch (error) {
-    showOutcome([`The review server has stopped (${error.message}): run simplugin review again.`]);
+    const refused = !(error instanceof TypeError); // the server answered: it is not this one any more
+    unreachableSince ??= Date.now();
+    status.hidden = false;
+    if (refused || Date.now() - unreachableSince > beatEvery * 4 * 1000) {
+      status.textContent = `The review server has stopped (${error.message}): run simplugin review again.`;
+      return;
+    }
+    status.textContent = "Reconnecting to the review server…";
+    setTimeout(heartbeat, Math.min(beatEvery, 0.5) * 1000);
+    return;
   }
+  unreachableSince = null;
+  status.hidden = true;
+  beatEvery = answer.every;
+  proposedFolder = answer.proposedFolder;
+  setTimeout(heartbeat, beatEvery * 1000);
 }
 
 function showOutcome(lines, action = null) {
@@ -496,7 +517,7 @@ async function moveToFolder() {
 
 async function moveToTrash() {
   const { count } = spaceFreed();
-  if (confirm(`Send the ${count} duplicates of the ticked groups shown to the trash?`)) {
+  if (confirm(`Send the ${count} duplicate${count === 1 ? "" : "s"} of the ticked groups shown to the trash?`)) {
     await moveDuplicates("trash", { plan: plan() });
   }
 }
@@ -530,7 +551,17 @@ function startServed() {
   const toTrash = element("button", { id: "move-to-trash", type: "button", text: "Move to trash" });
   toTrash.addEventListener("click", moveToTrash);
   document.getElementById("export").after(move, toTrash);
-  document.getElementById("controls").append(element("section", { id: "outcome", "aria-live": "polite", hidden: "" }));
+  document.querySelector("#controls .help").replaceChildren(
+    "Click a photo to keep it instead of the marked one; untick a group to leave it as it is. Only the" +
+      " ticked groups shown count: a group the filter hides is left out. Your choices are kept in this" +
+      " browser until the report changes. Then Move to folder… or Move to trash: files changed since the" +
+      " scan are left alone, and Undo puts back what moved. (Export plan writes the same choices for" +
+      " simplugin apply.)",
+  );
+  document.getElementById("controls").append(
+    element("p", { id: "connection", role: "status", hidden: "" }),
+    element("section", { id: "outcome", "aria-live": "polite", hidden: "" }),
+  );
   heartbeat();
 }
 
