@@ -28,7 +28,8 @@ and the plugin interfaces, they give a plugin what simplugin itself relies on:
 * the reference metric, to build on: `AverageDifference` (`avgdiff`'s class, with its
   exact, pruned bulk search);
 * changing the user's files, with undo: `leaving` (which files of the duplicates leave
-  the library: `Leaving`, `LeavingFile`, `leaving_total`), `Move`, `move`, `Journal`,
+  the library: `Leaving`, `LeavingFile`, `leaving_total`; `leave_whole` sends
+  each unit whole), `Move`, `move`, `Journal`,
   `send_to_trash` and `trash_journal` (the freedesktop.org trash, on Linux), and the
   XMP sidecars photo managers read: `xmp_tagged` (Exempi, the `xmp` extra),
   `write_xmp_sidecar` and `xmp_journal`;
@@ -71,7 +72,7 @@ _ON_FIRST_USE = {
     "explanation": ("Explanation", "explain"),
     "imaging": ("RAW_EXTENSIONS", "Displayed", "Unreadable", "open_displayed", "probe"),
     "laplacian": ("open_measured", "remembered_sharpness", "sharpness", "sharpness_of_image"),
-    "removal": ("Leaving", "LeavingFile", "leaving", "leaving_total"),
+    "removal": ("Leaving", "LeavingFile", "leave_whole", "leaving", "leaving_total"),
     "moves": ("Journal", "Move", "move"),
     "output": ("check_replaceable", "write_atomically"),
     "plan": ("PLAN_VERSION", "load_plan"),
@@ -107,7 +108,7 @@ if TYPE_CHECKING:
     from .plan import PLAN_VERSION, load_plan
     from .plugins import load_plugins
     from .reading import default_jobs, worker_pool
-    from .removal import Leaving, LeavingFile, leaving, leaving_total
+    from .removal import Leaving, LeavingFile, leave_whole, leaving, leaving_total
     from .trash import TRASH_SUPPORTED, send_to_trash, trash_journal
     from .xmp import (
         XMP_LABELS,
@@ -190,6 +191,7 @@ __all__ = [
     "leaving",
     "Leaving",
     "LeavingFile",
+    "leave_whole",
     "leaving_total",
     "Move",
     "move",

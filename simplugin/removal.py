@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .discover import FolderListings
 from .files import kind_of
 from .imaging import RAW_EXTENSIONS
-from .text import counted, human_size, printable
+from .text import counted, human_size, printable, tell
 from .types import Photo, ScanResult
 
 # Formats a camera saves beside a RAW file of the same name.
@@ -53,10 +53,32 @@ class Leaving:
     def units(self) -> list[tuple[LeavingFile, ...]]:
         """The files that leave, by the duplicate they leave with, its photo first: a
         sink leaves the rest of a unit where it is when its photo cannot leave."""
-        units: dict[str, list[LeavingFile]] = {}
-        for file in self.files:
-            units.setdefault(file.photo.path, []).append(file)
-        return [tuple(unit) for unit in units.values()]
+        return _by_unit(self.files)
+
+
+def _by_unit(files: Sequence[LeavingFile]) -> list[tuple[LeavingFile, ...]]:
+    units: dict[str, list[LeavingFile]] = {}
+    for file in files:
+        units.setdefault(file.photo.path, []).append(file)
+    return [tuple(unit) for unit in units.values()]
+
+
+def leave_whole(
+    files: Sequence[LeavingFile], send: Callable[[LeavingFile], bool], verb: str
+) -> list[LeavingFile]:
+    """Send `files` (as `leaving` chose them: each unit together, its photo first) with
+    `send`, which says whether the file went; the files that went. When a duplicate
+    photo cannot go, the rest of its unit stays with it, one line each ("not `verb` X:
+    it stays with its photo"), so that no sidecar or twin is parted from its photo."""
+    went: list[LeavingFile] = []
+    for unit in _by_unit(files):
+        photo, others = (unit[0], unit[1:]) if unit[0].is_duplicate else (None, unit)
+        if photo is not None and not send(photo):
+            for file in others:
+                tell(f"not {verb} {printable(file.path)}: it stays with its photo")
+            continue
+        went += [*([photo] if photo else []), *(file for file in others if send(file))]
+    return went
 
 
 def leaving(result: ScanResult) -> Leaving:

@@ -34,6 +34,7 @@ from simplugin import (
     Sink,
     error_reason,
     hookimpl,
+    leave_whole,
     leaving,
     leaving_total,
     move,
@@ -89,14 +90,17 @@ class MoveSink(Sink):
                 raise OutputIncomplete(
                     f"cannot move into {destination}: {error_reason(error)}; nothing was moved"
                 ) from error
-            moved: list[PlannedMove] = []
+            by_path = {item.file.path: item for item in planned}
             try:
-                for unit in _units(planned):
-                    moved += _move_unit(unit, journal)
+                moved = leave_whole(
+                    [item.file for item in planned],
+                    lambda file: _move_one(by_path[file.path], journal),
+                    "moved",
+                )
             finally:
                 journal.close()
             failed += len(planned) - len(moved)
-            tell(leaving_total("moved", [item.file for item in moved]))
+            tell(leaving_total("moved", moved))
             undo = f"simplugin undo {shlex.quote(journal.path)}"
             tell(f"moves journaled in {journal.path}; to put everything back: {undo}")
         if failed:
@@ -104,24 +108,6 @@ class MoveSink(Sink):
                 f"{failed} of {len(planned) + len(unmovable)} files could not be moved and"
                 " were left where they were"
             )
-
-
-def _units(planned: list[PlannedMove]) -> list[list[PlannedMove]]:
-    """The planned moves by the duplicate they move with, its photo first (as planned)."""
-    units: dict[str, list[PlannedMove]] = {}
-    for item in planned:
-        units.setdefault(item.file.photo.path, []).append(item)
-    return list(units.values())
-
-
-def _move_unit(unit: list[PlannedMove], journal: Journal) -> list[PlannedMove]:
-    """Move a duplicate's unit (its photo first), or none of it if the photo stays."""
-    photo, others = (unit[0], unit[1:]) if unit[0].file.is_duplicate else (None, unit)
-    if photo is not None and not _move_one(photo, journal):
-        for item in others:
-            tell(f"not moved {printable(item.file.path)}: it stays with its photo")
-        return []
-    return [*([photo] if photo else []), *(item for item in others if _move_one(item, journal))]
 
 
 def _move_one(item: PlannedMove, journal: Journal) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from simplugin import (
@@ -29,6 +29,7 @@ from simplugin import (
     UsageError,
     error_reason,
     hookimpl,
+    leave_whole,
     leaving,
     leaving_total,
     printable,
@@ -66,7 +67,7 @@ class TrashSink(Sink):
             tell(leaving_total("trashed", files))
             sent = 0
         else:
-            sent = len(_trash_all(result, chosen.units()))
+            sent = len(_trash_all(result, chosen.files))
         failed = len(chosen.refused) + len(files) - sent
         if failed:
             raise OutputIncomplete(
@@ -75,8 +76,8 @@ class TrashSink(Sink):
             )
 
 
-def _trash_all(result: ScanResult, units: list[tuple[LeavingFile, ...]]) -> list[LeavingFile]:
-    """Send each unit to the trash, its photo first, under one journal; the files that
+def _trash_all(result: ScanResult, files: Sequence[LeavingFile]) -> list[LeavingFile]:
+    """Send the files to the trash, unit by unit, under one journal; the files that
     went. The rest of a unit stays with its photo when the photo cannot go."""
     try:
         journal = trash_journal(roots=[str(root) for root in result.settings.roots])
@@ -85,10 +86,8 @@ def _trash_all(result: ScanResult, units: list[tuple[LeavingFile, ...]]) -> list
         raise OutputIncomplete(
             f"cannot write the journal of a trash run: {error_reason(error)}; nothing was trashed"
         ) from error
-    trashed: list[LeavingFile] = []
     try:
-        for unit in units:
-            trashed += _trash_unit(unit, journal)
+        trashed = leave_whole(files, lambda file: _trash_one(file, journal), "trashed")
     finally:
         journal.close()
     tell(leaving_total("trashed", trashed))
@@ -98,16 +97,6 @@ def _trash_all(result: ScanResult, units: list[tuple[LeavingFile, ...]]) -> list
     elif os.path.getsize(journal.path) == untouched:
         os.unlink(journal.path)  # nothing was trashed, nor tried: nothing to undo
     return trashed
-
-
-def _trash_unit(unit: tuple[LeavingFile, ...], journal: Journal) -> list[LeavingFile]:
-    """Trash a duplicate's unit (its photo first), or none of it if the photo stays."""
-    photo, others = (unit[0], unit[1:]) if unit[0].is_duplicate else (None, unit)
-    if photo is not None and not _trash_one(photo, journal):
-        for file in others:
-            tell(f"not trashed {printable(file.path)}: it stays with its photo")
-        return []
-    return [*([photo] if photo else []), *(file for file in others if _trash_one(file, journal))]
 
 
 def _trash_one(file: LeavingFile, journal: Journal) -> bool:
