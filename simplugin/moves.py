@@ -384,7 +384,9 @@ class JournalRead:
         return os.path.join(self.real_folders[folder], os.path.basename(path))
 
 
-Take = Callable[[object, "JournalRead", int], "str | None"]
+# Checks one entry, its event and move already checked (`_checked_entry`), and records
+# what it tells in the JournalRead; returns why it is not trusted, or None.
+Take = Callable[[dict, str, Move, "JournalRead", int], "str | None"]
 
 
 def journal_action(path: str) -> str:
@@ -396,11 +398,17 @@ def journal_action(path: str) -> str:
     return action if isinstance(action, str) else "move"
 
 
-def read_journal(path: str, action: str = "move", take: Take | None = None) -> JournalRead:
+def read_journal(
+    path: str,
+    action: str = "move",
+    take: Take | None = None,
+    events: frozenset[str] | None = None,
+) -> JournalRead:
     """Read and check a whole journal of an `action` run; raises NotAJournal. Reads at
     most JOURNAL_LIMIT bytes, a line at a time; a last line cut short by a crash is left
-    out. `take` checks each entry and records it (by default, those of a move run)."""
-    take = take or _take
+    out. Each entry must name one of `events` and a move (`_checked_entry`); `take`
+    checks the rest and records it (by default, those of a move run)."""
+    take, events = take or _take, events or _EVENTS
     with _open_journal(path) as file:
         info = os.fstat(file.fileno())
         folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
@@ -429,7 +437,8 @@ def read_journal(path: str, action: str = "move", take: Take | None = None) -> J
             elif entry is _NOT_JSON:
                 why = "it is not a journal entry (a JSON object in UTF-8)"
             else:
-                why = take(entry, read, number)
+                checked = _checked_entry(entry, events)
+                why = checked if isinstance(checked, str) else take(entry, *checked, read, number)
             if why is not None:
                 read.rejected.append(Rejected(number, why))
             read.length, read.unterminated = file.tell(), not whole
@@ -526,7 +535,7 @@ _EITHER_WAY = frozenset({"temporary", "copied", "failed"})
 _EVENTS = _EITHER_WAY | {"moving", "moved", "restoring", "restored"}
 
 
-def checked_entry(entry: object, events: frozenset[str]) -> tuple[str, Move] | str:
+def _checked_entry(entry: object, events: frozenset[str]) -> tuple[str, Move] | str:
     """A journal entry's event (one of `events`) and the move it names, both paths
     checked (absolute, canonical, a name this system can hold); or why it is not trusted."""
     if not isinstance(entry, dict):
@@ -541,13 +550,9 @@ def checked_entry(entry: object, events: frozenset[str]) -> tuple[str, Move] | s
     return event, Move(entry["source"], entry["target"])
 
 
-def _take(entry: object, read: JournalRead, number: int) -> str | None:
-    """Check one entry and add what it tells to `read.records`; why it is not
-    trusted, or None."""
-    checked = checked_entry(entry, _EVENTS)
-    if isinstance(checked, str):
-        return checked
-    event, item = checked
+def _take(entry: dict, event: str, item: Move, read: JournalRead, number: int) -> str | None:
+    """Check one entry of a move run and add what it tells to `read.records`; why it is
+    not trusted, or None."""
     if item.source == item.target:
         return f"its source and target are the same path, {_shown(item.source)}"
     if event == "moving":

@@ -322,7 +322,7 @@ class _Trashed:
 def read_journal(journal_path: str) -> JournalRead:
     """A trash run's journal, read and checked: its `records` are keyed by each file's
     move from its original path into the trash. Raises `moves.NotAJournal`."""
-    return moves.read_journal(journal_path, action="trash", take=_take)
+    return moves.read_journal(journal_path, action="trash", take=_take, events=_EVENTS)
 
 
 def undo(journal_path: str, dry_run: bool = False) -> UndoReport:
@@ -390,13 +390,9 @@ def _folder_problem(folder: str, device: int) -> str | None:
 _EVENTS = frozenset({"trashing", "trashed", "failed", "restoring", "restored"})
 
 
-def _take(entry: object, read: JournalRead, number: int) -> str | None:
+def _take(entry: dict, event: str, item: Move, read: JournalRead, number: int) -> str | None:
     """Check one entry of a trash journal and record what it tells; why it is not
     trusted, or None."""
-    checked = moves.checked_entry(entry, _EVENTS)
-    if isinstance(checked, str):
-        return checked
-    event, item = checked
     if event == "trashing":
         return _start(entry, item, read, number)
     record = read.records.get(item) or read.records.get(Move(item.target, item.source))

@@ -320,7 +320,7 @@ def undo(journal_path: str, dry_run: bool = False) -> UndoReport:
     """Put back every sidecar an xmp journal's run wrote, newest first: the previous
     bytes of those it replaced, none of those it created. Safe to run again; nothing is
     done if any line of the journal is not trusted."""
-    read = moves.read_journal(journal_path, action="xmp", take=_take)
+    read = moves.read_journal(journal_path, action="xmp", take=_take, events=_EVENTS)
     # Nothing in an xmp journal is proven by the files it names (a moved file is in the
     # journal's own folder, a trashed one has the .trashinfo the run made): the journal
     # is trusted only where simplugin writes it, in a folder of the user's own.
@@ -366,13 +366,9 @@ def _undo_one(record: _Tagged, journal: Journal | None) -> bool | str | None:
 _EVENTS = frozenset({"tagging", "tagged", "failed", "restoring", "restored"})
 
 
-def _take(entry: object, read: JournalRead, number: int) -> str | None:
+def _take(entry: dict, event: str, item: Move, read: JournalRead, number: int) -> str | None:
     """Check one entry of an xmp journal and record what it tells; why it is not
     trusted, or None."""
-    checked = moves.checked_entry(entry, _EVENTS)
-    if isinstance(checked, str):
-        return checked
-    event, item = checked
     if item.target != _backup_path(read.path, item.source):
         return f"{moves._shown(item.target)} is not where this journal keeps its copies"
     if event == "tagging":
