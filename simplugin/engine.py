@@ -466,16 +466,25 @@ def compare(
     context: ScanContext, summaries: Summaries, comparisons: Sequence[Comparison]
 ) -> list[IndexPair]:
     """Every near-duplicate pair `(i, j, distance)`, `i < j`, most similar first."""
-    found: dict[tuple[int, int], float] = {}
-    context.progress.stage("comparing", len(comparisons))
-    for comparison in comparisons:
-        context.progress.advance()
-        found.update(_near_pairs(context, summaries.signatures, comparison))
+    found = run_comparisons(context, summaries.signatures, comparisons)
     paths = [p.path for p in summaries.photos]
     return sorted(
         ((a, b, d) for (a, b), d in found.items()),
         key=lambda pair: (pair[2], paths[pair[0]], paths[pair[1]]),
     )
+
+
+def run_comparisons(
+    context: ScanContext, signatures: np.ndarray, comparisons: Sequence[Comparison]
+) -> dict[tuple[int, int], float]:
+    """The near-duplicate pairs of `comparisons`, as `{(i, j): distance}`, `i < j`:
+    what the metric finds in each."""
+    found: dict[tuple[int, int], float] = {}
+    context.progress.stage("comparing", len(comparisons))
+    for comparison in comparisons:
+        context.progress.advance()
+        found.update(_near_pairs(context, signatures, comparison))
+    return found
 
 
 def _near_pairs(

@@ -357,6 +357,22 @@ class Metric(Contribution):
             if d < threshold:
                 yield i, j, d
 
+    def partition_key(
+        self, signatures: np.ndarray, threshold: float, **asked: Any
+    ) -> tuple[np.ndarray, float] | None:
+        """Optional: a number per signature and a window, such that any two signatures
+        nearer than `threshold` have numbers less than the window apart (a 1-Lipschitz
+        projection of the distance, such as `avgdiff`'s sum of values).
+
+        The engine then splits a large comparison exactly: the signatures sorted by
+        their number are cut into bands, each compared with itself and with the
+        following signatures up to the window, on as many workers as the executor has;
+        no pair is missed or found twice. None (the default): the engine splits the
+        comparison into blocks of the full pair matrix instead. Takes the keywords
+        `pairs_within` takes (`asked`).
+        """
+        return None
+
 
 class Bucketer(Contribution):
     """Splits the photos into buckets; only photos in the same bucket are compared.
@@ -414,4 +430,63 @@ class Sink(Contribution):
     def unavailable(self) -> str | None:
         """Why this sink cannot be used here, in a few words with the fix (such as an
         extra to install), or None when it can. Asked before any photo is read."""
+        return None
+
+
+class Workers(abc.ABC):
+    """A running executor: where the engine sends the scan's tasks (reading photos,
+    large comparisons). Used as a context manager: leaving it ends the workers; leaving
+    it on an exception ends them at once, whatever they are doing.
+
+    Each task is a module-level function called on a worker as `task(context, *args)`,
+    `context` being the object the executor was started with (the scan's reader: its
+    metric and bucketer). Tasks never start processes of their own: the executor is
+    the scan's only source of parallelism.
+    """
+
+    # How many tasks run at once: the engine keeps about this many busy.
+    slots: int
+    # Comparisons with fewer candidate pairs than this stay in the scan's own process:
+    # below it, sending the work out costs more than it saves.
+    spread_from: int = 0
+
+    @abc.abstractmethod
+    def submit(self, task: Callable[..., Any], *args: Any) -> Any:
+        """Run `task(context, *args)` on a worker; returns a future (an object with
+        `result()`, which returns the task's value or raises what it raised)."""
+
+    @abc.abstractmethod
+    def worker_lost(self, error: BaseException) -> bool:
+        """Whether `error`, raised by a future's `result()`, means the worker running
+        the task died (a decoder crashing, the memory running out), rather than the
+        task raising. The engine then retries the photos in flight one by one, and a
+        photo that loses a worker again is skipped."""
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        self.close(at_once=error is not None)
+
+    @abc.abstractmethod
+    def close(self, at_once: bool = False) -> None:
+        """Release the workers; `at_once`: without waiting for the tasks running."""
+
+
+class Executor(Contribution):
+    """Where a scan's work runs: `local` (the default) forks processes on this
+    machine; others (`dask`) send it to other machines. Registered by
+    `register_executors`, chosen with `--executor NAME` and configured with
+    `--executor-option KEY=VALUE` for each option it declares.
+    """
+
+    @abc.abstractmethod
+    def start(self, options: Mapping[str, Any], jobs: int, context: Any) -> Workers:
+        """Workers for one scan. `options` are this executor's declared options,
+        converted; `jobs` the number of processes the user asked for (`--jobs`, else
+        `SIMPLUGIN_JOBS`, else one per core); `context` is passed to every task."""
+
+    def unavailable(self) -> str | None:
+        """Why this executor cannot be used here, in a few words with the fix (such as
+        an extra to install), or None when it can. Asked before any photo is read."""
         return None
