@@ -99,8 +99,11 @@ class Execution:
     jobs: int
 
     def start(self, context: ScanContext) -> Workers:
-        """The workers of the scan `context`, the scan's reader their tasks' context."""
-        return self.executor.start(self.options, self.jobs, reader_of(context))
+        """The workers of the scan `context`, the scan's reader their tasks' context. An
+        executor that cannot start (a scheduler out of reach) fails the scan naming its
+        plugin, in one line."""
+        with context.host.blame(self.executor, "start", (SimpluginError,)):
+            return self.executor.start(self.options, self.jobs, reader_of(context))
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,8 +151,10 @@ def scan(
     Photos the bucketer has no key for (no capture time) are compared with every photo
     (`undated="compare-all"`) or only with each other (`"separate"`).
 
-    Photos are read on `jobs` processes (default: the `SIMPLUGIN_JOBS` environment
-    variable, else one per core; at most 4 per core). What reading gave is
+    Photos are read, and large comparisons run, on the `executor`'s workers (default
+    `local`: `jobs` processes forked on this machine; `jobs` defaults to the
+    `SIMPLUGIN_JOBS` environment variable, else one per core; at most 4 per core),
+    configured with `executor_options`. What reading gave is
     kept in the signature cache (`cache=True`: the user's cache folder; a path; or
     False for none), so that a re-scan reads only new and changed photos. The pairs
     marked as not duplicates (`simplugin ignore`) are left out before grouping

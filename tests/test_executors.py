@@ -55,9 +55,28 @@ THREADS_PLUGIN = """
         def start(self, options, jobs, context):
             return ThreadWorkers(options["threads"], context, options["record"])
 
+    class Elsewhere(Executor):
+        name = "elsewhere"
+        description = "a scheduler that is not there"
+
+        def start(self, options, jobs, context):
+            raise ConnectionRefusedError("nothing listens on tcp://127.0.0.1:9")
+
+    class Uninstalled(Executor):
+        name = "uninstalled"
+        description = "needs a package this machine does not have"
+
+        def unavailable(self):
+            return "pip install 'simplugin[uninstalled]'"
+
+        def start(self, options, jobs, context):
+            raise AssertionError("an unavailable executor is never started")
+
     @hookimpl
     def register_executors(register):
         register(Threads())
+        register(Elsewhere())
+        register(Uninstalled())
 """
 
 
@@ -222,3 +241,31 @@ def test_a_photo_that_kills_its_worker_costs_only_itself_on_the_local_executor(l
         ("tiny.jpeg", "reading it made the decoder crash (its process died)")
     ]
     assert len(result.photos) == 6
+
+
+def test_an_executor_that_cannot_start_fails_the_scan_in_one_line_naming_its_plugin(
+    distributions, library
+):
+    install_threads(distributions)
+
+    run = run_simplugin("scan", str(library), "--executor", "elsewhere", env=distributions.env)
+
+    assert run.returncode == 3
+    assert run.stderr == (
+        "simplugin: error: plugin 'threads' failed in start: ConnectionRefusedError: nothing"
+        " listens on tcp://127.0.0.1:9\n"
+    )
+
+
+def test_an_executor_missing_a_package_stops_the_scan_before_a_photo_is_read(
+    distributions, library
+):
+    install_threads(distributions)
+
+    run = run_simplugin("scan", str(library), "--executor", "uninstalled", env=distributions.env)
+
+    assert run.returncode == 2
+    assert run.stderr == (
+        "simplugin: error: executor 'uninstalled' cannot run here:"
+        " pip install 'simplugin[uninstalled]'\n"
+    )
