@@ -7,8 +7,8 @@ Scripting::
     for group in result.groups:
         print(group.keep.path, [d.photo.path for d in group.duplicates])
 
-Writing a plugin: subclass `Metric`, `Bucketer` or `Sink`, register an instance from a
-`@hookimpl` function (see `simplugin.hookspecs`), and publish the module under the
+Writing a plugin: subclass `Metric`, `Bucketer`, `Sink` or `Executor`, register an instance
+from a `@hookimpl` function (see `simplugin.hookspecs`), and publish the module under the
 `simplugin` entry-point group (docs/plugin-guide.md).
 
 The names below are simplugin's public API: what scripts and plugins may use, the
@@ -24,7 +24,8 @@ and the plugin interfaces, they give a plugin what simplugin itself relies on:
   it), `capture_time` (EXIF), `RAW_EXTENSIONS` (the camera RAW file names), `sharpness`
   (and `open_measured`, the decode it is measured on, `sharpness_of_image`,
   `remembered_sharpness`);
-* work on every core: `default_jobs`, `worker_pool`;
+* work on every core: `default_jobs`, `worker_pool`; where a scan's work runs: `Executor`,
+  `Workers` (and `LocalWorkers`, the `local` executor's);
 * the reference metric, to build on: `AverageDifference` (`avgdiff`'s class, with its
   exact, pruned bulk search);
 * changing the user's files, with undo: `leaving` (which files of the duplicates leave
@@ -51,6 +52,7 @@ from .text import counted, error_reason, human_size, printable, quoted, tell
 from .types import (
     Bucketer,
     Duplicate,
+    Executor,
     Group,
     Metric,
     Option,
@@ -60,6 +62,7 @@ from .types import (
     ScanSettings,
     Sink,
     Skipped,
+    Workers,
 )
 
 # The public names whose modules load numpy, Pillow, exifread or SQLite are imported on
@@ -77,7 +80,8 @@ _ON_FIRST_USE = {
     "output": ("check_replaceable", "write_atomically"),
     "plan": ("PLAN_VERSION", "load_plan"),
     "plugins": ("load_plugins",),
-    "reading": ("default_jobs", "worker_pool"),
+    "executors": ("LocalWorkers", "worker_pool"),
+    "reading": ("default_jobs",),
     "trash": ("TRASH_SUPPORTED", "send_to_trash", "trash_journal"),
     "xmp": (
         "XMP_LABELS",
@@ -99,6 +103,7 @@ if TYPE_CHECKING:
     from .builtin.avgdiff import AverageDifference
     from .discover import FolderListing, FolderListings, is_cache, tag_as_cache
     from .engine import SinkRequest, deliver, prepare_sinks, scan, write
+    from .executors import LocalWorkers, worker_pool
     from .exif import CameraFacts, camera_facts, capture_time
     from .explanation import Explanation, explain
     from .imaging import RAW_EXTENSIONS, Displayed, Unreadable, open_displayed, probe
@@ -107,7 +112,7 @@ if TYPE_CHECKING:
     from .output import check_replaceable, write_atomically
     from .plan import PLAN_VERSION, load_plan
     from .plugins import load_plugins
-    from .reading import default_jobs, worker_pool
+    from .reading import default_jobs
     from .removal import Leaving, LeavingFile, leave_whole, leaving, leaving_total
     from .trash import TRASH_SUPPORTED, send_to_trash, trash_journal
     from .xmp import (
@@ -143,6 +148,9 @@ __all__ = [
     "Bucketer",
     "Sink",
     "Option",
+    "Executor",
+    "Workers",
+    "LocalWorkers",
     "SinkRequest",
     "prepare_sinks",
     "deliver",

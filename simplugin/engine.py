@@ -16,7 +16,7 @@ import os
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
@@ -24,6 +24,7 @@ import numpy as np
 from .cache import Kinds, SignatureCache
 from .discover import Candidate, is_pattern, walk
 from .errors import PluginError, SimpluginError, UsageError
+from .executors import LocalWorkers
 from .identical import Digests, identical_pairs
 from .ignored import for_scan, ignored_pairs
 from .laplacian import measure_all
@@ -34,6 +35,7 @@ from .text import printable, tell
 from .types import (
     Bucketer,
     Duplicate,
+    Executor,
     Group,
     Metric,
     Pair,
@@ -42,6 +44,7 @@ from .types import (
     ScanSettings,
     Sink,
     Skipped,
+    Workers,
 )
 
 
@@ -84,6 +87,23 @@ class Comparison:
     left: Sequence[int]
     right: Sequence[int] | None = None
     burst: bool = False
+
+
+@dataclass(frozen=True)
+class Execution:
+    """Where a scan's work runs: the executor, its options (checked and converted) and
+    the number of processes the user asked for."""
+
+    executor: Executor
+    options: Mapping[str, Any]
+    jobs: int
+
+    def start(self, context: ScanContext) -> Workers:
+        """The workers of the scan `context`, the scan's reader their tasks' context. An
+        executor that cannot start (a scheduler out of reach) fails the scan naming its
+        plugin, in one line."""
+        with context.host.blame(self.executor, "start", (SimpluginError,)):
+            return self.executor.start(self.options, self.jobs, reader_of(context))
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,8 +151,10 @@ def scan(
     Photos the bucketer has no key for (no capture time) are compared with every photo
     (`undated="compare-all"`) or only with each other (`"separate"`).
 
-    Photos are read on `jobs` processes (default: the `SIMPLUGIN_JOBS` environment
-    variable, else one per core; at most 4 per core). What reading gave is
+    Photos are read, and large comparisons run, on the `executor`'s workers (default
+    `local`: `jobs` processes forked on this machine; `jobs` defaults to the
+    `SIMPLUGIN_JOBS` environment variable, else one per core; at most 4 per core),
+    configured with `executor_options`. What reading gave is
     kept in the signature cache (`cache=True`: the user's cache folder; a path; or
     False for none), so that a re-scan reads only new and changed photos. The pairs
     marked as not duplicates (`simplugin ignore`) are left out before grouping
@@ -147,16 +169,18 @@ def scan(
     host = plugins or default_host()
     progress = progress or NoProgress()
     host.check_conflicts()
-    scan_settings, metric, bucketer, processes = configure_scan(host, paths, chosen)
+    scan_settings, metric, bucketer, execution = configure_scan(host, paths, chosen)
     _check_not_excluded(scan_settings)
     ignore_list = for_scan(chosen["ignore_list"])
     host.notify("scan_started", settings=scan_settings)
 
     context = ScanContext(host, scan_settings, metric, bucketer, progress)
-    with open_signature_cache(chosen["cache"]) as signature_cache:
-        summaries = summarise(context, signature_cache, processes)
-    comparisons = bucket(context, summaries)
-    found = compare(context, summaries, comparisons)
+    with execution.start(context) as workers:  # reading and comparing run on them
+        context = replace(context, workers=workers)
+        with open_signature_cache(chosen["cache"]) as signature_cache:
+            summaries = summarise(context, signature_cache)
+        comparisons = bucket(context, summaries)
+        found = compare(context, summaries, comparisons)
     digests = Digests(summaries.photos, scan_settings.follow_symlinks)
     # The pairs the user marked as not duplicates go before grouping, so that the
     # groups are what the other pairs connect.
@@ -173,9 +197,9 @@ def scan(
 
 def configure_scan(
     host: PluginHost, paths: str | os.PathLike | Iterable[str | os.PathLike], chosen: dict
-) -> tuple[ScanSettings, Metric, Bucketer | None, int]:
-    """The scan's settings, checked, with the metric and bucketer they name and the
-    number of reading processes."""
+) -> tuple[ScanSettings, Metric, Bucketer | None, Execution]:
+    """The scan's settings, checked, with the metric and bucketer they name and where
+    the work runs."""
     metric = host.metric(chosen["metric"])
     with host.blame(metric, "unavailable"):
         missing = metric.unavailable()
@@ -195,7 +219,7 @@ def configure_scan(
             f"metric {chosen['metric']!r} cannot find rotated copies: rotations need a metric"
             f" that supports them ({', '.join(supporting) or 'none is installed'})"
         )
-    processes = jobs_to_use(chosen["jobs"])
+    execution = _execution(host, chosen)
     try:
         keep = checked_keep(chosen["keep"])
     except ValueError as error:
@@ -220,7 +244,20 @@ def configure_scan(
         keep=keep,
         protect=tuple(_absolute(chosen["protect"])),
     )
-    return settings, metric, bucketer, processes
+    return settings, metric, bucketer, execution
+
+
+def _execution(host: PluginHost, chosen: dict) -> Execution:
+    """The executor the settings name, checked as the sinks are before a photo is read."""
+    executor = host.executor(chosen["executor"])
+    with host.blame(executor, "unavailable"):
+        missing = executor.unavailable()
+    if missing:
+        raise UsageError(f"executor {executor.name!r} cannot run here: {missing}")
+    options = resolve_options(
+        "executor", executor, chosen["executor_options"] or {}, host.provider_of(executor)
+    )
+    return Execution(executor, options, jobs_to_use(chosen["jobs"]))
 
 
 def _absolute(given: str | os.PathLike | Iterable[str | os.PathLike]) -> Iterator[str]:
@@ -304,13 +341,27 @@ IndexPair = tuple[int, int, float]  # a near-duplicate pair: indices into the ph
 @dataclass(frozen=True)
 class ScanContext:
     """What every stage of one scan works with: the plugins, the settings, the metric
-    and bucketer they chose, and where progress goes."""
+    and bucketer they chose, where progress goes, and the workers that read and compare
+    (None: all in this process)."""
 
     host: PluginHost
     settings: ScanSettings
     metric: Metric
     bucketer: Bucketer | None
     progress: Progress
+    workers: Workers | None = None
+
+
+def reader_of(context: ScanContext) -> Reader:
+    """What reads the photos of the scan `context`: its metric and bucketer, with the
+    plugins that registered them (the context of the scan's workers)."""
+    host, metric, bucketer = context.host, context.metric, context.bucketer
+    return Reader(
+        metric,
+        host.provider_of(metric),
+        bucketer,
+        host.provider_of(bucketer) if bucketer is not None else None,
+    )
 
 
 @contextmanager
@@ -324,10 +375,14 @@ def open_signature_cache(cache: str | os.PathLike | bool) -> Iterator[SignatureC
             opened.close()
 
 
-def summarise(context: ScanContext, cache: SignatureCache | None, jobs: int) -> Summaries:
-    """Read every candidate photo once, from the cache or on all cores: its facts, its
-    signature and its bucket key. Photos are read while the walk goes on."""
-    return _Summarising(context, cache).run(jobs)
+def summarise(context: ScanContext, cache: SignatureCache | None) -> Summaries:
+    """Read every candidate photo once, from the cache or on the scan's workers (in
+    this process without): its facts, its signature and its bucket key. Photos are read
+    while the walk goes on."""
+    workers = context.workers
+    if workers is None:
+        workers = LocalWorkers(1, reader_of(context))
+    return _Summarising(context, cache).run(workers)
 
 
 class _Summarising:
@@ -337,13 +392,6 @@ class _Summarising:
     def __init__(self, context: ScanContext, cache: SignatureCache | None):
         self.context = context
         self.cache = cache
-        host, metric, bucketer = context.host, context.metric, context.bucketer
-        self.reader = Reader(
-            metric,
-            host.provider_of(metric),
-            bucketer,
-            host.provider_of(bucketer) if bucketer is not None else None,
-        )
         self.kinds = Kinds.of(context.metric, context.bucketer)
         self.order: dict[str, int] = {}  # each candidate's place in the walk
         self.found: list[tuple[Candidate, Summary]] = []
@@ -351,9 +399,9 @@ class _Summarising:
         self.skipped: list[Skipped] = []
         self.from_cache = 0
 
-    def run(self, jobs: int) -> Summaries:
+    def run(self, workers: Workers) -> Summaries:
         self.context.progress.stage("reading photos", None)
-        for candidate, outcome in read_all(self.reader, self.to_read(), jobs):
+        for candidate, outcome in read_all(workers, self.to_read()):
             self.context.progress.advance()
             self.take(candidate, outcome)
         self.store()
@@ -399,7 +447,7 @@ class _Summarising:
         shape, dtype = self.kinds.shape, self.kinds.dtype
         if signature.shape != shape or signature.dtype != dtype:
             raise PluginError(
-                self.reader.metric_plugin,
+                self.context.host.provider_of(self.context.metric),
                 "signature",
                 ValueError(
                     f"metric {self.context.metric.name!r} returned a {signature.dtype} array"

@@ -80,7 +80,7 @@ def explain(
     scan_settings, metric, bucketer, _ = configure_scan(host, [a, b], chosen)
     context = ScanContext(host, scan_settings, metric, bucketer, NoProgress())
     with open_signature_cache(chosen["cache"]) as cache:
-        summaries = summarise(context, cache, 1)
+        summaries = summarise(context, cache)  # two photos: read in this process
     for skipped in summaries.skipped:
         raise UsageError(f"{printable(skipped.path)}: {skipped.reason}")
     if len(summaries.photos) != 2:

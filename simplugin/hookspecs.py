@@ -38,7 +38,16 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from .types import Bucketer, Metric, Photo, ScanResult, ScanSettings, Sink, Skipped
+    from .types import (
+        Bucketer,
+        Executor,
+        Metric,
+        Photo,
+        ScanResult,
+        ScanSettings,
+        Sink,
+        Skipped,
+    )
 
 hookspec = pluggy.HookspecMarker("simplugin")
 hookimpl = pluggy.HookimplMarker("simplugin")
@@ -71,6 +80,20 @@ def register_sinks(register: Callable[[Sink], None]) -> None:
 
     A sink is selected with `simplugin scan --sink NAME` and configured with
     `--sink-option NAME.KEY=VALUE` for each of the options it declares.
+    """
+
+
+@hookspec
+def register_executors(register: Callable[[Executor], None]) -> None:
+    """Register executors: call `register(executor)` with each `simplugin.Executor`.
+
+    An executor is where a scan's work runs (reading photos, large comparisons): the
+    built-in `local` one forks processes on this machine, and is the default. One is
+    selected with `simplugin scan --executor NAME` and configured with
+    `--executor-option KEY=VALUE` for each of the options it declares. Its `start`
+    returns the `simplugin.Workers` of one scan; the engine sends them module-level
+    functions `task(context, *args)`, the context being the scan's reader (its metric
+    and bucketer), and needs of each task's future only `result()`.
     """
 
 

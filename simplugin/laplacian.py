@@ -23,8 +23,9 @@ import os
 import numpy as np
 from PIL import Image
 
+from .executors import worker_pool
 from .imaging import Displayed, Unreadable, open_displayed
-from .reading import default_jobs, worker_pool
+from .reading import default_jobs
 
 WORKING_SIZE = 1024  # pixels, the long side the figure is measured at
 # A JPEG is decoded at the smallest scale leaving this on its long side (a full-HD
@@ -89,6 +90,8 @@ def measure_all(paths: list[str]) -> None:
             identities.append(identity)
     if len(identities) < SERIAL_BELOW:
         return
+    # Processes of this machine, whatever the scan's executor: the figures are
+    # remembered in this process, and measured on the files as this machine sees them.
     with worker_pool(min(default_jobs(), len(identities))) as pool:
         figures = pool.map(_figure_or_none, identities, chunksize=2)
         for identity, figure in zip(identities, list(figures), strict=True):

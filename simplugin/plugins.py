@@ -25,7 +25,7 @@ import pluggy
 from . import hookspecs
 from .errors import PluginError, UsageError, blame, describe
 from .text import quoted
-from .types import Bucketer, Contribution, Metric, Photo, ScanSettings, Sink
+from .types import Bucketer, Contribution, Executor, Metric, Photo, ScanSettings, Sink
 
 ENTRY_POINT_GROUP = "simplugin"
 BUILTIN_DISTRIBUTION = "simplugin"
@@ -37,6 +37,7 @@ KINDS: dict[str, tuple[str, type[Contribution]]] = {
     "metric": ("register_metrics", Metric),
     "bucketer": ("register_bucketers", Bucketer),
     "sink": ("register_sinks", Sink),
+    "executor": ("register_executors", Executor),
 }
 _VALID_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*\Z")
 
@@ -212,10 +213,14 @@ class PluginHost:
         """The sink registered as `name`, or a `UsageError` listing those there are."""
         return cast(Sink, self.get("sink", name))
 
+    def executor(self, name: str) -> Executor:
+        """The executor registered as `name`, or a `UsageError` listing those there are."""
+        return cast(Executor, self.get("executor", name))
+
     def get(self, kind: str, name: str) -> Contribution:
-        """The contribution of `kind` ("metric", "bucketer" or "sink") registered as
-        `name`, or a `UsageError` listing what there is. `metric`, `bucketer` and `sink`
-        say the same with the type they return."""
+        """The contribution of `kind` ("metric", "bucketer", "sink" or "executor")
+        registered as `name`, or a `UsageError` listing what there is. `metric`,
+        `bucketer`, `sink` and `executor` say the same with the type they return."""
         found = self.registered[kind].get(name)
         if found is None:
             available = ", ".join(sorted(self.registered[kind])) or "none"

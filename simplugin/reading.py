@@ -1,35 +1,27 @@
 """Reading photos, on every core: each photo becomes its facts, signature and bucket key.
 
-Decoding is the cost of a scan, so it runs in worker processes, fed in small batches
-as the walk finds files; only the small results (a signature is 768 bytes for
-`avgdiff`) come back. The workers are forked, so they share the parent's loaded
-plugins, including any registered directly by a script. They leave signals to the
-scan (Ctrl-C reaches them too, and they ignore it) and end with it, however it ends.
+Decoding is the cost of a scan, so it runs on the scan's workers (see
+`simplugin.executors`: by default processes forked on this machine), fed in small
+batches as the walk finds files; only the small results (a signature is 768 bytes for
+`avgdiff`) come back.
 """
 
 from __future__ import annotations
 
-import ctypes
 import itertools
-import multiprocessing
 import numbers
 import os
-import signal
-import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .discover import Candidate
-from .errors import TERMINATING_SIGNALS, PluginError, UsageError, blame
+from .errors import PluginError, UsageError, blame
 from .imaging import Unreadable, open_displayed
-from .types import Bucketer, Metric
+from .types import Bucketer, Metric, Workers
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,145 +125,49 @@ def checked_jobs(value: object) -> int:
 
 
 def read_all(
-    reader: Reader, batches: Iterable[list[Candidate]], jobs: int
+    workers: Workers, batches: Iterable[list[Candidate]]
 ) -> Iterator[tuple[Candidate, Summary | str | None]]:
-    """Each candidate with what reading it gave, in the order of `batches`.
+    """Each candidate with what reading it gave, in the order of `batches`, read on
+    `workers` (started with the scan's `Reader` as their context).
 
-    `batches` is consumed lazily, a few batches ahead of the results, so a long walk
-    and the reading overlap and memory holds only what is in flight. A worker that
+    `batches` is consumed lazily, a few batches per slot ahead of the results, so a long
+    walk and the reading overlap and memory holds only what is in flight. A worker that
     dies (a decoder crashing on a malformed file, the memory running out) costs only
     the file that killed it: the photos that were in flight are read again one by one,
-    each in a process of its own, and the one that crashes again is skipped.
+    each alone, and the one that loses a worker again is skipped.
     """
-    if jobs <= 1:
-        for batch in batches:
-            for candidate in batch:
-                yield candidate, reader.read(candidate)
-        return
-    remaining = iter(batches)
-    while True:
-        in_flight: deque[tuple[list[Candidate], Future]] = deque()
+    ahead = max(1, workers.slots) * 4
+    in_flight: deque[tuple[list[Candidate], Any]] = deque()
+    for batch in itertools.chain(batches, [None] * ahead):
+        if batch is not None:
+            in_flight.append((batch, workers.submit(_read_batch, batch)))
+        if not in_flight or (batch is not None and len(in_flight) < ahead):
+            continue
+        done, future = in_flight[0]
         try:
-            with _pool(reader, jobs) as pool:
-                for batch in itertools.chain(remaining, [None] * (jobs * 4)):
-                    if batch is not None:
-                        in_flight.append((batch, pool.submit(_read_batch, batch)))
-                    if in_flight and (batch is None or len(in_flight) >= jobs * 4):
-                        done, results = in_flight[0][0], in_flight[0][1].result()
-                        in_flight.popleft()
-                        yield from zip(done, results, strict=True)
-            return
-        except BrokenProcessPool:
-            for batch, _ in in_flight:
-                for candidate in batch:
-                    yield candidate, _read_alone(reader, candidate)
+            results = future.result()
+        except Exception as error:
+            if not workers.worker_lost(error):
+                raise
+            for batch_in_flight, _ in in_flight:
+                for candidate in batch_in_flight:
+                    yield candidate, _read_alone(workers, candidate)
+            in_flight.clear()
+            continue
+        in_flight.popleft()
+        yield from zip(done, results, strict=True)
 
 
-class WorkerPool(ProcessPoolExecutor):
-    """Worker processes that never outlive the work they were started for.
-
-    Leaving the `with` block on an exception (Ctrl-C, SIGTERM, a failure, the results no
-    longer wanted) ends every worker at once: `shutdown` alone would wait for the tasks
-    running and queued. The workers ignore Ctrl-C, which reaches the whole process
-    group: this process decides what it means, and they print no traceback. On Linux
-    they also die with this process if it is killed outright (SIGKILL).
-    """
-
-    def submit(self, fn, /, *args, **kwargs):
-        # A submit may fork workers: the stopping signals are held meanwhile, so none
-        # reaches a worker before it has set its own handling (it would run this
-        # process's handlers, and print their traceback).
-        with _signals_held():
-            return super().submit(fn, *args, **kwargs)
-
-    def __exit__(self, kind, error, traceback):
-        if error is not None:
-            self.end_workers()
-            return False
-        try:
-            return super().__exit__(kind, error, traceback)
-        except BaseException:  # a signal while waiting for the workers to finish
-            self.end_workers()
+def _read_alone(workers: Workers, candidate: Candidate) -> Summary | str | None:
+    """One photo read with nothing else in flight, so that a worker lost is its doing."""
+    try:
+        return workers.submit(_read_batch, [candidate]).result()[0]
+    except Exception as error:
+        if not workers.worker_lost(error):
             raise
-
-    def end_workers(self) -> None:
-        """Stop every worker now, whatever it is doing, and the pool with them."""
-        if hasattr(ProcessPoolExecutor, "terminate_workers"):  # Python 3.14
-            self.terminate_workers()
-            return
-        for process in dict(self._processes or {}).values():  # no public way before 3.14
-            process.terminate()
-        self.shutdown(wait=True, cancel_futures=True)
-
-
-def worker_pool(
-    jobs: int, initializer: Callable[..., object] | None = None, initargs: tuple = ()
-) -> WorkerPool:
-    """Worker processes, forked where the system can: they then have the plugins this
-    process loaded, whatever they are, including any a script registered directly."""
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    settings = (os.getpid(), initializer, initargs)
-    return WorkerPool(
-        jobs, mp_context=context, initializer=_start_worker_process, initargs=settings
-    )
-
-
-def _start_worker_process(
-    parent: int, initializer: Callable[..., object] | None, initargs: tuple
-) -> None:
-    """The first thing a worker does: leave signals to the parent, then die with it."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for number in TERMINATING_SIGNALS:  # a forked worker has the parent's handlers
-        signal.signal(number, signal.SIG_DFL)
-    if sys.platform == "linux":
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPPING_SIGNALS)
-    if initializer is not None:
-        initializer(*initargs)
-
-
-PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>: the signal a process gets when its parent dies
-STOPPING_SIGNALS = (signal.SIGINT, *TERMINATING_SIGNALS)
-
-
-@contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold the stopping signals in this thread (they are delivered on the way out)."""
-    if not hasattr(signal, "pthread_sigmask"):  # Windows
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-def _pool(reader: Reader, jobs: int) -> WorkerPool:
-    return worker_pool(jobs, initializer=_start_worker, initargs=(reader,))
-
-
-def _read_alone(reader: Reader, candidate: Candidate) -> Summary | str | None:
-    try:
-        with _pool(reader, 1) as pool:
-            return pool.submit(_read_batch, [candidate]).result()[0]
-    except BrokenProcessPool:
         return "reading it made the decoder crash (its process died)"
 
 
-_worker_reader: Reader | None = None  # the reader of this worker process
-
-
-def _start_worker(reader: Reader) -> None:
-    global _worker_reader
-    _worker_reader = reader
-
-
-def _read_batch(batch: list[Candidate]) -> list[Summary | str | None]:
-    assert _worker_reader is not None, "the pool initializer sets the reader"
-    return [_worker_reader.read(candidate) for candidate in batch]
+def _read_batch(reader: Reader, batch: list[Candidate]) -> list[Summary | str | None]:
+    """The task a worker runs: a few photos read with the scan's reader."""
+    return [reader.read(candidate) for candidate in batch]

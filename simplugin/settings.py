@@ -43,6 +43,7 @@ from .types import DEFAULT_KEEP
 
 DEFAULT_METRIC = "avgdiff"
 DEFAULT_BUCKETER = "exif-time"
+DEFAULT_EXECUTOR = "local"
 UNDATED_CHOICES = ("compare-all", "separate")
 
 # What the keeper rule can prefer (the built-in `keeper` plugin implements each).
@@ -362,6 +363,29 @@ SETTINGS: dict[str, Setting] = {
             types=(int,),
             expected="a number of processes",
             check=_check_jobs,
+        ),
+        Setting(
+            "executor",
+            DEFAULT_EXECUTOR,
+            "str",
+            f"where the work runs (default: {DEFAULT_EXECUTOR}, the --jobs processes forked on"
+            " this machine; see 'simplugin plugins' for the executors installed)",
+            flags=("--executor",),
+            metavar="NAME",
+            types=(str,),
+            expected="an executor name",
+            plugin="executor",
+        ),
+        Setting(
+            "executor_options",
+            None,
+            "Mapping[str, Any] | None",
+            "the executor's options (on the command line: KEY=VALUE, repeatable)",
+            flags=("--executor-option",),
+            metavar="KEY=VALUE",
+            types=(dict,),
+            expected="a table of the executor's options",
+            options_of="executor",
         ),
         Setting(
             "cache",

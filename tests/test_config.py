@@ -137,7 +137,7 @@ def test_config_show_prints_the_effective_configuration(tmp_path):
         f"# read from {config}\n"
         'metric = "avgdiff"\nonly_identical = false\nrotations = false\n'
         'keep = ["original", "largest", "biggest-file", "shortest-path"]\nprotect = []\n'
-        'bucketer = "exif-time"\nundated = "compare-all"\n'
+        'bucketer = "exif-time"\nundated = "compare-all"\nexecutor = "local"\n'
         "cache = true\nignore_list = true\nfollow_symlinks = false\nexclude = []\n"
         "default_excludes = true\n"
         '\n[[sinks]]\nname = "json"\npath = "d.json"\n'

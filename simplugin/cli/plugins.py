@@ -18,7 +18,7 @@ def configure(commands: argparse._SubParsersAction) -> None:
         run,
         help="list the loaded plugins and what they provide",
         description="List every loaded plugin: its name, distribution and version, the"
-        " metrics, bucketers and sinks it registers, and the hooks it implements.",
+        " metrics, bucketers, sinks and executors it registers, and the hooks it implements.",
         epilog=ENVIRONMENT,
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -42,7 +42,7 @@ def run(arguments: argparse.Namespace) -> int:
                 f" {entry['version'] or ''}".rstrip()
                 + ")"
             )
-            print(f"    {'; '.join(provided) or 'provides no metric, bucketer or sink'}")
+            print(f"    {'; '.join(provided) or 'provides no metric, bucketer, sink or executor'}")
             print(f"    hooks: {', '.join(entry['hooks'])}")
     return ExitCode.USAGE if host.conflicts else ExitCode.OK
 

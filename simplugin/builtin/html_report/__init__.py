@@ -199,6 +199,8 @@ def make_previews(photos: Sequence[Photo], folder: str, full: Sequence[bool]) ->
     missing = sum(not os.path.exists(os.path.join(folder, item[1])) for item in work)
     if missing >= TELL_ABOVE:
         tell(f"making {missing} thumbnails for the report (later reports reuse them)")
+    # Processes of this machine, whatever the scan's executor: the thumbnails are
+    # written into the report's folder, here.
     with worker_pool(default_jobs()) as pool:
         previews = pool.map(_preview, *zip(*work, strict=True), chunksize=8)
         return list(_counted(previews, len(work)) if sys.stderr.isatty() else previews)
