@@ -51,6 +51,7 @@ from .text import counted, error_reason, human_size, printable, quoted, tell
 from .types import (
     Bucketer,
     Duplicate,
+    Executor,
     Group,
     Metric,
     Option,
@@ -60,6 +61,7 @@ from .types import (
     ScanSettings,
     Sink,
     Skipped,
+    Workers,
 )
 
 # The public names whose modules load numpy, Pillow, exifread or SQLite are imported on
@@ -143,6 +145,8 @@ __all__ = [
     "Bucketer",
     "Sink",
     "Option",
+    "Executor",
+    "Workers",
     "SinkRequest",
     "prepare_sinks",
     "deliver",
