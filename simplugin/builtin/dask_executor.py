@@ -96,6 +96,8 @@ def embedded_cluster(jobs: int) -> Any:
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
+            # the scheduler's HTTP routes on a free port: 8787 may be another cluster's
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
             # a worker dying is the scan's to report, in one line: not Dask's log
             silence_logs=logging.CRITICAL,
         )
