@@ -31,6 +31,7 @@ distributed = pytest.importorskip(
 from simplugin.builtin.dask_executor import (  # noqa: E402 (needs distributed)
     MALLOC_TRIM,
     DaskExecutor,
+    Expected,
     check_workers,
     embedded_cluster,
     installed_versions,
@@ -186,7 +187,8 @@ def test_workers_that_run_another_simplugin_are_refused_naming_the_difference(wo
 def test_a_worker_that_joins_later_with_another_simplugin_refuses_each_task(workers):
     older = {**installed_versions(), "simplugin": "0.0.1"}
 
-    future = workers.client.submit(run_checked, older, slow_sum, None, 0.0, pure=False)
+    expected = Expected(older, os.getcwd())
+    future = workers.client.submit(run_checked, expected, slow_sum, None, 0.0, pure=False)
 
     with pytest.raises(UsageError, match=r"the Dask worker at tcp://\S+ does not run this"):
         future.result()
@@ -234,6 +236,27 @@ def test_workers_started_as_the_readme_says_run_without_malloc_trim(scheduler_ad
     assert started.slots == 2
     assert trims == {None}
     assert np.array_equal(summary.signature, summary_of(reader, path).signature)
+
+
+def test_workers_started_elsewhere_find_a_library_given_as_a_relative_path(
+    scheduler_address, reader, library, monkeypatch
+):
+    monkeypatch.chdir(library.parent)
+    with DaskExecutor().start({"address": scheduler_address}, 1, reader) as started:
+        summary = started.submit(summary_of, "library/seagull_3.jpeg").result()
+
+    here = summary_of(reader, "library/seagull_3.jpeg")
+    assert np.array_equal(summary.signature, here.signature)
+
+
+def test_a_worker_that_lacks_the_scans_folder_refuses_in_one_line(workers, tmp_path):
+    missing = Expected(installed_versions(), str(tmp_path / "only here"))
+
+    future = workers.client.submit(run_checked, missing, slow_sum, None, 0.0, pure=False)
+
+    with pytest.raises(UsageError, match="cannot enter the scan's folder .*only here") as refused:
+        future.result()
+    assert "every worker must see the same paths" in str(refused.value)
 
 
 def test_a_scheduler_that_cannot_be_reached_is_a_usage_error(reader):

@@ -25,10 +25,21 @@ import logging
 import os
 import weakref
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
-from simplugin import Executor, Option, UsageError, Workers, hookimpl, quoted, tell
+from simplugin import (
+    Executor,
+    Option,
+    UsageError,
+    Workers,
+    error_reason,
+    hookimpl,
+    printable,
+    quoted,
+    tell,
+)
 
 # glibc's variable that Dask's nanny sets for its workers (65536). Set at all, it also
 # fixes glibc's mmap threshold: every large numpy array is then mapped and unmapped
@@ -72,7 +83,7 @@ class DaskExecutor(Executor):
             raise
         workers = DaskWorkers(client, cluster, context, options.get("spread_from") or 0)
         try:
-            check_workers(client, workers.versions)
+            check_workers(client, workers.expected.versions)
         except BaseException:
             workers.close(at_once=True)
             raise
@@ -130,13 +141,13 @@ class DaskWorkers(Workers):
         self.cluster = cluster  # None when the scheduler is someone else's
         self.context = context
         self.spread_from = spread_from
-        self.versions = installed_versions()
+        self.expected = Expected(installed_versions(), os.getcwd())
         self.slots = max(1, sum(client.nthreads().values()))
         self._submitted: weakref.WeakSet = weakref.WeakSet()
 
     def submit(self, task: Callable[..., Any], *args: Any) -> Any:
         future = self.client.submit(
-            run_checked, self.versions, task, self.context, *args, pure=False
+            run_checked, self.expected, task, self.context, *args, pure=False
         )
         self._submitted.add(future)
         return future
@@ -197,13 +208,40 @@ def worker_facts() -> tuple[dict[str, str], str | None]:
     return installed_versions(), os.environ.get(MALLOC_TRIM)
 
 
-def run_checked(versions: Mapping[str, str], task: Callable[..., Any], context: Any, *args: Any):
-    """`task(context, *args)`, on a worker that runs the client's `versions`: a worker
-    that joined after the scan started has not been checked otherwise."""
-    difference = version_difference(versions, installed_versions())
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """What each task checks on its worker, sent with it."""
+
+    versions: Mapping[str, str]  # the client's simplugin and plugin versions
+    folder: str  # the scan's current folder: relative paths are relative to it
+
+
+def run_checked(expected: Expected, task: Callable[..., Any], context: Any, *args: Any):
+    """`task(context, *args)` on a worker that runs the client's versions (a worker
+    that joined after the scan started has not been checked otherwise), in the scan's
+    current folder, so that a library given as a relative path is found."""
+    difference = version_difference(expected.versions, installed_versions())
     if difference:
         raise UsageError(mismatch_message(f"the Dask worker at {_own_address()}", difference))
+    if _current_folder() != expected.folder:
+        # The process's folder, shared by its threads: every task sets it to its own
+        # scan's, which is the same for all tasks but those of two scans at once.
+        try:
+            os.chdir(expected.folder)
+        except OSError as error:
+            raise UsageError(
+                f"the Dask worker at {_own_address()} cannot enter the scan's folder"
+                f" {printable(expected.folder)}: {error_reason(error)} (every worker must"
+                " see the same paths)"
+            ) from None
     return task(context, *args)
+
+
+def _current_folder() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:  # removed since the last scan entered it
+        return None
 
 
 def _own_address() -> str:
