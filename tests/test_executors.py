@@ -102,7 +102,7 @@ def test_an_unknown_executor_is_a_usage_error_naming_the_installed_ones(library)
     run = run_simplugin("scan", str(library), "--executor", "cluster")
 
     assert run.returncode == 2
-    assert run.stderr == "simplugin: error: unknown executor 'cluster' (available: local)\n"
+    assert run.stderr == "simplugin: error: unknown executor 'cluster' (available: dask, local)\n"
 
 
 def test_an_option_the_executor_does_not_have_is_a_usage_error(library):
@@ -215,7 +215,7 @@ def test_an_unknown_executor_in_the_configuration_file_names_the_file(library, t
 
     assert run.returncode == 2
     assert run.stderr == (
-        f"simplugin: error: {config}: executor: unknown executor 'cluster' (available: local)\n"
+        f"simplugin: error: {config}: executor: unknown executor 'cluster' (available: dask, local)\n"
     )
 
 
