@@ -190,7 +190,9 @@ class PairCache:
         keys = tuple(path_key(photo.path) for photo in summaries.photos)
         digests = tuple(map(digest, summaries.signatures, summaries.keys))
         kept_class, by_id = {}, {}
-        for index, (key, found, bucket_key) in enumerate(zip(keys, digests, summaries.keys)):
+        for index, (key, found, bucket_key) in enumerate(
+            zip(keys, digests, summaries.keys, strict=True)
+        ):
             row = stored.photos.get(key)
             if row is None or found is None or row[1] != found:
                 continue
@@ -297,8 +299,7 @@ class _Writing:
         if row is None or row[0] != stored.generation:
             return  # another scan stored its state meanwhile: that one stays
         self.connection.execute(
-            "UPDATE pair_configurations SET generation = generation + 1, used_ns = ?"
-            " WHERE id = ?",
+            "UPDATE pair_configurations SET generation = generation + 1, used_ns = ? WHERE id = ?",
             (time.time_ns(), stored.configuration),
         )
         ids = self.photos()
@@ -310,7 +311,7 @@ class _Writing:
         query = "SELECT COALESCE(MAX(id), 0) + 1 FROM pair_photos"
         following = self.connection.execute(query).fetchone()[0]
         ids, inserted, updated = [], [], []
-        for index, (key, found) in enumerate(zip(recalled.keys, recalled.digests)):
+        for index, (key, found) in enumerate(zip(recalled.keys, recalled.digests, strict=True)):
             row = (found or b"", self.buckets.get(index))
             before = stored.photos.get(key)
             if before is None:
