@@ -226,29 +226,35 @@ class PairCache:
         connection = self.cache.connection
         try:
             with connection:
-                row = connection.execute(
-                    "SELECT id, generation FROM pair_configurations WHERE key = ?",
-                    (self.configuration,),
-                ).fetchone()
-                if row is None:
-                    row = connection.execute(
-                        "INSERT INTO pair_configurations (key, generation, used_ns)"
-                        " VALUES (?, 0, ?) RETURNING id, generation",
-                        (self.configuration, time.time_ns()),
-                    ).fetchone()
-                number, generation = row
-                photo_rows = connection.execute(
-                    "SELECT path, id, digest, bucket FROM pair_photos WHERE configuration = ?",
-                    (number,),
+                connection.execute(
+                    "INSERT OR IGNORE INTO pair_configurations (key, generation, used_ns)"
+                    " VALUES (?, 0, ?)",
+                    (self.configuration, time.time_ns()),
                 )
-                photos = {path: (id_, found, bucket) for path, id_, found, bucket in photo_rows}
-                pair_rows = connection.execute(
-                    "SELECT a, b, distance FROM pairs WHERE configuration = ?", (number,)
-                )
-                pairs = {(a, b): distance for a, b, distance in pair_rows}
+            connection.execute("BEGIN")  # one snapshot, whatever another scan writes
+            try:
+                return self._read(connection)
+            finally:
+                connection.execute("COMMIT")
         except sqlite3.Error as error:
             _warn(f"could not read the pairs in the cache {self.cache.path}: {error}")
             return Stored(-1, -1, {}, {})
+
+    def _read(self, connection: sqlite3.Connection) -> Stored:
+        row = connection.execute(
+            "SELECT id, generation FROM pair_configurations WHERE key = ?", (self.configuration,)
+        ).fetchone()
+        if row is None:  # just forgotten by a scan under other configurations
+            return Stored(-1, -1, {}, {})
+        number, generation = row
+        photo_rows = connection.execute(
+            "SELECT path, id, digest, bucket FROM pair_photos WHERE configuration = ?", (number,)
+        )
+        photos = {path: (id_, found, bucket) for path, id_, found, bucket in photo_rows}
+        pair_rows = connection.execute(
+            "SELECT a, b, distance FROM pairs WHERE configuration = ?", (number,)
+        )
+        pairs = {(a, b): distance for a, b, distance in pair_rows}
         return Stored(number, generation, photos, pairs)
 
 
