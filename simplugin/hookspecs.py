@@ -52,9 +52,7 @@ def register_metrics(register: Callable[[Metric], None]) -> None:
     """Register metrics: call `register(metric)` with each `simplugin.Metric` instance.
 
     A metric is selected with `simplugin scan --metric NAME`. Two plugins registering
-    the same name is an error that names both. A re-scan reuses the pairs the metric
-    found among unchanged photos: its answer for a pair must depend only on the two
-    signatures (and the keywords asked); bump its `version` when that answer changes.
+    the same name is an error that names both.
     """
 
 
