@@ -4,6 +4,7 @@ One SQLite file (by default `$XDG_CACHE_HOME/simplugin/signatures.sqlite`) holds
 photo and per metric or bucketer (by name and version), what reading the photo gave:
 its size, format, signature and bucket key. An entry is used only while the file's
 path, size and modification time are unchanged. WAL mode lets two scans share it.
+The same file holds the pairs the last scans found (`simplugin.pair_cache`).
 
 The cache is never worth a failed scan or a lost file: a cache file that is not a
 database is set aside (renamed, not deleted) and rebuilt; a database that belongs to
@@ -46,7 +47,31 @@ CREATE TABLE IF NOT EXISTS summaries (
     value BLOB,                -- a signature's bytes, or a bucket key as JSON
     PRIMARY KEY (path, kind)
 ) WITHOUT ROWID;
+-- The pair cache (simplugin.pair_cache): per configuration of the comparison, the last
+-- scan's photos and the near-duplicate pairs it found.
+CREATE TABLE IF NOT EXISTS pair_configurations (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,  -- metric, threshold, bucketer and its options... as JSON
+    generation INTEGER NOT NULL,
+    used_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pair_photos (
+    configuration INTEGER NOT NULL,
+    path BLOB NOT NULL,
+    id INTEGER NOT NULL UNIQUE,
+    digest BLOB NOT NULL,      -- of its signature and bucket key
+    bucket INTEGER,            -- its one bucket last time; NULL: undated, several or none
+    PRIMARY KEY (configuration, path)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pairs (
+    configuration INTEGER NOT NULL,
+    a INTEGER NOT NULL,        -- pair_photos ids, a < b
+    b INTEGER NOT NULL,
+    distance REAL NOT NULL,    -- a float64, kept exactly
+    PRIMARY KEY (configuration, a, b)
+) WITHOUT ROWID;
 """
+PAIR_TABLES = ("pairs", "pair_photos", "pair_configurations")
 
 
 class CacheWarning(UserWarning):
@@ -114,7 +139,7 @@ class SignatureCache:
 
     def lookup(self, files: Sequence[File], kinds: Kinds) -> dict[int, Summary]:
         """The entries of the files that are unchanged since, by index in `files`."""
-        keys = [_key(f.path) for f in files]
+        keys = [path_key(f.path) for f in files]
         wanted = [kinds.metric] + ([kinds.bucketer] if kinds.bucketer else [])
         rows = self._read(
             "SELECT path, kind, size, mtime_ns, width, height, format, value FROM summaries"
@@ -148,7 +173,7 @@ class SignatureCache:
                     bucket_key = json.dumps(summary.key).encode()
                 except (TypeError, ValueError):
                     continue
-            path = _key(file.path)
+            path = path_key(file.path)
             stamp = (file.size, file.mtime_ns)
             facts = (summary.width, summary.height, summary.format)
             records.append((path, kinds.metric, *stamp, *facts, summary.signature.tobytes()))
@@ -172,19 +197,29 @@ class SignatureCache:
     def info(self) -> dict:
         query = "SELECT kind, COUNT(*) FROM summaries GROUP BY kind ORDER BY kind"
         counts = dict(self.connection.execute(query).fetchall())
-        return {"path": self.path, "bytes": _size_on_disk(self.path), "entries": counts}
+        pairs = self.connection.execute("SELECT COUNT(*) FROM pairs").fetchone()[0]
+        return {
+            "path": self.path,
+            "bytes": _size_on_disk(self.path),
+            "entries": counts,
+            "pairs": pairs,  # near-duplicate pairs kept for re-scans, all configurations
+        }
 
-    def clear(self) -> int:
+    def clear(self) -> tuple[int, int]:
+        """Empty the cache: the numbers of entries and of pairs removed."""
         with self.connection:
             removed = self.connection.execute("DELETE FROM summaries").rowcount
+            pairs = self.connection.execute("DELETE FROM pairs").rowcount
+            for table in PAIR_TABLES[1:]:
+                self.connection.execute(f"DELETE FROM {table}")
         self.connection.execute("VACUUM")
-        return removed
+        return removed, pairs
 
     def close(self) -> None:
         self.connection.close()
 
 
-def _key(path: str) -> bytes:
+def path_key(path: str) -> bytes:
     """A photo's key in the cache: its absolute path, as the file system's bytes."""
     return os.fsencode(os.path.abspath(path))
 
@@ -211,7 +246,8 @@ def _connect(path: str) -> sqlite3.Connection:
             if meta.get("format") != FORMAT:
                 raise _Foreign(f"{path} is a database of another program")
             if meta.get("schema") != SCHEMA_VERSION:  # ours, from another version: start anew
-                connection.executescript("DROP TABLE IF EXISTS summaries;")
+                dropped = ("summaries", *PAIR_TABLES)
+                connection.executescript("".join(f"DROP TABLE IF EXISTS {t};" for t in dropped))
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
         connection.executescript(_SCHEMA)

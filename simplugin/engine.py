@@ -28,6 +28,7 @@ from .executors import LocalWorkers
 from .identical import Digests, identical_pairs
 from .ignored import for_scan, ignored_pairs
 from .laplacian import measure_all
+from .pair_cache import PairCache
 from .plugins import PluginHost, PluginWarning, load_plugins, resolve_options
 from .reading import Reader, Summary, jobs_to_use, read_all
 from .settings import DEFAULT_EXCLUDES, UNDATED_CHOICES, checked_keep, resolve, with_settings
@@ -179,8 +180,9 @@ def scan(
         context = replace(context, workers=workers)
         with open_signature_cache(chosen["cache"]) as signature_cache:
             summaries = summarise(context, signature_cache)
-        comparisons = bucket(context, summaries)
-        found = compare(context, summaries, comparisons)
+            comparisons = bucket(context, summaries)
+            remembered = PairCache(signature_cache, context) if signature_cache else None
+            found = compare(context, summaries, comparisons, remembered)
     digests = Digests(summaries.photos, scan_settings.follow_symlinks)
     # The pairs the user marked as not duplicates go before grouping, so that the
     # groups are what the other pairs connect.
@@ -191,6 +193,8 @@ def scan(
         pairs = [pair for pair in pairs if pair[:2] in identical]
     groups = group(context, summaries, pairs, identical)
     result = _result(context, summaries, pairs, groups, identical, len(left_out))
+    if remembered is not None:
+        result = replace(result, pairs_reused=remembered.reused)
     host.notify("scan_finished", result=result)
     return result
 
@@ -511,10 +515,23 @@ def bucket(context: ScanContext, summaries: Summaries) -> list[Comparison]:
 
 
 def compare(
-    context: ScanContext, summaries: Summaries, comparisons: Sequence[Comparison]
+    context: ScanContext,
+    summaries: Summaries,
+    comparisons: Sequence[Comparison],
+    remembered: PairCache | None = None,
 ) -> list[IndexPair]:
-    """Every near-duplicate pair `(i, j, distance)`, `i < j`, most similar first."""
-    found = run_comparisons(context, summaries.signatures, comparisons)
+    """Every near-duplicate pair `(i, j, distance)`, `i < j`, most similar first.
+    With `remembered`, the pairs the last scan found among unchanged photos are taken
+    from there, only the rest is compared, and what was found is stored for the next."""
+    if remembered is None:
+        found = run_comparisons(context, summaries.signatures, comparisons)
+    else:
+        recalled = remembered.recall(summaries, context.settings.undated == "compare-all")
+        reused = recalled.reused(comparisons)
+        needed = recalled.needed(comparisons)
+        found = {**run_comparisons(context, summaries.signatures, needed), **reused}
+        remembered.reused = len(reused)
+        remembered.remember(recalled, comparisons, found)
     paths = [p.path for p in summaries.photos]
     return sorted(
         ((a, b, d) for (a, b), d in found.items()),

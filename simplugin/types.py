@@ -154,6 +154,8 @@ class ScanResult:
     undated: int | None = None  # photos the bucketer found no key for; None without one
     from_cache: int = 0  # photos whose summary came from the signature cache
     ignored: int = 0  # near-duplicate pairs left out by the ignore list ('simplugin ignore')
+    # near-duplicate pairs taken from the last scan's (the pair cache) rather than compared
+    pairs_reused: int = 0
 
     @property
     def duplicates(self) -> tuple[Photo, ...]:
@@ -269,6 +271,11 @@ class Metric(Contribution):
       (for `exif-time`, photos within `window` of each other), False otherwise (photos
       without a bucket key, everything compared at once without a bucketer). It may
       then find pairs within a burst that it would not trust across a whole library.
+
+    Whether a pair is a near-duplicate, and its distance, must depend only on the two
+    signatures and the keywords asked (not on the other photos compared with them): a
+    re-scan takes the pairs of unchanged photos from the cache instead of asking again.
+    Bump `version` when that answer changes for the same signatures.
 
     `unavailable` says why the metric cannot run in this installation (an optional
     library missing); the scan then stops before reading a photo, with that one line.

@@ -19,7 +19,8 @@ def configure(commands: argparse._SubParsersAction) -> None:
         help="show or clear the signature cache",
         description="The signature cache keeps what reading each photo gave (its signature, size"
         " and capture time), keyed by path, size and modification time, so that a re-scan reads"
-        " only new and changed photos. 'info' shows where it is and what it holds; 'clear'"
+        " only new and changed photos, and the near-duplicate pairs the last scans found, so that a"
+        " re-scan compares only what changed. 'info' shows where it is and what it holds; 'clear'"
         " empties it. It never holds your photos, only their summaries.",
     )
     parser.add_argument("action", choices=("info", "clear"))
@@ -34,7 +35,8 @@ def run(arguments: argparse.Namespace) -> int:
         return ExitCode.FAILED
     try:
         if arguments.action == "clear":
-            print(f"removed {cache.clear()} entries from {cache.path}")
+            entries, pairs = cache.clear()
+            print(f"removed {entries} entries and {pairs} pairs from {cache.path}")
             return ExitCode.OK
         info = cache.info()
     finally:
@@ -43,4 +45,5 @@ def run(arguments: argparse.Namespace) -> int:
     print(f"size: {human_size(info['bytes'])}")
     for kind, count in info["entries"].items() or [("entries", 0)]:
         print(f"{kind}: {count} photos")
+    print(f"pairs kept for re-scans: {info['pairs']}")
     return ExitCode.OK

@@ -1,0 +1,132 @@
+"""How much does a re-scan cost against a cold scan, with the pair cache, in one run?
+
+    python benchmarks/rescan.py --photos 20000              # undated, every photo with every other
+    python benchmarks/rescan.py --photos 100000 --dated     # capture-time buckets
+
+Generates a library with `bench.py`'s maker (tiny JPEGs, about 32 pixels a side: a
+re-scan reads none of them, so their size does not matter; the cold scan is then
+cheaper than on real photos, which makes the ratios pessimistic), then times, in this
+process, one after the other: a cold scan (empty cache), an unchanged re-scan, and a
+re-scan after adding 20 photos. Prints each time, its ratio to the cold scan, where
+an unchanged re-scan spends its time (another one, under cProfile, by stage; the
+keeper's choice, within grouping, reads each grouped photo's EXIF), and the bytes the
+pair cache's tables take. Machines are shared and noisy: read the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench import generate  # noqa: E402
+
+from simplugin import scan  # noqa: E402
+
+TINY = (0.001, 0.001)  # megapixels: about 36x27 pixels
+ADDED = 20
+# where a re-scan spends its time: the engine's stages and the pair cache's steps
+STAGES = (
+    "discover.py:.*(walk)",
+    "cache.py:.*(lookup)",
+    "engine.py:.*(summarise)",
+    "pair_cache.py:.*(recall)",
+    "pair_cache.py:.*(reused)",
+    "pair_cache.py:.*(needed)",
+    "engine.py:.*(run_comparisons)",
+    "pair_cache.py:.*(remember)",
+    "engine.py:.*(group)",
+    "keeper.py:.*(choose_keeper)",
+    "engine.py:.*(scan)",
+)
+
+
+def timed(library: Path, cache: Path, settings: dict, profile: Path | None = None):
+    started = time.perf_counter()
+    if profile is None:
+        result = scan(library, cache=cache, **settings)
+    else:
+        profiler = cProfile.Profile()
+        result = profiler.runcall(scan, library, cache=cache, **settings)
+        profiler.dump_stats(profile)
+    return time.perf_counter() - started, result
+
+
+def table_bytes(cache: Path) -> dict[str, int]:
+    with sqlite3.connect(cache) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return dict(
+            connection.execute(
+                "SELECT name, SUM(pgsize) FROM dbstat WHERE name IN"
+                " ('pairs', 'pair_photos', 'summaries', 'sqlite_autoindex_pair_photos_2')"
+                " GROUP BY name"
+            ).fetchall()
+        )
+
+
+def stage_times(profile: Path) -> list[tuple[str, float]]:
+    stats = pstats.Stats(str(profile))
+    times = []
+    for pattern in STAGES:
+        name = pattern.split("(")[1].rstrip(")")
+        found = [
+            cumulative
+            for (file, _, function), (_, _, _, cumulative, _) in stats.stats.items()
+            if function == name and file.endswith(pattern.split(":")[0])
+        ]
+        times.append((name, max(found, default=0.0)))
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--photos", type=int, default=20_000)
+    parser.add_argument("--dated", action="store_true", help="capture times; exif-time buckets")
+    parser.add_argument("--seed", type=int, default=1)
+    arguments = parser.parse_args()
+    settings = {} if arguments.dated else {"bucketer": None}
+    with tempfile.TemporaryDirectory() as work:
+        work = Path(work)
+        library, cache = work / "library", work / "cache.sqlite"
+        started = time.perf_counter()
+        generate(library, arguments.photos, arguments.seed, TINY, dated=arguments.dated)
+        print(
+            f"{arguments.photos} tiny JPEGs ({'dated' if arguments.dated else 'undated'},"
+            f" bucketer {'exif-time' if arguments.dated else 'none'}) generated in"
+            f" {time.perf_counter() - started:.0f} s"
+        )
+        cold, first = timed(library, cache, settings)
+        unchanged, again = timed(library, cache, settings)
+        profiled, _ = timed(library, cache, settings, profile=work / "unchanged.prof")
+        generate(work / "more", ADDED, arguments.seed + 1, TINY, dated=arguments.dated)
+        for photo in (work / "more").iterdir():
+            shutil.move(photo, library / f"added_{photo.name}")
+        added, grown = timed(library, cache, settings)
+        assert [p.distance for p in again.pairs] == [p.distance for p in first.pairs]
+        print(f"cold scan:            {cold:7.2f} s  {len(first.pairs)} pairs")
+        print(
+            f"unchanged re-scan:    {unchanged:7.2f} s  {unchanged / cold:.3f}x cold,"
+            f" {again.pairs_reused} pairs reused"
+        )
+        print(
+            f"+{ADDED} photos re-scan:   {added:7.2f} s  {added / cold:.3f}x cold,"
+            f" {grown.pairs_reused} of {len(grown.pairs)} pairs reused"
+        )
+        print(f"another unchanged re-scan under cProfile ({profiled:.2f} s), by stage:")
+        for name, seconds in stage_times(work / "unchanged.prof"):
+            print(f"  {name:16} {seconds:7.2f} s  {seconds / profiled:4.0%}")
+        sizes = table_bytes(cache)
+        photos = len(grown.photos)
+        for name, size in sorted(sizes.items()):
+            print(f"table {name:32} {size / 1e6:8.2f} MB  {size / photos:6.1f} bytes per photo")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,371 @@
+"""The pair cache: a re-scan compares only what changed.
+
+Next to the signatures, the cache file keeps, per configuration of the comparison
+(metric and version, threshold, rotations, bucketer with its version and options,
+`--undated`), what the last scan under it compared: each photo (by path) with a digest
+of its signature and bucket key and the bucket it was in, and the near-duplicate pairs
+it found, with their distances.
+
+A photo whose digest is unchanged is "kept"; every other photo is "fresh". A pair of
+two kept photos that the last scan compared, and this scan compares the same way, has
+the same answer as then, because a metric's pair decision depends only on the two
+signatures and the keywords the engine asks (see `Metric`). So the engine asks the
+metric only about the pairs with a fresh photo, and the pairs of kept photos that the
+last scan did not compare (a new photo joining two bursts into one bucket makes their
+photos comparable), and takes the rest from here. The result is the same as a scan
+without a cache, always.
+
+The comparisons are those `engine.bucket` makes: one per bucket (`burst=True`), the
+photos without a bucket key among themselves, and those against the dated photos
+(`--undated compare-all`). Two kept photos were compared by the last scan when both
+have no key, when one has none and `--undated` is compare-all (the configuration
+holds it), or when both were in the same bucket; a photo that was in several buckets
+or none is counted fresh, so that one bucket number per photo says it all.
+
+What is stored is the difference from the last state only: a re-scan of an unchanged
+library writes next to nothing. Only the last `CONFIGURATIONS` configurations used are
+kept. Two scans writing the same configuration at once: the second one to finish
+leaves the first one's state in place (a generation number tells).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+import warnings
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from .cache import CacheWarning, SignatureCache, path_key
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .engine import Comparison, ScanContext, Summaries
+
+CONFIGURATIONS = 4  # configurations kept, the most recently used
+UNDATED = -1  # the class of the photos without a bucket key
+
+IndexPairs = dict[tuple[int, int], float]
+
+
+def configuration(context: ScanContext) -> str:
+    """What decides which pairs a scan compares, and how: the key of its stored pairs."""
+    settings, metric, bucketer = context.settings, context.metric, context.bucketer
+    return json.dumps(
+        {
+            "metric": [metric.name, metric.version],
+            "threshold": repr(settings.threshold),  # exactly, not rounded
+            "rotations": settings.rotations,
+            "bucketer": [bucketer.name, bucketer.version] if bucketer else None,
+            "bucketer_options": settings.bucketer_options,
+            "undated": settings.undated,
+        },
+        sort_keys=True,
+        default=repr,
+    )
+
+
+def digest(signature: np.ndarray, key: Any) -> bytes | None:
+    """What a photo's pairs depend on: its signature and bucket key. None for a key
+    that is not JSON: such a photo is fresh every time."""
+    try:
+        encoded = json.dumps(key, sort_keys=True).encode()
+    except (TypeError, ValueError):
+        return None
+    return hashlib.blake2b(signature.tobytes() + b"\0" + encoded, digest_size=16).digest()
+
+
+@dataclass(frozen=True)
+class Stored:
+    """One configuration's state, as the last scan under it left it."""
+
+    configuration: int  # its row
+    generation: int  # bumped by each scan that stores a state
+    photos: Mapping[bytes, tuple[int, bytes, int | None]]  # path: (id, digest, bucket)
+    pairs: Mapping[tuple[int, int], float]  # (id, id), smaller first: distance
+
+
+@dataclass(frozen=True, eq=False)
+class Recalled:
+    """The stored state matched against this scan's photos (indices into them)."""
+
+    stored: Stored
+    keys: tuple[bytes, ...]  # each photo's path, as stored
+    digests: tuple[bytes | None, ...]
+    kept_class: Mapping[int, int]  # kept photo: its bucket last time, or UNDATED
+    pairs: IndexPairs  # the stored pairs of two kept photos
+    compare_all: bool  # undated photos were and are compared with the dated ones
+
+    def fresh(self, index: int) -> bool:
+        return index not in self.kept_class
+
+    def compared_then(self, a: int, b: int) -> bool:
+        """Whether the last scan compared two kept photos, given that this one does."""
+        first, second = self.kept_class[a], self.kept_class[b]
+        return first == second or (self.compare_all and UNDATED in (first, second))
+
+    def needed(self, comparisons: Sequence[Comparison]) -> list[Comparison]:
+        """What is left to compare: each comparison's pairs that have a fresh photo,
+        or that the last scan did not compare."""
+        return [part for comparison in comparisons for part in self._needed(comparison)]
+
+    def _needed(self, comparison: Comparison) -> Iterator[Comparison]:
+        fresh_left, kept_left = self._split(comparison.left)
+        if comparison.right is None:
+            if len(fresh_left) > 1:
+                yield replace(comparison, left=fresh_left)
+            if fresh_left and kept_left:
+                yield replace(comparison, left=fresh_left, right=kept_left)
+            classes = self._classes(kept_left)
+            for n, members in enumerate(classes[:-1]):
+                yield replace(comparison, left=members, right=_joined(classes[n + 1 :]))
+            return
+        fresh_right, kept_right = self._split(comparison.right)
+        if fresh_left:
+            yield replace(comparison, left=fresh_left)
+        if kept_left and fresh_right:
+            yield replace(comparison, left=kept_left, right=fresh_right)
+        for members in self._classes(kept_left):
+            others = [j for j in kept_right if not self.compared_then(members[0], j)]
+            if others:
+                yield replace(comparison, left=members, right=others)
+
+    def _split(self, members: Iterable[int]) -> tuple[list[int], list[int]]:
+        fresh, kept = [], []
+        for i in members:
+            (fresh if self.fresh(i) else kept).append(i)
+        return fresh, kept
+
+    def _classes(self, kept: Iterable[int]) -> list[list[int]]:
+        """Kept photos by their bucket last time: photos of one class were compared
+        with each other. Undated photos, when they were compared with every photo,
+        need no comparison among kept photos at all: they are left out."""
+        classes: dict[int, list[int]] = defaultdict(list)
+        for i in kept:
+            if not (self.compare_all and self.kept_class[i] == UNDATED):
+                classes[self.kept_class[i]].append(i)
+        return list(classes.values())
+
+    def reused(self, comparisons: Sequence[Comparison]) -> IndexPairs:
+        """The stored pairs that this scan compares, as the last scan did."""
+        wanted = {i for pair in self.pairs for i in pair}
+        within: dict[int, set[int]] = defaultdict(set)
+        left: dict[int, set[int]] = defaultdict(set)
+        right: dict[int, set[int]] = defaultdict(set)
+        for number, comparison in enumerate(comparisons):
+            for i in comparison.left:
+                if i in wanted:
+                    (within if comparison.right is None else left)[i].add(number)
+            for i in comparison.right or ():
+                if i in wanted:
+                    right[i].add(number)
+        return {
+            (a, b): distance
+            for (a, b), distance in self.pairs.items()
+            if self.compared_then(a, b)
+            and (within[a] & within[b] or left[a] & right[b] or left[b] & right[a])
+        }
+
+
+def _joined(classes: Iterable[list[int]]) -> list[int]:
+    return [i for members in classes for i in members]
+
+
+class PairCache:
+    """The stored pairs of one configuration, in a signature cache's file."""
+
+    def __init__(self, cache: SignatureCache, context: ScanContext):
+        self.cache = cache
+        self.configuration = configuration(context)
+        self.reused = 0  # pairs the last `recall`ed scan took from here
+
+    def recall(self, summaries: Summaries, compare_all: bool) -> Recalled:
+        """The stored state, matched against `summaries`' photos."""
+        stored = self._load()
+        keys = tuple(path_key(photo.path) for photo in summaries.photos)
+        digests = tuple(map(digest, summaries.signatures, summaries.keys))
+        kept_class, by_id = {}, {}
+        for index, (key, found, bucket_key) in enumerate(
+            zip(keys, digests, summaries.keys, strict=True)
+        ):
+            row = stored.photos.get(key)
+            if row is None or found is None or row[1] != found:
+                continue
+            if bucket_key is None:
+                kept_class[index] = UNDATED
+            elif row[2] is not None:
+                kept_class[index] = row[2]
+            else:
+                continue  # in several buckets or none last time
+            by_id[row[0]] = index
+        pairs = {}
+        for (a, b), distance in stored.pairs.items():
+            if a in by_id and b in by_id:
+                pairs[tuple(sorted((by_id[a], by_id[b])))] = distance
+        return Recalled(stored, keys, digests, kept_class, pairs, compare_all)
+
+    def remember(
+        self, recalled: Recalled, comparisons: Sequence[Comparison], found: IndexPairs
+    ) -> None:
+        """Store this scan's state, writing only what differs from the stored one."""
+        buckets = _buckets(recalled, comparisons)
+        try:
+            with self.cache.connection:
+                self.cache.connection.execute("BEGIN IMMEDIATE")
+                _Writing(self.cache.connection, recalled, buckets, found).run()
+                _forget_unused(self.cache.connection)
+        except sqlite3.Error as error:
+            _warn(f"could not write the pairs to the cache {self.cache.path}: {error}")
+
+    def _load(self) -> Stored:
+        connection = self.cache.connection
+        try:
+            with connection:
+                connection.execute(
+                    "INSERT OR IGNORE INTO pair_configurations (key, generation, used_ns)"
+                    " VALUES (?, 0, ?)",
+                    (self.configuration, time.time_ns()),
+                )
+            connection.execute("BEGIN")  # one snapshot, whatever another scan writes
+            try:
+                return self._read(connection)
+            finally:
+                connection.execute("COMMIT")
+        except sqlite3.Error as error:
+            _warn(f"could not read the pairs in the cache {self.cache.path}: {error}")
+            return Stored(-1, -1, {}, {})
+
+    def _read(self, connection: sqlite3.Connection) -> Stored:
+        row = connection.execute(
+            "SELECT id, generation FROM pair_configurations WHERE key = ?", (self.configuration,)
+        ).fetchone()
+        if row is None:  # just forgotten by a scan under other configurations
+            return Stored(-1, -1, {}, {})
+        number, generation = row
+        photo_rows = connection.execute(
+            "SELECT path, id, digest, bucket FROM pair_photos WHERE configuration = ?", (number,)
+        )
+        photos = {path: (id_, found, bucket) for path, id_, found, bucket in photo_rows}
+        pair_rows = connection.execute(
+            "SELECT a, b, distance FROM pairs WHERE configuration = ?", (number,)
+        )
+        pairs = {(a, b): distance for a, b, distance in pair_rows}
+        return Stored(number, generation, photos, pairs)
+
+
+def _buckets(recalled: Recalled, comparisons: Sequence[Comparison]) -> dict[int, int]:
+    """Each dated photo's bucket number for the next scan, for the photos in exactly
+    one bucket. A bucket keeps the number its kept photos had when they all had one
+    (so that an unchanged library rewrites none), else takes a new one."""
+    bursts = [c.left for c in comparisons if c.burst and c.right is None]
+    count: dict[int, int] = defaultdict(int)
+    for members in bursts:
+        for i in members:
+            count[i] += 1
+    used = {row[2] for row in recalled.stored.photos.values() if row[2] is not None}
+    following = max(used, default=-1) + 1
+    claimed: set[int] = set()
+    numbers = {}
+    for members in bursts:
+        before = {recalled.kept_class.get(i) for i in members} - {None}
+        number = before.pop() if len(before) == 1 else None
+        if number is None or number in claimed:
+            number, following = following, following + 1
+        claimed.add(number)
+        numbers.update((i, number) for i in members if count[i] == 1)
+    return numbers
+
+
+class _Writing:
+    """Turning the stored state into this scan's, by differences, in one transaction."""
+
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        recalled: Recalled,
+        buckets: Mapping[int, int],
+        found: IndexPairs,
+    ):
+        self.connection = connection
+        self.recalled = recalled
+        self.stored = recalled.stored
+        self.buckets = buckets
+        self.found = found
+
+    def run(self) -> None:
+        stored = self.stored
+        row = self.connection.execute(
+            "SELECT generation FROM pair_configurations WHERE id = ?", (stored.configuration,)
+        ).fetchone()
+        if row is None or row[0] != stored.generation:
+            return  # another scan stored its state meanwhile: that one stays
+        self.connection.execute(
+            "UPDATE pair_configurations SET generation = generation + 1, used_ns = ? WHERE id = ?",
+            (time.time_ns(), stored.configuration),
+        )
+        ids = self.photos()
+        self.pairs(ids)
+
+    def photos(self) -> list[int]:
+        """Write the photos that are new or differ; return every photo's id."""
+        stored, recalled = self.stored, self.recalled
+        query = "SELECT COALESCE(MAX(id), 0) + 1 FROM pair_photos"
+        following = self.connection.execute(query).fetchone()[0]
+        ids, inserted, updated = [], [], []
+        for index, (key, found) in enumerate(zip(recalled.keys, recalled.digests, strict=True)):
+            row = (found or b"", self.buckets.get(index))
+            before = stored.photos.get(key)
+            if before is None:
+                ids.append(following)
+                inserted.append((stored.configuration, key, following, *row))
+                following += 1
+                continue
+            ids.append(before[0])
+            if before[1:] != row:
+                updated.append((*row, before[0]))
+        gone = set(stored.photos) - set(recalled.keys)
+        self.connection.executemany(
+            "DELETE FROM pair_photos WHERE id = ?", ((stored.photos[key][0],) for key in gone)
+        )
+        self.connection.executemany("INSERT INTO pair_photos VALUES (?, ?, ?, ?, ?)", inserted)
+        self.connection.executemany(
+            "UPDATE pair_photos SET digest = ?, bucket = ? WHERE id = ?", updated
+        )
+        return ids
+
+    def pairs(self, ids: Sequence[int]) -> None:
+        """The stored pairs become the found ones; those found again stay as they are."""
+        found = {_ordered(ids[a], ids[b]): d for (a, b), d in self.found.items()}
+        stored, number = self.stored.pairs, self.stored.configuration
+        self.connection.executemany(
+            "DELETE FROM pairs WHERE configuration = ? AND a = ? AND b = ?",
+            ((number, *pair) for pair in stored.keys() - found.keys()),
+        )
+        self.connection.executemany(
+            "INSERT OR REPLACE INTO pairs VALUES (?, ?, ?, ?)",
+            ((number, *pair, d) for pair, d in found.items() if stored.get(pair) != d),
+        )
+
+
+def _ordered(a: int, b: int) -> tuple[int, int]:
+    return (a, b) if a < b else (b, a)
+
+
+def _forget_unused(connection: sqlite3.Connection) -> None:
+    """Keep only the most recently used configurations."""
+    old = connection.execute(
+        "SELECT id FROM pair_configurations ORDER BY used_ns DESC LIMIT -1 OFFSET ?",
+        (CONFIGURATIONS,),
+    ).fetchall()
+    for table, column in (("pairs", "configuration"), ("pair_photos", "configuration")):
+        connection.executemany(f"DELETE FROM {table} WHERE {column} = ?", old)
+    connection.executemany("DELETE FROM pair_configurations WHERE id = ?", old)
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, CacheWarning, stacklevel=3)
