@@ -220,9 +220,8 @@ def run_tasks(
     """The pairs each task finds, `{(i, j): distance}` with `i < j` (the scan's
     photos), in the order of `tasks`, a few tasks in flight per slot."""
     ahead = max(1, workers.slots * IN_FLIGHT_PER_SLOT)
-    remaining = iter(tasks)
     in_flight: deque[tuple[Task, Any]] = deque()
-    for task in remaining:
+    for task in tasks:
         in_flight.append((task, _send(workers, signatures, task, threshold)))
         if len(in_flight) >= ahead:
             yield _received(workers, signatures, threshold, *in_flight.popleft())
