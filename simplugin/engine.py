@@ -29,6 +29,7 @@ from .identical import Digests, identical_pairs
 from .ignored import for_scan, ignored_pairs
 from .laplacian import measure_all
 from .pair_cache import PairCache
+from .partition import Search, plan_tasks, run_tasks
 from .plugins import PluginHost, PluginWarning, load_plugins, resolve_options
 from .reading import Reader, Summary, jobs_to_use, read_all
 from .settings import DEFAULT_EXCLUDES, UNDATED_CHOICES, checked_keep, resolve, with_settings
@@ -543,13 +544,46 @@ def run_comparisons(
     context: ScanContext, signatures: np.ndarray, comparisons: Sequence[Comparison]
 ) -> dict[tuple[int, int], float]:
     """The near-duplicate pairs of `comparisons`, as `{(i, j): distance}`, `i < j`:
-    what the metric finds in each."""
+    what the metric finds in each. Those with fewer candidate pairs than the workers'
+    `spread_from` are searched here; the others are split into tasks for the workers
+    (see `simplugin.partition`), which find exactly the same pairs."""
+    workers = context.workers
+    here, away = list(comparisons), []
+    if workers is not None and workers.slots > 1:
+        here, away = [], []
+        for comparison in comparisons:
+            large = _candidate_pairs(comparison) >= workers.spread_from
+            (away if large else here).append(comparison)
+    threshold = _compared_below(context.settings.threshold)
+    tasks = []
+    if away:
+        searches = [_search(context, c) for c in away]
+        tasks = plan_tasks(context, signatures, searches, workers.slots, threshold)
     found: dict[tuple[int, int], float] = {}
-    context.progress.stage("comparing", len(comparisons))
-    for comparison in comparisons:
+    context.progress.stage("comparing", len(here) + len(tasks))
+    for comparison in here:
         context.progress.advance()
         found.update(_near_pairs(context, signatures, comparison))
+    if tasks:
+        for pairs in run_tasks(workers, signatures, tasks, threshold):
+            context.progress.advance()
+            found.update(pairs)
     return found
+
+
+def _candidate_pairs(comparison: Comparison) -> int:
+    """The pairs a comparison could hold, as `Workers.spread_from` counts them."""
+    left = len(comparison.left)
+    return left * (left if comparison.right is None else len(comparison.right))
+
+
+def _search(context: ScanContext, comparison: Comparison) -> Search:
+    right = comparison.right
+    return Search(
+        np.asarray(comparison.left, dtype=np.intp),
+        None if right is None else np.asarray(right, dtype=np.intp),
+        asked_of_metric(context.settings, context.metric, comparison),
+    )
 
 
 def _near_pairs(

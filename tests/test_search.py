@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from simplugin import Metric
-from simplugin.builtin import avgdiff
 from simplugin.builtin.avgdiff import AverageDifference
 
 METRIC = AverageDifference()
@@ -58,12 +57,3 @@ def test_comparing_two_sets_equals_comparing_every_pair_between_them(seed, left,
     assert sorted(METRIC.pairs_between(ours, theirs, 0.07)) == sorted(
         Metric.pairs_between(METRIC, ours, theirs, 0.07)
     )
-
-
-def test_a_search_on_every_core_finds_the_same_pairs(monkeypatch):
-    found = image_like(11, 1500)
-    alone = sorted(METRIC.pairs_within(found, 0.07))
-    monkeypatch.setattr(avgdiff, "_PARALLEL_FROM", 0)  # split even this small search
-
-    assert sorted(METRIC.pairs_within(found, 0.07)) == alone
-    assert alone == reference_within(found, 0.07)

@@ -17,13 +17,12 @@ one thumbnail against the other, turned on the 16x16 signature (no second decode
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Iterator
 
 import numpy as np
 from PIL import Image
 
-from simplugin import Metric, default_jobs, hookimpl
+from simplugin import Metric, hookimpl
 
 SIDE = 16
 VALUES = SIDE * SIDE * 3
@@ -65,6 +64,14 @@ class AverageDifference(Metric):
     ) -> Iterator[tuple[int, int, float]]:
         indexes = _Index(left, rotations), _Index(right, rotations)
         return _near_pairs(*indexes, threshold, rotations)
+
+    def partition_key(
+        self, signatures: np.ndarray, threshold: float, rotations: bool = False
+    ) -> tuple[np.ndarray, int]:
+        # The sum of values: the first bound of the search below, the same in every
+        # orientation (turning moves values, it does not change them).
+        sums = signatures.reshape(len(signatures), VALUES).sum(axis=1, dtype=np.int64)
+        return sums, int(threshold * SCALE) + 1
 
 
 # --- orientations ----------------------------------------------------------------------
@@ -154,33 +161,11 @@ def _near_pairs(
     distance: the nearest of them); when both are the same index, each pair once,
     with i < j.
 
-    Stretches of rows are independent: a large search runs on every core, in forked
-    processes that share the index with this one.
+    The search runs in the calling process: a large comparison is split by the
+    engine, on its executor's workers (see `partition_key`).
     """
-    starts = range(0, len(left), _ROWS)
-    jobs = default_jobs()
-    if jobs == 1 or len(left) * len(right) < _PARALLEL_FROM:
-        for start in starts:
-            yield from _near_rows(left, right, threshold, rotations, start)
-        return
-    global _shared
-    _shared = (left, right, threshold, rotations)
-    try:
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            for found in pool.imap(_near_rows_shared, starts, chunksize=8):
-                yield from found
-    finally:
-        _shared = None
-
-
-_PARALLEL_FROM = 20_000**2  # pairs: below this, starting processes costs more than it saves
-# what forked workers search: the indexes, the threshold, whether in every orientation
-_shared: tuple[_Index, _Index, float, bool] | None = None
-
-
-def _near_rows_shared(start: int) -> list[tuple[int, int, float]]:
-    assert _shared is not None, "set before the pool forks"
-    return list(_near_rows(*_shared, start))
+    for start in range(0, len(left), _ROWS):
+        yield from _near_rows(left, right, threshold, rotations, start)
 
 
 def _near_rows(
