@@ -215,7 +215,8 @@ def test_an_unknown_executor_in_the_configuration_file_names_the_file(library, t
 
     assert run.returncode == 2
     assert run.stderr == (
-        f"simplugin: error: {config}: executor: unknown executor 'cluster' (available: dask, local)\n"
+        f"simplugin: error: {config}: executor: unknown executor 'cluster'"
+        " (available: dask, local)\n"
     )
 
 
