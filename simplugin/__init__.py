@@ -25,7 +25,8 @@ and the plugin interfaces, they give a plugin what simplugin itself relies on:
   (and `open_measured`, the decode it is measured on, `sharpness_of_image`,
   `remembered_sharpness`);
 * work on every core: `default_jobs`, `worker_pool`; where a scan's work runs: `Executor`,
-  `Workers` (and `LocalWorkers`, the `local` executor's);
+  `Workers` (and `LocalWorkers`, the `local` executor's), `each_on` (items in batches on
+  workers, an item that kills its worker costing only itself: `WORKER_LOST`);
 * the reference metric, to build on: `AverageDifference` (`avgdiff`'s class, with its
   exact, pruned bulk search);
 * changing the user's files, with undo: `leaving` (which files of the duplicates leave
@@ -80,7 +81,7 @@ _ON_FIRST_USE = {
     "output": ("check_replaceable", "write_atomically"),
     "plan": ("PLAN_VERSION", "load_plan"),
     "plugins": ("load_plugins",),
-    "executors": ("LocalWorkers", "worker_pool"),
+    "executors": ("WORKER_LOST", "LocalWorkers", "each_on", "worker_pool"),
     "reading": ("default_jobs",),
     "trash": ("TRASH_SUPPORTED", "send_to_trash", "trash_journal"),
     "xmp": (
@@ -103,7 +104,7 @@ if TYPE_CHECKING:
     from .builtin.avgdiff import AverageDifference
     from .discover import FolderListing, FolderListings, is_cache, tag_as_cache
     from .engine import SinkRequest, deliver, prepare_sinks, scan, write
-    from .executors import LocalWorkers, worker_pool
+    from .executors import WORKER_LOST, LocalWorkers, each_on, worker_pool
     from .exif import CameraFacts, camera_facts, capture_time
     from .explanation import Explanation, explain
     from .imaging import RAW_EXTENSIONS, Displayed, Unreadable, open_displayed, probe
@@ -151,6 +152,7 @@ __all__ = [
     "Executor",
     "Workers",
     "LocalWorkers",
+    "WORKER_LOST",
     "SinkRequest",
     "prepare_sinks",
     "deliver",
@@ -192,6 +194,7 @@ __all__ = [
     "RAW_EXTENSIONS",
     # work on every core
     "default_jobs",
+    "each_on",
     "worker_pool",
     # the reference metric, to build on
     "AverageDifference",

@@ -11,11 +11,13 @@ work on files of this machine on every core (the report's thumbnails).
 from __future__ import annotations
 
 import ctypes
+import itertools
 import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -76,6 +78,56 @@ def _run_here(task: Callable[..., Any], context: Any, args: tuple) -> Future:
     except Exception as error:
         future.set_exception(error)
     return future
+
+
+class _WorkerLost:
+    def __repr__(self) -> str:
+        return "WORKER_LOST"
+
+
+# What `each_on` gives an item whose task lost its worker twice (a decoder crashing on
+# it, the memory running out), in place of the task's result.
+WORKER_LOST: Any = _WorkerLost()
+
+
+def each_on(
+    workers: Workers, task: Callable[..., list], batches: Iterable[list]
+) -> Iterator[tuple[Any, Any]]:
+    """Each item of `batches` with its result, in order: `task(context, batch)` runs on
+    `workers` and returns a list, one result per item of the batch.
+
+    `batches` is consumed lazily, a few per slot ahead of the results, so that what
+    feeds them (a walk) and the work overlap and memory holds only what is in flight. A
+    batch whose worker is lost (a decoder crashing on a malformed file, the memory
+    running out) costs only the item that killed it: its items run again one by one,
+    each alone, and one that loses a worker again gets `WORKER_LOST`.
+    """
+    ahead = max(1, workers.slots) * 4
+    in_flight: deque[tuple[list, Any]] = deque()
+    for batch in itertools.chain(batches, [None] * ahead):
+        if batch is not None:
+            in_flight.append((batch, workers.submit(task, batch)))
+        if not in_flight or (batch is not None and len(in_flight) < ahead):
+            continue
+        done, future = in_flight.popleft()
+        try:
+            yield from zip(done, future.result(), strict=True)
+        except Exception as error:
+            if not workers.worker_lost(error):
+                raise
+            # Processes of one pool all fail when one dies: which item killed it is
+            # known only by running each alone, with nothing else in flight.
+            for item in done:
+                yield item, _alone(workers, task, item)
+
+
+def _alone(workers: Workers, task: Callable[..., list], item: Any) -> Any:
+    try:
+        return workers.submit(task, [item]).result()[0]
+    except Exception as error:
+        if not workers.worker_lost(error):
+            raise
+        return WORKER_LOST
 
 
 _worker_context: Any = None  # in a worker process: the context of its LocalWorkers

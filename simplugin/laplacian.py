@@ -23,7 +23,7 @@ import os
 import numpy as np
 from PIL import Image
 
-from .executors import worker_pool
+from .executors import WORKER_LOST, LocalWorkers, each_on
 from .imaging import Displayed, Unreadable, open_displayed
 from .reading import default_jobs
 
@@ -92,11 +92,17 @@ def measure_all(paths: list[str]) -> None:
         return
     # Processes of this machine, whatever the scan's executor: the figures are
     # remembered in this process, and measured on the files as this machine sees them.
-    with worker_pool(min(default_jobs(), len(identities))) as pool:
-        figures = pool.map(_figure_or_none, identities, chunksize=2)
-        for identity, figure in zip(identities, list(figures), strict=True):
-            if figure is not None:
+    # A photo that kills its worker is left for `sharpness`, like an unreadable one.
+    with LocalWorkers(min(default_jobs(), len(identities)), None) as workers:
+        batches = [identities[start : start + 2] for start in range(0, len(identities), 2)]
+        for identity, figure in each_on(workers, _figures, batches):
+            if figure is not None and figure is not WORKER_LOST:
                 _remember(identity, figure)
+
+
+def _figures(_context: None, identities: list[Identity]) -> list[float | None]:
+    """The task a worker runs: the figures of a few photos."""
+    return [_figure_or_none(identity) for identity in identities]
 
 
 def _figure_or_none(identity: Identity) -> float | None:

@@ -8,10 +8,8 @@ batches as the walk finds files; only the small results (a signature is 768 byte
 
 from __future__ import annotations
 
-import itertools
 import numbers
 import os
-from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +18,7 @@ import numpy as np
 
 from .discover import Candidate
 from .errors import PluginError, UsageError, blame
+from .executors import WORKER_LOST, each_on
 from .imaging import Unreadable, open_displayed
 from .types import Bucketer, Metric, Workers
 
@@ -128,44 +127,13 @@ def read_all(
     workers: Workers, batches: Iterable[list[Candidate]]
 ) -> Iterator[tuple[Candidate, Summary | str | None]]:
     """Each candidate with what reading it gave, in the order of `batches`, read on
-    `workers` (started with the scan's `Reader` as their context).
-
-    `batches` is consumed lazily, a few batches per slot ahead of the results, so a long
-    walk and the reading overlap and memory holds only what is in flight. A worker that
-    dies (a decoder crashing on a malformed file, the memory running out) costs only
-    the file that killed it: the photos that were in flight are read again one by one,
-    each alone, and the one that loses a worker again is skipped.
-    """
-    ahead = max(1, workers.slots) * 4
-    in_flight: deque[tuple[list[Candidate], Any]] = deque()
-    for batch in itertools.chain(batches, [None] * ahead):
-        if batch is not None:
-            in_flight.append((batch, workers.submit(_read_batch, batch)))
-        if not in_flight or (batch is not None and len(in_flight) < ahead):
-            continue
-        done, future = in_flight[0]
-        try:
-            results = future.result()
-        except Exception as error:
-            if not workers.worker_lost(error):
-                raise
-            for batch_in_flight, _ in in_flight:
-                for candidate in batch_in_flight:
-                    yield candidate, _read_alone(workers, candidate)
-            in_flight.clear()
-            continue
-        in_flight.popleft()
-        yield from zip(done, results, strict=True)
-
-
-def _read_alone(workers: Workers, candidate: Candidate) -> Summary | str | None:
-    """One photo read with nothing else in flight, so that a worker lost is its doing."""
-    try:
-        return workers.submit(_read_batch, [candidate]).result()[0]
-    except Exception as error:
-        if not workers.worker_lost(error):
-            raise
-        return "reading it made the decoder crash (its process died)"
+    `workers` (started with the scan's `Reader` as their context), a few batches per
+    slot ahead (see `each_on`). A photo that makes its worker die (a decoder crashing on
+    a malformed file) costs only itself: it is skipped, with the reason."""
+    for candidate, outcome in each_on(workers, _read_batch, batches):
+        if outcome is WORKER_LOST:
+            outcome = "reading it made the decoder crash (its process died)"
+        yield candidate, outcome
 
 
 def _read_batch(reader: Reader, batch: list[Candidate]) -> list[Summary | str | None]:

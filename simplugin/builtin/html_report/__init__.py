@@ -41,7 +41,9 @@ from PIL import Image
 
 from simplugin import (
     PLAN_VERSION,
+    WORKER_LOST,
     CameraFacts,
+    LocalWorkers,
     Option,
     OutputIncomplete,
     Photo,
@@ -51,6 +53,7 @@ from simplugin import (
     camera_facts,
     check_replaceable,
     default_jobs,
+    each_on,
     error_reason,
     hookimpl,
     is_cache,
@@ -60,7 +63,6 @@ from simplugin import (
     sharpness_of_image,
     tag_as_cache,
     tell,
-    worker_pool,
     write_atomically,
 )
 
@@ -199,11 +201,23 @@ def make_previews(photos: Sequence[Photo], folder: str, full: Sequence[bool]) ->
     missing = sum(not os.path.exists(os.path.join(folder, item[1])) for item in work)
     if missing >= TELL_ABOVE:
         tell(f"making {missing} thumbnails for the report (later reports reuse them)")
-    # Processes of this machine, whatever the scan's executor: the thumbnails are
-    # written into the report's folder, here.
-    with worker_pool(default_jobs()) as pool:
-        previews = pool.map(_preview, *zip(*work, strict=True), chunksize=8)
+    # The local executor's processes, whatever the scan's executor: the thumbnails are
+    # written into the report's folder, on this machine.
+    with LocalWorkers(default_jobs(), None) as workers:
+        batches = [work[start : start + 8] for start in range(0, len(work), 8)]
+        previews = (_made_or_lost(made) for _, made in each_on(workers, _previews, batches))
         return list(_counted(previews, len(work)) if sys.stderr.isatty() else previews)
+
+
+def _previews(_context: None, batch: list[tuple]) -> list[Preview]:
+    """The task a worker runs: the previews of a few photos."""
+    return [_preview(*item) for item in batch]
+
+
+def _made_or_lost(made: Preview) -> Preview:
+    if made is WORKER_LOST:
+        return Preview(None, problem="decoding it made the decoder crash (its process died)")
+    return made
 
 
 def _counted(previews: Iterator[Preview], total: int) -> Iterator[Preview]:
