@@ -110,24 +110,37 @@ def each_on(
         if not in_flight or (batch is not None and len(in_flight) < ahead):
             continue
         done, future = in_flight.popleft()
-        try:
-            yield from zip(done, future.result(), strict=True)
-        except Exception as error:
-            if not workers.worker_lost(error):
-                raise
-            # Processes of one pool all fail when one dies: which item killed it is
-            # known only by running each alone, with nothing else in flight.
-            for item in done:
-                yield item, _alone(workers, task, item)
+        results = _result_unless_lost(workers, future)
+        if results is WORKER_LOST:
+            # Which item killed the worker is known only by running each alone, with
+            # nothing else in flight (a pool whose process died fails all its tasks, a
+            # Dask worker that dies fails those queued on it): let every task in flight
+            # settle first, then run the items of the lost ones one by one.
+            settled = [(done, results)]
+            settled += [(b, _result_unless_lost(workers, f)) for b, f in in_flight]
+            in_flight.clear()
+            for done, results in settled:
+                if results is WORKER_LOST:
+                    yield from ((item, _alone(workers, task, item)) for item in done)
+                else:
+                    yield from zip(done, results, strict=True)
+            continue
+        yield from zip(done, results, strict=True)
 
 
-def _alone(workers: Workers, task: Callable[..., list], item: Any) -> Any:
+def _result_unless_lost(workers: Workers, future: Any) -> Any:
+    """The future's result, or `WORKER_LOST` when its worker died."""
     try:
-        return workers.submit(task, [item]).result()[0]
+        return future.result()
     except Exception as error:
         if not workers.worker_lost(error):
             raise
         return WORKER_LOST
+
+
+def _alone(workers: Workers, task: Callable[..., list], item: Any) -> Any:
+    results = _result_unless_lost(workers, workers.submit(task, [item]))
+    return WORKER_LOST if results is WORKER_LOST else results[0]
 
 
 _worker_context: Any = None  # in a worker process: the context of its LocalWorkers
