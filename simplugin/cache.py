@@ -143,16 +143,21 @@ class SignatureCache:
         keys = [path_key(f.path) for f in files]
         wanted = [kinds.metric] + ([kinds.bucketer] if kinds.bucketer else [])
         by_key = self._rows(keys, wanted)
-        entries = {}
+        unchanged = []  # (index, metric's row, bucketer's row or None)
         for index, (file, key) in enumerate(zip(files, keys, strict=True)):
             found = [by_key.get((key, kind)) for kind in wanted]
-            if not all(r is not None and (r[2], r[3]) == (file.size, file.mtime_ns) for r in found):
-                continue
-            _, _, _, _, width, height, image_format, value = found[0]
+            if all(r is not None and (r[2], r[3]) == (file.size, file.mtime_ns) for r in found):
+                unchanged.append((index, found[0], found[1] if kinds.bucketer else None))
+        # The bucket keys are decoded as one JSON array: one call, not one per photo.
+        bucket_keys = [bucketer_row[7] for _, _, bucketer_row in unchanged if bucketer_row]
+        decoded = json.loads(b"[" + b",".join(bucket_keys) + b"]") if bucket_keys else None
+        entries = {}
+        for number, (index, metric_row, _) in enumerate(unchanged):
+            _, _, _, _, width, height, image_format, value = metric_row
             signature = np.frombuffer(value, dtype=kinds.dtype)
             if signature.size != math.prod(kinds.shape):
                 continue
-            bucket_key = json.loads(found[1][7]) if kinds.bucketer else None
+            bucket_key = decoded[number] if decoded is not None else None
             entries[index] = Summary(
                 width, height, image_format, signature.reshape(kinds.shape), bucket_key
             )

@@ -121,7 +121,7 @@ class Summaries:
     from_cache: int
 
 
-CACHE_BATCH = 64  # photos looked up in the cache at once
+CACHE_BATCH = 256  # photos looked up in the cache at once (one query)
 READ_BATCH = 8  # photos read by one worker task: enough to make the cost of a task negligible
 
 _default_host: PluginHost | None = None
