@@ -43,10 +43,17 @@ NAIVE = "naive tutorial approach"
 
 
 def generate(
-    folder: Path, count: int, seed: int, megapixels: tuple[float, float], dated: bool = True
+    folder: Path,
+    count: int,
+    seed: int,
+    megapixels: tuple[float, float],
+    dated: bool = True,
+    with_variants: float = 0.35,
 ) -> set:
     """Write `count` photos into `folder`; return the known near-duplicate pairs.
-    `dated=False` leaves out the capture times (the same pixels otherwise)."""
+    `dated=False` leaves out the capture times (the same pixels otherwise).
+    `with_variants`: the share of originals that get 1 or 2 near-duplicate variants
+    (0.35: about 57% of the photos are in a group; 0.03: about 7%)."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     families: list[list[str]] = []
@@ -58,7 +65,7 @@ def generate(
         taken = start + int(rng.integers(0, 365 * 86400))
         _save(scene, folder / family[0], taken if dated else None, quality=92)
         written += 1
-        if rng.random() < 0.35:
+        if rng.random() < with_variants:
             for variant in rng.choice(4, size=int(rng.integers(1, 3)), replace=False):
                 if written >= count:
                     break

@@ -1,7 +1,8 @@
 """How much does a re-scan cost against a cold scan, with the pair cache, in one run?
 
     python benchmarks/rescan.py --photos 20000              # undated, every photo with every other
-    python benchmarks/rescan.py --photos 100000 --dated     # capture-time buckets
+    python benchmarks/rescan.py --photos 100000 --dated --with-variants 0.03
+        # capture-time buckets; mostly distinct photos, about 7% of them near-duplicates
 
 Generates a library with `bench.py`'s maker (tiny JPEGs, about 32 pixels a side: a
 re-scan reads none of them, so their size does not matter; the cold scan is then
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import shutil
 import sqlite3
@@ -90,27 +92,49 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=20_000)
     parser.add_argument("--dated", action="store_true", help="capture times; exif-time buckets")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--with-variants",
+        type=float,
+        default=0.35,
+        help="share of originals with 1 or 2 near-duplicate variants (0.35: about half the"
+        " photos in groups, as in a folder of messenger images; 0.03: about 7%%, as in a"
+        " camera library with some bursts and exports)",
+    )
     arguments = parser.parse_args()
     settings = {} if arguments.dated else {"bucketer": None}
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
         library, cache = work / "library", work / "cache.sqlite"
         started = time.perf_counter()
-        generate(library, arguments.photos, arguments.seed, TINY, dated=arguments.dated)
+        generate(
+            library,
+            arguments.photos,
+            arguments.seed,
+            TINY,
+            arguments.dated,
+            arguments.with_variants,
+        )
         print(
             f"{arguments.photos} tiny JPEGs ({'dated' if arguments.dated else 'undated'},"
             f" bucketer {'exif-time' if arguments.dated else 'none'}) generated in"
-            f" {time.perf_counter() - started:.0f} s"
+            f" {time.perf_counter() - started:.0f} s; load average {os.getloadavg()[0]:.1f}"
         )
         cold, first = timed(library, cache, settings)
         unchanged, again = timed(library, cache, settings)
         profiled, _ = timed(library, cache, settings, profile=work / "unchanged.prof")
-        generate(work / "more", ADDED, arguments.seed + 1, TINY, dated=arguments.dated)
+        generate(
+            work / "more", ADDED, arguments.seed + 1, TINY, arguments.dated, arguments.with_variants
+        )
         for photo in (work / "more").iterdir():
             shutil.move(photo, library / f"added_{photo.name}")
         added, grown = timed(library, cache, settings)
         assert [p.distance for p in again.pairs] == [p.distance for p in first.pairs]
-        print(f"cold scan:            {cold:7.2f} s  {len(first.pairs)} pairs")
+        assert [g.keep.path for g in again.groups] == [g.keep.path for g in first.groups]
+        grouped = sum(len(g.duplicates) + 1 for g in first.groups)
+        print(
+            f"cold scan:            {cold:7.2f} s  {len(first.pairs)} pairs,"
+            f" {grouped} photos in {len(first.groups)} groups ({grouped / len(first.photos):.0%})"
+        )
         print(
             f"unchanged re-scan:    {unchanged:7.2f} s  {unchanged / cold:.3f}x cold,"
             f" {again.pairs_reused} pairs reused"
@@ -119,6 +143,7 @@ def main() -> None:
             f"+{ADDED} photos re-scan:   {added:7.2f} s  {added / cold:.3f}x cold,"
             f" {grown.pairs_reused} of {len(grown.pairs)} pairs reused"
         )
+        print(f"load average after the timings: {os.getloadavg()[0]:.1f}; tiny JPEGs")
         print(f"another unchanged re-scan under cProfile ({profiled:.2f} s), by stage:")
         for name, seconds in stage_times(work / "unchanged.prof"):
             print(f"  {name:16} {seconds:7.2f} s  {seconds / profiled:4.0%}")

@@ -72,6 +72,7 @@ CREATE TABLE IF NOT EXISTS pairs (
 ) WITHOUT ROWID;
 """
 PAIR_TABLES = ("pairs", "pair_photos", "pair_configurations")
+QUERY_BATCH = 500  # paths looked up in one query: far below SQLite's limit on variables
 
 
 class CacheWarning(UserWarning):
@@ -141,27 +142,40 @@ class SignatureCache:
         """The entries of the files that are unchanged since, by index in `files`."""
         keys = [path_key(f.path) for f in files]
         wanted = [kinds.metric] + ([kinds.bucketer] if kinds.bucketer else [])
-        rows = self._read(
-            "SELECT path, kind, size, mtime_ns, width, height, format, value FROM summaries"
-            f" WHERE kind IN ({','.join('?' * len(wanted))})"
-            f" AND path IN ({','.join('?' * len(keys))})",
-            (*wanted, *keys),
-        )
-        by_key = {(row[0], row[1]): row for row in rows}
-        entries = {}
+        by_key = self._rows(keys, wanted)
+        unchanged = []  # (index, metric's row, bucketer's row or None)
         for index, (file, key) in enumerate(zip(files, keys, strict=True)):
             found = [by_key.get((key, kind)) for kind in wanted]
-            if not all(r is not None and (r[2], r[3]) == (file.size, file.mtime_ns) for r in found):
-                continue
-            _, _, _, _, width, height, image_format, value = found[0]
+            if all(r is not None and (r[2], r[3]) == (file.size, file.mtime_ns) for r in found):
+                unchanged.append((index, found[0], found[1] if kinds.bucketer else None))
+        # The bucket keys are decoded as one JSON array: one call, not one per photo.
+        bucket_keys = [bucketer_row[7] for _, _, bucketer_row in unchanged if bucketer_row]
+        decoded = json.loads(b"[" + b",".join(bucket_keys) + b"]") if bucket_keys else None
+        entries = {}
+        for number, (index, metric_row, _) in enumerate(unchanged):
+            _, _, _, _, width, height, image_format, value = metric_row
             signature = np.frombuffer(value, dtype=kinds.dtype)
             if signature.size != math.prod(kinds.shape):
                 continue
-            bucket_key = json.loads(found[1][7]) if kinds.bucketer else None
+            bucket_key = decoded[number] if decoded is not None else None
             entries[index] = Summary(
                 width, height, image_format, signature.reshape(kinds.shape), bucket_key
             )
         return entries
+
+    def lookup_values(self, files: Sequence[File], kind: str) -> dict[int, bytes]:
+        """The values of `kind` (other than signatures: a photo's EXIF facts, for one)
+        kept for the files that are unchanged since, by index in `files`."""
+        values = {}
+        for start in range(0, len(files), QUERY_BATCH):
+            batch = files[start : start + QUERY_BATCH]
+            keys = [path_key(f.path) for f in batch]
+            rows = self._rows(keys, [kind])
+            for index, (file, key) in enumerate(zip(batch, keys, strict=True)):
+                row = rows.get((key, kind))
+                if row is not None and (row[2], row[3]) == (file.size, file.mtime_ns):
+                    values[start + index] = row[7]
+        return values
 
     def store(self, items: Iterable[tuple[File, Summary]], kinds: Kinds) -> None:
         """Remember what reading the files gave. A bucket key that is not JSON is not
@@ -179,6 +193,16 @@ class SignatureCache:
             records.append((path, kinds.metric, *stamp, *facts, summary.signature.tobytes()))
             if kinds.bucketer:
                 records.append((path, kinds.bucketer, *stamp, None, None, None, bucket_key))
+        self._write(records)
+
+    def store_values(self, items: Iterable[tuple[File, bytes]], kind: str) -> None:
+        """Remember values of `kind` of the files as they are (see `lookup_values`)."""
+        self._write(
+            (path_key(file.path), kind, file.size, file.mtime_ns, None, None, None, value)
+            for file, value in items
+        )
+
+    def _write(self, records: Iterable[tuple]) -> None:
         try:
             with self.connection:
                 self.connection.executemany(
@@ -186,6 +210,16 @@ class SignatureCache:
                 )
         except sqlite3.Error as error:
             _warn(f"could not write to the cache {self.path}: {error}")
+
+    def _rows(self, keys: Sequence[bytes], kinds: Sequence[str]) -> dict[tuple[bytes, str], tuple]:
+        """The stored rows of the paths `keys` and the `kinds`, by (path, kind)."""
+        rows = self._read(
+            "SELECT path, kind, size, mtime_ns, width, height, format, value FROM summaries"
+            f" WHERE kind IN ({','.join('?' * len(kinds))})"
+            f" AND path IN ({','.join('?' * len(keys))})",
+            (*kinds, *keys),
+        )
+        return {(row[0], row[1]): row for row in rows}
 
     def _read(self, sql: str, parameters: tuple) -> list[tuple]:
         try:

@@ -58,6 +58,8 @@ def sidecar_owner(name: str) -> str | None:
     """The name of the photo a sidecar file belongs to, or None if it is not a sidecar:
     `IMG_1.jpg.xmp` -> `IMG_1.jpg`, `IMG_1.XMP` -> `IMG_1`."""
     lowered = name.lower()
+    if not lowered.endswith(SIDECAR_SUFFIXES):  # most names, in one test
+        return None
     for suffix in SIDECAR_SUFFIXES:
         if lowered.endswith(suffix) and len(name) > len(suffix):
             return name[: -len(suffix)]
@@ -92,6 +94,8 @@ class FolderListing:
     def sidecars_of(self, path: str) -> tuple[str, ...]:
         """The sidecars of the photo at `path`, in this folder: named after its whole
         name (`IMG_1.jpg.xmp`) or its stem (`IMG_1.xmp`)."""
+        if not self.sidecars:  # most folders: a walk asks for each of their photos
+            return ()
         name = os.path.basename(path).lower()
         stem = os.path.splitext(name)[0]
         return tuple(sorted({*self.sidecars.get(name, ()), *self.sidecars.get(stem, ())}))

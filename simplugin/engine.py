@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
+from . import exif
 from .cache import Kinds, SignatureCache
 from .discover import Candidate, is_pattern, walk
 from .errors import PluginError, SimpluginError, UsageError
@@ -120,7 +121,7 @@ class Summaries:
     from_cache: int
 
 
-CACHE_BATCH = 64  # photos looked up in the cache at once
+CACHE_BATCH = 256  # photos looked up in the cache at once (one query)
 READ_BATCH = 8  # photos read by one worker task: enough to make the cost of a task negligible
 
 _default_host: PluginHost | None = None
@@ -177,22 +178,22 @@ def scan(
     host.notify("scan_started", settings=scan_settings)
 
     context = ScanContext(host, scan_settings, metric, bucketer, progress)
-    with execution.start(context) as workers:  # reading and comparing run on them
-        context = replace(context, workers=workers)
-        with open_signature_cache(chosen["cache"]) as signature_cache:
-            summaries = summarise(context, signature_cache)
-            comparisons = bucket(context, summaries)
-            remembered = PairCache(signature_cache, context) if signature_cache else None
-            found = compare(context, summaries, comparisons, remembered)
-    digests = Digests(summaries.photos, scan_settings.follow_symlinks)
-    # The pairs the user marked as not duplicates go before grouping, so that the
-    # groups are what the other pairs connect.
-    left_out = ignored_pairs(ignore_list, [pair[:2] for pair in found], digests)
-    pairs = [pair for pair in found if pair[:2] not in left_out]
-    identical = identical_pairs([pair[:2] for pair in pairs], digests)
-    if scan_settings.only_identical:
-        pairs = [pair for pair in pairs if pair[:2] in identical]
-    groups = group(context, summaries, pairs, identical)
+    with open_signature_cache(chosen["cache"]) as signature_cache:
+        with execution.start(context) as workers:  # reading and comparing run on them
+            working = replace(context, workers=workers)
+            summaries = summarise(working, signature_cache)
+            comparisons = bucket(working, summaries)
+            remembered = PairCache(signature_cache, working) if signature_cache else None
+            found = compare(working, summaries, comparisons, remembered)
+        digests = Digests(summaries.photos, scan_settings.follow_symlinks)
+        # The pairs the user marked as not duplicates go before grouping, so that the
+        # groups are what the other pairs connect.
+        left_out = ignored_pairs(ignore_list, [pair[:2] for pair in found], digests)
+        pairs = [pair for pair in found if pair[:2] not in left_out]
+        identical = identical_pairs([pair[:2] for pair in pairs], digests)
+        if scan_settings.only_identical:
+            pairs = [pair for pair in pairs if pair[:2] in identical]
+        groups = group(context, summaries, pairs, identical, signature_cache)
     result = _result(context, summaries, pairs, groups, identical, len(left_out))
     if remembered is not None:
         result = replace(result, pairs_reused=remembered.reused)
@@ -616,9 +617,11 @@ def group(
     summaries: Summaries,
     pairs: Sequence[IndexPair],
     identical: Set[tuple[int, int]] = frozenset(),
+    cache: SignatureCache | None = None,
 ) -> tuple[Group, ...]:
     """Connected components of the pairs, each with its keeper; most similar first.
-    `identical` are the pairs `(i, j)`, `i < j`, of byte-identical files."""
+    `identical` are the pairs `(i, j)`, `i < j`, of byte-identical files. The EXIF facts
+    the keeper rule reads are kept in `cache` for the next scan."""
     ranked = []
     paired: dict[int, list[int]] = {}
     for i, j, _ in pairs:  # closest first, so each photo's nearest pair comes first
@@ -627,11 +630,44 @@ def group(
     components = _components(len(summaries.photos), pairs)
     if "sharpest" in context.settings.keep:  # measured on every core, not group by group
         measure_all([summaries.photos[i].path for _, members in components for i in members])
-    for closest, members in components:
-        found = _with_keeper(context, summaries, members, identical, paired)
-        ranked.append((closest, found.keep.path, found))
+    grouped = [summaries.photos[i] for _, members in components for i in members]
+    with _keeping_camera_facts(cache, grouped):
+        for closest, members in components:
+            found = _with_keeper(context, summaries, members, identical, paired)
+            ranked.append((closest, found.keep.path, found))
     ranked.sort(key=lambda entry: entry[:2])
     return tuple(found for _, _, found in ranked)
+
+
+@contextmanager
+def _keeping_camera_facts(cache: SignatureCache | None, photos: Sequence[Photo]) -> Iterator[None]:
+    """While inside, `camera_facts` answers for `photos` from `cache` when they are
+    unchanged since it read them, and what it reads is kept there for the next scan: the
+    keeper rule asks for the EXIF facts of every grouped photo, at every scan."""
+    if cache is None:
+        yield
+        return
+    known = {}
+    for index, value in cache.lookup_values(photos, exif.CACHE_KIND).items():
+        try:
+            known[_identity(photos[index])] = exif.decoded(value)
+        except (ValueError, TypeError):  # not what this version writes: read again
+            continue
+    kept = set(known)
+    with exif.remembering_facts(known):
+        yield
+    read = ((photo, _identity(photo)) for photo in photos)
+    new = [
+        (photo, exif.encoded(known[found]))
+        for photo, found in read
+        if found not in kept and found in known
+    ]
+    cache.store_values(new, exif.CACHE_KIND)
+
+
+def _identity(photo: Photo) -> exif.Identity:
+    """The photo's file as the walk found it: path, size and modification time."""
+    return os.path.abspath(photo.path), photo.size, photo.mtime_ns
 
 
 def _components(count: int, pairs: Sequence[IndexPair]) -> list[tuple[float, list[int]]]:

@@ -5,12 +5,22 @@ The capture time is `EXIF DateTimeOriginal`, else `EXIF DateTimeDigitized`, else
 the EXIF header is read: no maker notes, no thumbnail. The `exif-time` bucketer
 compares photos by it; the HTML report shows it. `camera_facts` adds who made the file
 (the camera's make and model, the software that last wrote it), for the keeper rule.
+
+The keeper rule asks for the facts of every grouped photo at every scan: while the
+engine groups, `camera_facts` answers from the facts it read before (kept in the
+signature cache, by path, size and modification time, `remembering_facts`), and reads
+only those of new and changed files.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -59,9 +69,57 @@ def capture_time(path: str) -> datetime | None:
     return camera_facts(path).taken
 
 
+CACHE_KIND = "exif:camera-facts:1"  # the facts' entries in the signature cache
+Identity = tuple[str, int, int]  # a file's absolute path, size and modification time
+# The facts known of files as they are (`remembering_facts`), None: none known.
+_REMEMBERED: ContextVar[MutableMapping[Identity, CameraFacts] | None] = ContextVar(
+    "remembered_camera_facts", default=None
+)
+
+
+@contextmanager
+def remembering_facts(known: MutableMapping[Identity, CameraFacts]) -> Iterator[None]:
+    """While inside, `camera_facts` answers from `known`, by the file's path, size and
+    modification time as they are when asked, and adds there what it reads."""
+    token = _REMEMBERED.set(known)
+    try:
+        yield
+    finally:
+        _REMEMBERED.reset(token)
+
+
+def identity(path: str) -> Identity:
+    """The file at `path` as it is now (through a link); raises OSError."""
+    status = os.stat(path)
+    return os.path.abspath(path), status.st_size, status.st_mtime_ns
+
+
 def camera_facts(path: str) -> CameraFacts:
     """The camera, software and capture time the EXIF header of `path` names; raises
     as `capture_time` does."""
+    known = _REMEMBERED.get()
+    if known is None:
+        return _read_facts(path)
+    found = identity(path)
+    if found not in known:
+        known[found] = _read_facts(path)
+    return known[found]
+
+
+def encoded(facts: CameraFacts) -> bytes:
+    """`facts` as JSON, exactly as `decoded` gives them back."""
+    taken = facts.taken.isoformat() if facts.taken is not None else None
+    return json.dumps([facts.make, facts.model, facts.software, taken]).encode()
+
+
+def decoded(value: bytes) -> CameraFacts:
+    make, model, software, taken = json.loads(value)
+    return CameraFacts(
+        make, model, software, datetime.fromisoformat(taken) if taken is not None else None
+    )
+
+
+def _read_facts(path: str) -> CameraFacts:
     with open_regular(path) as file:
         # exifread trusts the file's counts and offsets (an ASCII tag 4 GB long is read
         # whole): the budget bounds what it reads, as it does for Pillow.

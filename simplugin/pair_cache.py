@@ -51,6 +51,8 @@ CONFIGURATIONS = 4  # configurations kept, the most recently used
 UNDATED = -1  # the class of the photos without a bucket key
 
 IndexPairs = dict[tuple[int, int], float]
+# json.dumps(key, sort_keys=True), without making an encoder for each of 100,000 photos
+_SORTED_JSON = json.JSONEncoder(sort_keys=True)
 
 
 def configuration(context: ScanContext) -> str:
@@ -74,7 +76,7 @@ def digest(signature: np.ndarray, key: Any) -> bytes | None:
     """What a photo's pairs depend on: its signature and bucket key. None for a key
     that is not JSON: such a photo is fresh every time."""
     try:
-        encoded = json.dumps(key, sort_keys=True).encode()
+        encoded = _SORTED_JSON.encode(key).encode()
     except (TypeError, ValueError):
         return None
     return hashlib.blake2b(signature.tobytes() + b"\0" + encoded, digest_size=16).digest()

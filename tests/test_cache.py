@@ -29,6 +29,23 @@ def test_a_rescan_of_an_unchanged_library_reads_every_photo_from_the_cache(libra
     assert second.photos == first.photos
 
 
+FORKS: list[int] = []  # a fork of this process, each time: appended to from here on
+os.register_at_fork(before=lambda: FORKS.append(os.getpid()))
+
+
+def test_an_unchanged_rescan_starts_no_process(library, tmp_path):
+    cache = tmp_path / "cache.sqlite"
+    FORKS.clear()
+    scan(library, cache=cache, jobs=2)  # reads on two processes
+    assert FORKS
+    FORKS.clear()
+
+    again = scan(library, cache=cache, jobs=2)
+
+    assert again.from_cache == 6
+    assert FORKS == []
+
+
 def test_a_changed_photo_is_read_again(library):
     scan(library)
     shutil.copy(SEAGULLS / "seagull_2.jpeg", library / "seagull_4.jpeg")  # replaced by another
@@ -132,5 +149,6 @@ def test_cache_info_and_clear(library):
     after = run_simplugin("cache", "info")
 
     assert "metric:avgdiff:1: 6 photos" in info.stdout
-    assert cleared.stdout.startswith("removed 12 entries")
+    assert "exif:camera-facts:1: 5 photos" in info.stdout  # the grouped ones, for the keeper
+    assert cleared.stdout.startswith("removed 17 entries")
     assert "metric:avgdiff" not in after.stdout

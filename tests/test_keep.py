@@ -179,3 +179,43 @@ def test_keep_sharpest_keeps_the_sharp_photo_over_its_bigger_blurred_copy(
     assert sharpness(str(sharp_and_blurred / "IMG_2-sharp.jpg")) > 2 * sharpness(
         str(sharp_and_blurred / "IMG_2.jpg")
     )
+
+
+@pytest.fixture
+def original_and_photoshop_copy(tmp_path: Path) -> Path:
+    """The camera's JPEG, and a bigger copy of it that Photoshop wrote last."""
+    shutil.copy2(CAMERA_JPEG, tmp_path / "a.jpg")
+    edited_in_photoshop(CAMERA_JPEG, tmp_path / "b.jpg")
+    return tmp_path
+
+
+def keepers(folder: Path, cache: Path) -> list[str]:
+    return [os.path.basename(g.keep.path) for g in scan(folder, cache=cache).groups]
+
+
+def test_a_rescan_keeps_the_original_it_knows_from_the_cache_without_reading_it_again(
+    original_and_photoshop_copy, tmp_path
+):
+    cache = tmp_path / "cache.sqlite"
+    assert keepers(original_and_photoshop_copy, cache) == ["a.jpg"]
+    # The Photoshop copy's EXIF says "Camera" from now on, but its size and time are
+    # those of the last scan: the cache, not the file, answers for it.
+    copy = original_and_photoshop_copy / "b.jpg"
+    status = copy.stat()
+    copy.write_bytes(copy.read_bytes().replace(b"Adobe Photoshop", b"Camera Firmware"))
+    os.utime(copy, ns=(status.st_atime_ns, status.st_mtime_ns))
+
+    assert keepers(original_and_photoshop_copy, cache) == ["a.jpg"]
+
+
+def test_a_photo_edited_since_the_last_scan_has_its_exif_read_again(
+    original_and_photoshop_copy, tmp_path
+):
+    cache = tmp_path / "cache.sqlite"
+    assert keepers(original_and_photoshop_copy, cache) == ["a.jpg"]
+    copy = original_and_photoshop_copy / "b.jpg"
+    copy.write_bytes(copy.read_bytes().replace(b"Adobe Photoshop", b"Camera Firmware"))
+
+    # Both are the camera's own files now: the one with more pixels is kept.
+    assert keepers(original_and_photoshop_copy, cache) == ["b.jpg"]
+    assert keepers(original_and_photoshop_copy, False) == ["b.jpg"]
