@@ -2,6 +2,7 @@
 
     python benchmarks/partition.py --signatures 200000     # 2 slots; the default size
     python benchmarks/partition.py --signatures 50000 --slots 2 --old-pool
+    python benchmarks/partition.py --contenders here,dask     # the search here, and Dask's
 
 Times, in one run and on the same photo-like signatures (benchmarks/bench.py's), the
 engine's `run_comparisons` with:
@@ -188,6 +189,12 @@ def main() -> None:
     parser.add_argument(
         "--old-pool", action="store_true", help="also time avgdiff's own pool (fd6460b)"
     )
+    parser.add_argument(
+        "--contenders",
+        default="here,local,dask",
+        help="which to time, in this order: here (the search in this process), local, dask;"
+        " the first is the one the others must equal, and their ratios' base",
+    )
     arguments = parser.parse_args()
     count, slots = arguments.signatures, arguments.slots
     rng = np.random.default_rng(count)  # as bench.py's comparison alone makes them
@@ -196,18 +203,27 @@ def main() -> None:
     )
     print(f"{count} signatures, threshold {THRESHOLD}, {os.cpu_count()} cores here, {load()}")
     contenders = {
-        "in this process (one core)": None,
-        f"local executor, {slots} slots": "local",
-        f"dask executor, LocalCluster of {slots} workers": "dask",
+        name: executor
+        for name, executor in {
+            "in this process (one core)": None,
+            f"local executor, {slots} slots": "local",
+            f"dask executor, LocalCluster of {slots} workers": "dask",
+        }.items()
+        if (executor or "here") in arguments.contenders.split(",")
     }
     runs, starts = [], {}
     for name, executor in contenders.items():
         run, starts[name] = on_executor(name, executor, signatures, slots)
         runs.append(run)
-        print(f"  {name}: {run.wall:.1f} s, {load()}", flush=True)
+        digest = hashlib.sha1(repr(run.found).encode()).hexdigest()[:12]
+        print(
+            f"  {name}: wall {run.wall:.1f} s, CPU {run.cpu:.1f} s ({run.cpu_here:.1f} s here),"
+            f" {len(run.found)} pairs ({digest}), {load()}",
+            flush=True,
+        )
     if arguments.old_pool:
         runs.append(old_pool(signatures))
-    del starts["in this process (one core)"]
+    starts.pop("in this process (one core)", None)
     report(runs, starts)
     print(load())
 
