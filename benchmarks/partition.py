@@ -1,14 +1,26 @@
 """Does splitting a large comparison into bands cost more CPU than searching it whole?
 
-    python benchmarks/partition.py                      # 200,000 signatures, 2 slots
-    python benchmarks/partition.py --signatures 50000 --slots 2 --no-baseline
+    python benchmarks/partition.py --signatures 200000     # 2 slots; the default size
+    python benchmarks/partition.py --signatures 50000 --slots 2 --old-pool
+    python benchmarks/partition.py --contenders here,dask     # the search here, and Dask's
 
-Times, in one run and on the same photo-like signatures (benchmarks/bench.py's):
-the search in this process alone (one core), the engine's partitioned search on forked
-local processes (bands with halos, sent as tasks), and, as the baseline, avgdiff's own
-process pool as it was before the engine owned parallelism (fd6460b, read with `git
-show`). Wall time, and CPU time of this process plus its children (waited for, so
-counted by getrusage). Every contender must find the same pairs: asserted.
+Times, in one run and on the same photo-like signatures (benchmarks/bench.py's), the
+engine's `run_comparisons` with:
+- no workers: the search in this process alone (one core), what a scan does below
+  the workers' `spread_from`;
+- the `local` executor's workers: forked processes, the comparison cut into sum
+  bands with halos, sent as tasks;
+- the `dask` executor's workers, on the cluster it embeds (started as `--executor dask`
+  starts it: one worker process per slot, one thread each);
+- optionally (--old-pool, it costs as much CPU as the others), avgdiff's own process
+  pool as it was before the engine owned parallelism (fd6460b, read with `git show`).
+
+Wall time, and CPU time of this process and of every process under it (the local
+workers; Dask's nannies and workers), from the start of the search to its end: the
+executors are started before and closed after. The processes still alive are read with
+psutil (a Dask dependency), those that ended are counted by getrusage once waited for.
+This process's share is shown apart: for Dask it holds the client and the scheduler.
+Every contender must find the same pairs, with the same distances: asserted.
 """
 
 from __future__ import annotations
@@ -22,9 +34,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent))
@@ -32,81 +48,96 @@ sys.path.insert(0, str(HERE.parent.parent))
 
 from bench import photo_like_signatures  # noqa: E402  (the library maker of bench.py)
 
-from simplugin import worker_pool  # noqa: E402
 from simplugin.engine import (  # noqa: E402
     Comparison,
     NoProgress,
     ScanContext,
     default_host,
-    run_comparisons,  # noqa: E402
+    reader_of,
+    run_comparisons,
 )
-from simplugin.reading import Reader  # noqa: E402
 from simplugin.types import ScanSettings, Workers  # noqa: E402
 
 THRESHOLD = 0.07
 BASELINE_COMMIT = "fd6460b"  # avgdiff with its own forked pool
 
-_context = None  # the reader a forked worker was started with
+
+@dataclass(frozen=True)
+class Cpu:
+    """CPU seconds of this process, and of the processes under it."""
+
+    here: float
+    below: float
 
 
-def _remember(context) -> None:
-    global _context
-    _context = context
-
-
-def _run(task, args):
-    return task(_context, *args)
-
-
-class LocalProcesses(Workers):
-    """Forked processes on simplugin's own worker pool, the context shared by the fork:
-    what the local executor does, until it lands."""
-
-    def __init__(self, context, slots: int):
-        self.slots, self.spread_from = slots, 20_000**2
-        self.pool = worker_pool(slots, _remember, (context,))
-
-    def submit(self, task, *args):
-        return self.pool.submit(_run, task, args)
-
-    def worker_lost(self, error):
-        return False
-
-    def close(self, at_once=False):
-        self.pool.shutdown(wait=True, cancel_futures=at_once)
-
-
-def cpu_seconds() -> float:
-    """This process's CPU time and its finished children's."""
+def cpu_now() -> Cpu:
+    """This process's CPU time, and that of its descendants: those alive (psutil,
+    with the children they waited for), and those it waited for (getrusage)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    waited = resource.getrusage(resource.RUSAGE_CHILDREN)
+    below = waited.ru_utime + waited.ru_stime
+    for process in psutil.Process().children(recursive=True):
+        try:
+            times = process.cpu_times()
+        except psutil.Error:  # ended meanwhile: counted by whoever waits for it
+            continue
+        below += times.user + times.system + times.children_user + times.children_system
+    return Cpu(own.ru_utime + own.ru_stime, below)
 
 
-def timed(name: str, search) -> tuple[str, float, float, list]:
-    cpu, wall = cpu_seconds(), time.perf_counter()
+@dataclass(frozen=True)
+class Run:
+    name: str
+    wall: float
+    cpu_here: float
+    cpu_below: float
+    found: list
+
+    @property
+    def cpu(self) -> float:
+        return self.cpu_here + self.cpu_below
+
+
+def timed(name: str, search: Callable[[], list]) -> Run:
+    cpu, wall = cpu_now(), time.perf_counter()
     found = search()
-    return name, time.perf_counter() - wall, cpu_seconds() - cpu, found
+    wall, after = time.perf_counter() - wall, cpu_now()
+    return Run(name, wall, after.here - cpu.here, after.below - cpu.below, found)
 
 
-def in_process(signatures: np.ndarray) -> list:
-    host = default_host()
-    metric = host.metric("avgdiff")
-    return sorted(metric.pairs_within(signatures, THRESHOLD))
-
-
-def partitioned(signatures: np.ndarray, slots: int) -> list:
+def on_executor(
+    name: str, executor: str | None, signatures: np.ndarray, slots: int
+) -> tuple[Run, float]:
+    """The engine's comparison of all `signatures` with each other on the workers of
+    `executor` (None: in this process), and the seconds the workers took to start."""
     host = default_host()
     metric = host.metric("avgdiff")
     settings = ScanSettings(roots=(), metric="avgdiff", threshold=THRESHOLD)
-    with LocalProcesses(Reader(metric, host.provider_of(metric)), slots) as workers:
-        context = ScanContext(host, settings, metric, None, NoProgress(), workers)
-        found = run_comparisons(context, signatures, [Comparison(range(len(signatures)))])
+    context = ScanContext(host, settings, metric, None, NoProgress())
+    started = time.perf_counter()
+    workers: AbstractContextManager[Workers | None] = nullcontext()
+    if executor is not None:
+        workers = host.executor(executor).start({}, slots, reader_of(context))
+    start_seconds = time.perf_counter() - started
+    with workers as running:
+        context = ScanContext(host, settings, metric, None, NoProgress(), running)
+        comparison = [Comparison(range(len(signatures)))]
+        run = timed(name, lambda: pairs_of(run_comparisons(context, signatures, comparison)))
+    return run, start_seconds
+
+
+def pairs_of(found: dict[tuple[int, int], float]) -> list:
     return sorted((i, j, d) for (i, j), d in found.items())
 
 
-def old_pool(signatures: np.ndarray, module) -> list:
-    return sorted(module.AverageDifference().pairs_within(signatures, THRESHOLD))
+def old_pool(signatures: np.ndarray) -> Run:
+    with tempfile.TemporaryDirectory() as folder:
+        module = baseline_module(folder)
+        metric = module.AverageDifference()
+        return timed(
+            f"avgdiff's own pool ({BASELINE_COMMIT})",
+            lambda: sorted(metric.pairs_within(signatures, THRESHOLD)),
+        )
 
 
 def baseline_module(folder: str):
@@ -127,41 +158,74 @@ def baseline_module(folder: str):
     return module
 
 
+def load() -> str:
+    return "load average " + " ".join(f"{n:.2f}" for n in os.getloadavg())
+
+
+def report(runs: list[Run], starts: dict[str, float]) -> None:
+    expected = runs[0].found
+    print(f"{'':44} {'wall':>9} {'CPU all':>9} {'here':>8} {'below':>8}")
+    for run in runs:
+        assert run.found == expected, f"{run.name} found other pairs"  # pairs and distances
+        digest = hashlib.sha1(repr(run.found).encode()).hexdigest()[:12]
+        print(
+            f"{run.name:44} {run.wall:7.1f} s {run.cpu:7.1f} s {run.cpu_here:6.1f} s"
+            f" {run.cpu_below:6.1f} s  {len(run.found)} pairs ({digest})"
+        )
+    first = runs[0]
+    for run in runs[1:]:
+        print(
+            f"{run.name:44} / one core: wall {run.wall / first.wall:.2f}x,"
+            f" CPU {run.cpu / first.cpu:.2f}x"
+        )
+    for name, seconds in starts.items():
+        print(f"{name}: workers started in {seconds:.1f} s (not counted above)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--signatures", type=int, default=200_000)
-    parser.add_argument("--slots", type=int, default=2)
-    parser.add_argument("--no-baseline", action="store_true", help="skip the old avgdiff pool")
+    parser.add_argument("--slots", type=int, default=2, help="workers of each executor")
+    parser.add_argument(
+        "--old-pool", action="store_true", help="also time avgdiff's own pool (fd6460b)"
+    )
+    parser.add_argument(
+        "--contenders",
+        default="here,local,dask",
+        help="which to time, in this order: here (the search in this process), local, dask;"
+        " the first is the one the others must equal, and their ratios' base",
+    )
     arguments = parser.parse_args()
-    count = arguments.signatures
+    count, slots = arguments.signatures, arguments.slots
     rng = np.random.default_rng(count)  # as bench.py's comparison alone makes them
     signatures = np.concatenate(
         [photo_like_signatures(min(5000, count - done), rng) for done in range(0, count, 5000)]
     )
-    print(f"{count} signatures, threshold {THRESHOLD}, {os.cpu_count()} cores here")
-    runs = [timed("in this process (one core)", lambda: in_process(signatures))]
-    runs.append(
-        timed(
-            f"partitioned, local processes, {arguments.slots} slots",
-            lambda: partitioned(signatures, arguments.slots),
+    print(f"{count} signatures, threshold {THRESHOLD}, {os.cpu_count()} cores here, {load()}")
+    contenders = {
+        name: executor
+        for name, executor in {
+            "in this process (one core)": None,
+            f"local executor, {slots} slots": "local",
+            f"dask executor, LocalCluster of {slots} workers": "dask",
+        }.items()
+        if (executor or "here") in arguments.contenders.split(",")
+    }
+    runs, starts = [], {}
+    for name, executor in contenders.items():
+        run, starts[name] = on_executor(name, executor, signatures, slots)
+        runs.append(run)
+        digest = hashlib.sha1(repr(run.found).encode()).hexdigest()[:12]
+        print(
+            f"  {name}: wall {run.wall:.1f} s, CPU {run.cpu:.1f} s ({run.cpu_here:.1f} s here),"
+            f" {len(run.found)} pairs ({digest}), {load()}",
+            flush=True,
         )
-    )
-    if not arguments.no_baseline:
-        with tempfile.TemporaryDirectory() as folder:
-            module = baseline_module(folder)
-            runs.append(
-                timed(
-                    f"avgdiff's own pool ({BASELINE_COMMIT})", lambda: old_pool(signatures, module)
-                )
-            )
-    expected = runs[0][3]
-    for name, wall, cpu, found in runs:
-        assert found == expected, f"{name} found other pairs"  # pairs and distances
-        digest = hashlib.sha1(repr(found).encode()).hexdigest()[:12]
-        print(f"{name:45} wall {wall:7.2f} s  CPU {cpu:7.2f} s  {len(found)} pairs ({digest})")
-    first = runs[0]
-    for name, wall, cpu, _ in runs[1:]:
-        print(f"{name:45} / one core: wall {wall / first[1]:.2f}x, CPU {cpu / first[2]:.2f}x")
+    if arguments.old_pool:
+        runs.append(old_pool(signatures))
+    starts.pop("in this process (one core)", None)
+    report(runs, starts)
+    print(load())
 
 
 if __name__ == "__main__":
