@@ -367,7 +367,16 @@ def reader_of(context: ScanContext) -> Reader:
         host.provider_of(metric),
         bucketer,
         host.provider_of(bucketer) if bucketer is not None else None,
+        folder=_current_folder(),
+        roots=context.settings.roots,
     )
+
+
+def _current_folder() -> str:
+    try:
+        return os.getcwd()
+    except OSError:  # removed since: the scan was given absolute paths, or finds nothing
+        return ""
 
 
 @contextmanager
@@ -407,10 +416,12 @@ class _Summarising:
 
     def run(self, workers: Workers) -> Summaries:
         self.context.progress.stage("reading photos", None)
-        for candidate, outcome in read_all(workers, self.to_read()):
-            self.context.progress.advance()
-            self.take(candidate, outcome)
-        self.store()
+        try:
+            for candidate, outcome in read_all(workers, self.to_read()):
+                self.context.progress.advance()
+                self.take(candidate, outcome)
+        finally:  # a scan that stops (Ctrl-C, its workers lost) keeps what it read
+            self.store()
         return self.summaries()
 
     def candidates(self) -> Iterator[Candidate]:

@@ -36,20 +36,26 @@ class Summary:
 
 @dataclass(frozen=True)
 class Reader:
-    """Reads photos for one scan with its metric and bucketer."""
+    """Reads photos for one scan with its metric and bucketer. `folder` is the scan's
+    current folder, where the paths it was given as relative start: a worker elsewhere
+    (another process's folder, another machine) reads the same files. `roots` are the
+    paths the scan was given, for an executor to check that its workers see them."""
 
     metric: Metric
     metric_plugin: str
     bucketer: Bucketer | None = None
     bucketer_plugin: str | None = None
+    folder: str = ""
+    roots: tuple[str, ...] = ()
 
     def read(self, candidate: Candidate) -> Summary | str | None:
         """The photo's summary; a one-line reason to skip it; or None when the file is
         not a photo and not named like one (a video, a text file): it is ignored."""
+        path = os.path.join(self.folder, candidate.path)  # as is, when absolute
         try:
             if candidate.size == 0:
                 raise Unreadable("empty file")
-            shown = open_displayed(candidate.path, self.metric.decode_size)
+            shown = open_displayed(path, self.metric.decode_size)
         except Unreadable as reason:
             return str(reason) if candidate.named_like_photo else None
         try:
@@ -58,7 +64,7 @@ class Reader:
             key = None
             if self.bucketer is not None:
                 with blame(self.bucketer_plugin or "?", "key"):
-                    key = self.bucketer.key(candidate.path)
+                    key = self.bucketer.key(path)
         except PluginError as failure:
             if not failure.about_one_photo:
                 raise  # a plugin ending the process (sys.exit) fails the scan, here or in a worker

@@ -6,17 +6,22 @@ the module, and a `dask scheduler` with `dask worker` processes started as a use
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from test_signals import noise, processes, stop_a_scan, within_seconds  # noqa: F401
 
 import simplugin.hookspecs
 from conftest import DUBLIN, SEAGULLS, run_simplugin
@@ -87,6 +92,14 @@ def free_port() -> int:
 def scheduler_address():
     """A `dask scheduler` and a `dask worker` (2 processes of 1 thread) started as
     processes of their own, as a user would on the machines of a cluster."""
+    with cluster_apart() as address:
+        yield address
+
+
+@contextlib.contextmanager
+def cluster_apart(worker_prefix: Sequence[str] = (), workers: int = 2) -> Iterator[str]:
+    """A scheduler and a worker started as processes of their own; the worker's command
+    line after `worker_prefix` (another mount namespace, say)."""
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     env = {
@@ -95,25 +108,14 @@ def scheduler_address():
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
     }
     dask = [sys.executable, "-m", "dask"]
-    started = [
-        subprocess.Popen(
-            [*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    ]
-    started.append(
-        subprocess.Popen(
-            [*dask, "worker", address, "--nworkers", "2", "--nthreads", "1", "--no-dashboard"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    )
+    quiet = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    scheduler = ["scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"]
+    worker = ["worker", address, "--nworkers", str(workers), "--nthreads", "1", "--no-dashboard"]
+    started = [subprocess.Popen([*dask, *scheduler], **quiet)]
+    started.append(subprocess.Popen([*worker_prefix, *dask, *worker], **quiet))
     try:
         with distributed.Client(address, timeout=30, set_as_default=False) as client:
-            client.wait_for_workers(2, timeout=60)
+            client.wait_for_workers(workers, timeout=60)
         yield address
     finally:
         for process in reversed(started):
@@ -122,6 +124,20 @@ def scheduler_address():
 
 
 # --- tasks sent to the workers ----------------------------------------------------------
+
+
+def read_one(reader: Reader, path: str):
+    """A task: one photo read, its path relative to the reader's folder as in a scan."""
+    stat = os.stat(os.path.join(reader.folder, path))
+    return reader.read(Candidate(path, stat.st_size, stat.st_mtime_ns, True))
+
+
+def reader_of(_root: str) -> Reader:
+    metric = load_plugins().metric("avgdiff")
+    return Reader(metric, "avgdiff", folder=os.getcwd(), roots=(_root,))
+
+
+DUBLIN_PHOTO = sorted(DUBLIN.iterdir())[0]
 
 
 def summary_of(reader: Reader, path: str):
@@ -187,7 +203,7 @@ def test_workers_that_run_another_simplugin_are_refused_naming_the_difference(wo
 def test_a_worker_that_joins_later_with_another_simplugin_refuses_each_task(workers):
     older = {**installed_versions(), "simplugin": "0.0.1"}
 
-    expected = Expected(older, os.getcwd())
+    expected = Expected(older)
     future = workers.client.submit(run_checked, expected, slow_sum, None, 0.0, pure=False)
 
     with pytest.raises(UsageError, match=r"the Dask worker at tcp://\S+ does not run this"):
@@ -203,7 +219,7 @@ def test_a_worker_without_a_plugin_distribution_is_refused(workers):
 
 def test_the_workers_the_executor_starts_run_without_malloc_trim_threshold(cluster):
     with distributed.Client(cluster, set_as_default=False) as client:
-        trims = {trim for _, trim in client.run(worker_facts).values()}
+        trims = {facts[1] for facts in client.run(worker_facts).values()}
 
     assert trims == {None}
 
@@ -229,7 +245,7 @@ def test_workers_started_with_dasks_default_malloc_trim_get_one_warning(capsys, 
 def test_workers_started_as_the_readme_says_run_without_malloc_trim(scheduler_address, reader):
     options = {"address": scheduler_address}
     with DaskExecutor().start(options, 1, reader) as started:
-        trims = {trim for _, trim in started.client.run(worker_facts).values()}
+        trims = {facts[1] for facts in started.client.run(worker_facts).values()}
         path = str(SEAGULLS / "seagull_2.jpeg")
         summary = started.submit(summary_of, path).result()
 
@@ -239,24 +255,52 @@ def test_workers_started_as_the_readme_says_run_without_malloc_trim(scheduler_ad
 
 
 def test_workers_started_elsewhere_find_a_library_given_as_a_relative_path(
-    scheduler_address, reader, library, monkeypatch
+    scheduler_address, library, monkeypatch
 ):
     monkeypatch.chdir(library.parent)
+    reader = reader_of(library.name)  # the scan's folder, as a scan makes it
     with DaskExecutor().start({"address": scheduler_address}, 1, reader) as started:
-        summary = started.submit(summary_of, "library/seagull_3.jpeg").result()
+        summary = started.submit(read_one, "library/seagull_3.jpeg").result()
 
-    here = summary_of(reader, "library/seagull_3.jpeg")
+    here = read_one(reader, "library/seagull_3.jpeg")
     assert np.array_equal(summary.signature, here.signature)
 
 
-def test_a_worker_that_lacks_the_scans_folder_refuses_in_one_line(workers, tmp_path):
-    missing = Expected(installed_versions(), str(tmp_path / "only here"))
+def test_two_scans_from_different_folders_share_a_cluster_and_each_reads_its_own(workers, tmp_path):
+    for name, source in (("one", SEAGULLS / "seagull_1.jpeg"), ("two", DUBLIN_PHOTO)):
+        (tmp_path / name).mkdir()
+        shutil.copy(source, tmp_path / name / "photo.jpeg")
+    readers = [replace(workers.context, folder=str(tmp_path / n)) for n in ("one", "two")]
 
-    future = workers.client.submit(run_checked, missing, slow_sum, None, 0.0, pure=False)
+    futures = [workers.client.submit(read_one, r, "photo.jpeg", pure=False) for r in readers * 4]
 
-    with pytest.raises(UsageError, match="cannot enter the scan's folder .*only here") as refused:
-        future.result()
-    assert "every worker must see the same paths" in str(refused.value)
+    widths = {f.result().width for f in futures}
+    assert widths == {read_one(r, "photo.jpeg").width for r in readers}
+    assert len(widths) == 2
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a worker its own mounts")
+def test_a_worker_that_does_not_see_the_library_is_refused_in_one_line(library, reader):
+    # The worker sees the library's folder empty: a share that failed to mount there.
+    empty_mount = ["unshare", "-m", "sh", "-c", 'mount -t tmpfs none "$0" && exec "$@"']
+    with cluster_apart([*empty_mount, str(library)], workers=1) as address:
+        with pytest.raises(UsageError) as refused:
+            DaskExecutor().start({"address": address}, 1, replace(reader, roots=(str(library),)))
+
+    assert str(refused.value) == (
+        f"the Dask worker at {str(refused.value).split()[4]} does not see {library} as this"
+        " machine does (every worker must see the library at the same paths)"
+    )
+
+
+def test_an_address_without_a_port_is_refused_at_once(library):
+    run = run_simplugin(
+        "scan", str(library), "--executor", "dask", "--executor-option", "address=garbage"
+    )
+
+    assert run.returncode == 2
+    assert "expected HOST:PORT, such as tcp://host:8786, not 'garbage'" in run.stderr
+    assert len(run.stderr.splitlines()) == 1
 
 
 def test_a_scheduler_that_cannot_be_reached_is_a_usage_error(reader):
@@ -371,3 +415,18 @@ def test_a_scan_sent_to_a_scheduler_and_workers_started_apart_finds_the_local_pa
     assert on_dask.returncode == local.returncode == 0, on_dask.stderr
     assert on_dask.stdout == local.stdout
     assert len(on_dask.stderr.splitlines()) == len(local.stderr.splitlines())  # no warning
+
+
+def test_ctrl_c_ends_a_scan_on_its_own_cluster_in_one_line(noise, tmp_path):  # noqa: F811
+    cache = tmp_path / "cache.sqlite"
+
+    def press_ctrl_c_until_it_stops(pid: int) -> None:
+        # As a user does: a Ctrl-C while the cluster starts is lost, the next one is not.
+        while within_seconds(0.5, lambda: not processes(lambda f: f[2] == str(pid))) is False:
+            os.killpg(pid, signal.SIGINT)
+
+    code, stderr, _ = stop_a_scan(
+        noise, cache, tmp_path, press_ctrl_c_until_it_stops, ("--executor", "dask")
+    )
+
+    assert (code, stderr) == (130, "simplugin: interrupted\n")

@@ -69,7 +69,9 @@ def within_seconds(seconds: float, condition) -> bool:
     return True
 
 
-def stop_a_scan(noise: Path, cache: Path, tmp_path: Path, send) -> tuple[int, str, set[int]]:
+def stop_a_scan(
+    noise: Path, cache: Path, tmp_path: Path, send, options: tuple[str, ...] = ()
+) -> tuple[int, str, set[int]]:
     """Start a scan of `noise`, call `send(pid)` once its workers are reading, check that
     no process of it is left a few seconds after it ends, and return its exit code, its
     stderr and the workers it had when the signal was sent."""
@@ -77,7 +79,7 @@ def stop_a_scan(noise: Path, cache: Path, tmp_path: Path, send) -> tuple[int, st
     with errors.open("w") as stderr:
         scan = subprocess.Popen(
             [sys.executable, "-m", "simplugin", "scan", str(noise), "-j", JOBS, "-q"]
-            + ["--cache", str(cache)],
+            + ["--cache", str(cache), *options],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=stderr,  # a file, not a pipe: a worker left running cannot hold the test up

@@ -19,12 +19,16 @@ task, for a worker that joins later; a difference stops the scan, naming it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import logging
 import os
+import signal
+import threading
+import warnings
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -32,6 +36,7 @@ from typing import Any
 from simplugin import (
     Executor,
     Option,
+    SimpluginError,
     UsageError,
     Workers,
     error_reason,
@@ -50,12 +55,22 @@ WORKERS_SECONDS = 60  # for a first worker to join a scheduler that has none yet
 INSTALL = "pip install 'simplugin[dask]'"
 
 
+def scheduler_address(text: str) -> str:
+    """An address a scheduler listens on, `[PROTOCOL://]HOST:PORT`: anything else is
+    refused at once (Dask would try it for a minute)."""
+    _, _, place = text.strip().rpartition("://")
+    host, colon, port = place.rpartition(":")
+    if not (host and colon and port.isdigit() and port.isascii()):
+        raise ValueError(f"expected HOST:PORT, such as tcp://host:8786, not {quoted(text)}")
+    return text.strip()
+
+
 class DaskExecutor(Executor):
     name = "dask"
     description = "run the scan's work on a Dask cluster: this machine's, or one at an address"
     options = {
         "address": Option(
-            str,
+            scheduler_address,
             "the scheduler to use, such as tcp://host:8786 (default: start a cluster on"
             " this machine, one worker per job)",
         ),
@@ -79,11 +94,12 @@ class DaskExecutor(Executor):
             client = connect(address or cluster)
         except BaseException:
             if cluster is not None:
-                cluster.close()
+                with _ctrl_c_left_to_the_scan():
+                    cluster.close()
             raise
         workers = DaskWorkers(client, cluster, context, options.get("spread_from") or 0)
         try:
-            check_workers(client, workers.expected.versions)
+            check_workers(client, workers.expected.versions, library_of(context))
         except BaseException:
             workers.close(at_once=True)
             raise
@@ -101,7 +117,7 @@ def embedded_cluster(jobs: int) -> Any:
         # scan then retries the photos it had, one by one, as it does with local processes.
         "distributed.scheduler.allowed-failures": 0,
     }
-    with dask.config.set(settings):
+    with dask.config.set(settings), _ctrl_c_left_to_the_scan():
         return distributed.LocalCluster(
             n_workers=jobs,
             threads_per_worker=1,
@@ -112,6 +128,22 @@ def embedded_cluster(jobs: int) -> Any:
             # a worker dying is the scan's to report, in one line: not Dask's log
             silence_logs=logging.CRITICAL,
         )
+
+
+@contextlib.contextmanager
+def _ctrl_c_left_to_the_scan() -> Iterator[None]:
+    """Ctrl-C ignored while the workers start, which they inherit: it reaches the whole
+    process group, and the scan, which ends them, says what it means in one line (each
+    worker would print its traceback). A Ctrl-C during those seconds is lost: a second
+    one stops the scan. (Holding it instead does not last: the workers release it.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may change how signals are handled
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def connect(address: Any) -> Any:
@@ -141,16 +173,23 @@ class DaskWorkers(Workers):
         self.cluster = cluster  # None when the scheduler is someone else's
         self.context = context
         self.spread_from = spread_from
-        self.expected = Expected(installed_versions(), os.getcwd())
+        self.expected = Expected(installed_versions())
         self.slots = max(1, sum(client.nthreads().values()))
         self._submitted: weakref.WeakSet = weakref.WeakSet()
+        # What goes wrong is the scan's to say, in one line: not Dask's log, with its
+        # tracebacks (a scheduler lost, a worker restarted), while the scan runs.
+        self._dask_logs = _quietened("distributed")
 
     def submit(self, task: Callable[..., Any], *args: Any) -> Any:
-        future = self.client.submit(
-            run_checked, self.expected, task, self.context, *args, pure=False
-        )
+        with warnings.catch_warnings():
+            # A band of signatures is sent with its task on purpose (data scattered
+            # once dies with its worker): not a mistake to warn the user of.
+            warnings.filterwarnings("ignore", "Sending large graph", UserWarning)
+            future = self.client.submit(
+                run_checked, self.expected, task, self.context, *args, pure=False
+            )
         self._submitted.add(future)
-        return future
+        return _Outcome(future)
 
     def worker_lost(self, error: BaseException) -> bool:
         # The scheduler raises KilledWorker for a task running on workers that died
@@ -161,13 +200,52 @@ class DaskWorkers(Workers):
         return isinstance(error, KilledWorker)
 
     def close(self, at_once: bool = False) -> None:
+        # Ending the cluster is what a Ctrl-C asks for: another one would leave it half
+        # ended, for Python's exit to end with a traceback.
+        with _ctrl_c_left_to_the_scan():
+            try:
+                if at_once:
+                    self.client.cancel(list(self._submitted), force=True)
+                self.client.close()
+            finally:
+                try:
+                    if self.cluster is not None:
+                        self.cluster.close()
+                finally:
+                    for log, level in self._dask_logs:
+                        log.setLevel(level)
+
+
+def _quietened(name: str) -> list[tuple[logging.Logger, int]]:
+    """The logger `name` and those below it (Dask sets their levels one by one) made
+    silent; returns each with the level to restore."""
+    names = [n for n in list(logging.root.manager.loggerDict) if n.startswith(name + ".")]
+    logs = [logging.getLogger(n) for n in (name, *names)]
+    before = [(log, log.level) for log in logs]
+    for log in logs:
+        log.setLevel(logging.CRITICAL + 1)
+    return before
+
+
+class _Outcome:
+    """A task's future whose `result()` says in one line that the scheduler was lost
+    (killed, its machine gone), rather than with Dask's traceback."""
+
+    def __init__(self, future: Any):
+        self.future = future
+
+    def result(self) -> Any:
+        from concurrent.futures import CancelledError
+
+        from distributed.comm import CommClosedError
+
         try:
-            if at_once:
-                self.client.cancel(list(self._submitted), force=True)
-            self.client.close()
-        finally:
-            if self.cluster is not None:
-                self.cluster.close()
+            return self.future.result()
+        except (CancelledError, CommClosedError) as error:
+            said = " ".join(str(error).split())  # Dask's message runs over lines
+            raise SimpluginError(
+                f"lost the Dask scheduler, the scan cannot go on ({type(error).__name__}: {said})"
+            ) from None
 
 
 # --- what runs on the workers ---------------------------------------------------------
@@ -203,45 +281,52 @@ def version_difference(here: Mapping[str, str], there: Mapping[str, str]) -> str
     return None
 
 
-def worker_facts() -> tuple[dict[str, str], str | None]:
-    """What the client checks on each worker: its versions, and its MALLOC_TRIM."""
-    return installed_versions(), os.environ.get(MALLOC_TRIM)
+def worker_facts(library: list[str] = ()) -> tuple[dict[str, str], str | None, list[tuple]]:
+    """What the client checks on each worker: its versions, its MALLOC_TRIM, and what
+    it sees of the library."""
+    return installed_versions(), os.environ.get(MALLOC_TRIM), view_of(list(library))
 
 
 @dataclass(frozen=True, slots=True)
 class Expected:
-    """What each task checks on its worker, sent with it."""
+    """What each task checks on its worker, sent with it: the client's simplugin and
+    plugin versions."""
 
-    versions: Mapping[str, str]  # the client's simplugin and plugin versions
-    folder: str  # the scan's current folder: relative paths are relative to it
+    versions: Mapping[str, str]
 
 
 def run_checked(expected: Expected, task: Callable[..., Any], context: Any, *args: Any):
     """`task(context, *args)` on a worker that runs the client's versions (a worker
-    that joined after the scan started has not been checked otherwise), in the scan's
-    current folder, so that a library given as a relative path is found."""
+    that joined after the scan started has not been checked otherwise)."""
     difference = version_difference(expected.versions, installed_versions())
     if difference:
         raise UsageError(mismatch_message(f"the Dask worker at {_own_address()}", difference))
-    if _current_folder() != expected.folder:
-        # The process's folder, shared by its threads: every task sets it to its own
-        # scan's, which is the same for all tasks but those of two scans at once.
-        try:
-            os.chdir(expected.folder)
-        except OSError as error:
-            raise UsageError(
-                f"the Dask worker at {_own_address()} cannot enter the scan's folder"
-                f" {printable(expected.folder)}: {error_reason(error)} (every worker must"
-                " see the same paths)"
-            ) from None
     return task(context, *args)
 
 
-def _current_folder() -> str | None:
-    try:
-        return os.getcwd()
-    except OSError:  # removed since the last scan entered it
-        return None
+def library_of(context: Any) -> list[str]:
+    """The scan's roots as absolute paths (the reader knows them and the scan's folder)."""
+    folder = getattr(context, "folder", "") or os.getcwd()
+    return [os.path.join(folder, os.path.expanduser(r)) for r in getattr(context, "roots", ())]
+
+
+def view_of(paths: list[str]) -> list[tuple]:
+    """What a machine sees at each path: nothing, a file and its size, or a folder and
+    the first names in it. Two machines that see the same library see the same views;
+    a share that failed to mount shows an empty folder, or none."""
+    views = []
+    for path in paths:
+        try:
+            if os.path.isdir(path):
+                views.append(("folder", sorted(os.listdir(path))[:VIEWED_NAMES]))
+            else:
+                views.append(("file", os.stat(path).st_size))
+        except OSError as error:
+            views.append(("unreadable", error_reason(error)))
+    return views
+
+
+VIEWED_NAMES = 64  # names compared per folder: enough to tell another share
 
 
 def _own_address() -> str:
@@ -257,20 +342,30 @@ def mismatch_message(worker: str, difference: str) -> str:
     return f"{worker} does not run this simplugin: {difference} (install the same on every worker)"
 
 
-def check_workers(client: Any, versions: Mapping[str, str]) -> None:
-    """Refuse a cluster whose workers run other versions than this client; warn once
-    when they run with MALLOC_TRIM_THRESHOLD_ set."""
+def check_workers(client: Any, versions: Mapping[str, str], library: list[str] = ()) -> None:
+    """Refuse a cluster whose workers run other versions than this client, or do not
+    see the `library` (paths) as it does; warn once when they run with
+    MALLOC_TRIM_THRESHOLD_ set."""
     trims = set()
-    for address, facts in sorted(client.run(worker_facts, on_error="return").items()):
+    library = list(library)
+    views = view_of(library)
+    found = client.run(worker_facts, library, on_error="return")
+    for address, facts in sorted(found.items()):
         if isinstance(facts, BaseException):  # simplugin missing there, most often
             raise UsageError(
                 f"the Dask worker at {address} cannot run simplugin:"
                 f" {type(facts).__name__}: {facts} (install it as here: {INSTALL})"
             )
-        their_versions, trim = facts
+        their_versions, trim, their_views = facts
         difference = version_difference(versions, their_versions)
         if difference:
             raise UsageError(mismatch_message(f"the Dask worker at {address}", difference))
+        for path, here, there in zip(library, views, their_views, strict=True):
+            if here != there:
+                raise UsageError(
+                    f"the Dask worker at {address} does not see {printable(path)} as this"
+                    " machine does (every worker must see the library at the same paths)"
+                )
         if trim is not None:
             trims.add(trim)
     if trims:

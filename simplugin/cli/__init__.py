@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import traceback
 import warnings
 from collections.abc import Sequence
@@ -66,6 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         warn(f"terminated by {stop}")
         return stop.exit_code
     except KeyboardInterrupt:
+        # The work has ended: another Ctrl-C (a user pressing it again) changes nothing,
+        # and would only turn the exit into Python's own, with a traceback.
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         warn("interrupted")
         return ExitCode.INTERRUPTED
     except BrokenPipeError:
