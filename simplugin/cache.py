@@ -53,7 +53,8 @@ CREATE TABLE IF NOT EXISTS pair_configurations (
     id INTEGER PRIMARY KEY,
     key TEXT NOT NULL UNIQUE,  -- metric, threshold, bucketer and its options... as JSON
     generation INTEGER NOT NULL,
-    used_ns INTEGER NOT NULL
+    used_ns INTEGER NOT NULL,
+    pairs INTEGER NOT NULL DEFAULT 0  -- how many its last scan stored: a check
 );
 CREATE TABLE IF NOT EXISTS pair_photos (
     configuration INTEGER NOT NULL,

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sqlite3
 import time
 import warnings
@@ -184,6 +185,9 @@ class PairCache:
     def __init__(self, cache: SignatureCache, context: ScanContext):
         self.cache = cache
         self.configuration = configuration(context)
+        threshold = context.settings.threshold
+        # what every stored distance is below (a threshold of 0 asks for distance 0)
+        self.below = threshold if threshold > 0 else math.nextafter(0.0, 1.0)
         self.reused = 0  # pairs the last `recall`ed scan took from here
 
     def recall(self, summaries: Summaries, compare_all: bool) -> Recalled:
@@ -235,20 +239,34 @@ class PairCache:
                 )
             connection.execute("BEGIN")  # one snapshot, whatever another scan writes
             try:
-                return self._read(connection)
+                stored = self._read(connection)
             finally:
                 connection.execute("COMMIT")
+            if stored is not None:
+                return stored
+            _warn(
+                f"the pairs kept in the cache {self.cache.path} do not add up (changed by"
+                " hand, or damaged): comparing every photo again"
+            )
+            with connection:
+                _forget_state(connection, self.configuration)
+            return self._load()  # empty now: this scan stores its state anew
         except sqlite3.Error as error:
             _warn(f"could not read the pairs in the cache {self.cache.path}: {error}")
             return Stored(-1, -1, {}, {})
 
-    def _read(self, connection: sqlite3.Connection) -> Stored:
+    def _read(self, connection: sqlite3.Connection) -> Stored | None:
+        """The stored state; None when it does not add up: a pair of photos it does not
+        hold, a distance that is no number below the threshold, fewer or more pairs
+        than were written. (A pair made up at a likely distance would pass: the cache is
+        the user's own file, and this is no defence against them.)"""
         row = connection.execute(
-            "SELECT id, generation FROM pair_configurations WHERE key = ?", (self.configuration,)
+            "SELECT id, generation, pairs FROM pair_configurations WHERE key = ?",
+            (self.configuration,),
         ).fetchone()
         if row is None:  # just forgotten by a scan under other configurations
             return Stored(-1, -1, {}, {})
-        number, generation = row
+        number, generation, count = row
         photo_rows = connection.execute(
             "SELECT path, id, digest, bucket FROM pair_photos WHERE configuration = ?", (number,)
         )
@@ -257,6 +275,12 @@ class PairCache:
             "SELECT a, b, distance FROM pairs WHERE configuration = ?", (number,)
         )
         pairs = {(a, b): distance for a, b, distance in pair_rows}
+        ids = {row[0] for row in photos.values()}
+        if len(pairs) != count or not all(
+            a < b and a in ids and b in ids and type(d) is float and 0.0 <= d < self.below
+            for (a, b), d in pairs.items()
+        ):
+            return None
         return Stored(number, generation, photos, pairs)
 
 
@@ -352,10 +376,25 @@ class _Writing:
             "INSERT OR REPLACE INTO pairs VALUES (?, ?, ?, ?)",
             ((number, *pair, d) for pair, d in found.items() if stored.get(pair) != d),
         )
+        self.connection.execute(
+            "UPDATE pair_configurations SET pairs = ? WHERE id = ?", (len(found), number)
+        )
 
 
 def _ordered(a: int, b: int) -> tuple[int, int]:
     return (a, b) if a < b else (b, a)
+
+
+def _forget_state(connection: sqlite3.Connection, key: str) -> None:
+    """Drop a configuration's stored state: its next scan compares everything."""
+    found = connection.execute("SELECT id FROM pair_configurations WHERE key = ?", (key,))
+    _forget(connection, found.fetchall())
+
+
+def _forget(connection: sqlite3.Connection, configurations: list[tuple[int]]) -> None:
+    for table, column in (("pairs", "configuration"), ("pair_photos", "configuration")):
+        connection.executemany(f"DELETE FROM {table} WHERE {column} = ?", configurations)
+    connection.executemany("DELETE FROM pair_configurations WHERE id = ?", configurations)
 
 
 def _forget_unused(connection: sqlite3.Connection) -> None:
@@ -364,9 +403,7 @@ def _forget_unused(connection: sqlite3.Connection) -> None:
         "SELECT id FROM pair_configurations ORDER BY used_ns DESC LIMIT -1 OFFSET ?",
         (CONFIGURATIONS,),
     ).fetchall()
-    for table, column in (("pairs", "configuration"), ("pair_photos", "configuration")):
-        connection.executemany(f"DELETE FROM {table} WHERE {column} = ?", old)
-    connection.executemany("DELETE FROM pair_configurations WHERE id = ?", old)
+    _forget(connection, old)
 
 
 def _warn(message: str) -> None:

@@ -4,16 +4,19 @@ finds: the pairs the last scan found among unchanged photos come from the cache.
 from __future__ import annotations
 
 import os
+import sqlite3
 import tempfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
 from conftest import run_simplugin
 from simplugin import scan
+from simplugin.cache import CacheWarning
 
 EXIF_IFD, DATE_TIME_ORIGINAL = 0x8769, 0x9003
 SCENES = 3  # few scenes, so that most libraries hold near-duplicates
@@ -196,3 +199,28 @@ def test_cache_info_counts_the_pairs_and_clear_removes_them(library, tmp_path):
 def test_a_scan_without_a_cache_reuses_nothing(library):
     scan(library, cache=False, bucketer=None)
     assert scan(library, cache=False, bucketer=None).pairs_reused == 0
+
+
+@pytest.mark.parametrize(
+    "tampering",
+    [
+        "UPDATE pairs SET distance = -1",
+        "UPDATE pairs SET distance = 'near'",
+        "UPDATE pairs SET distance = 0.5",  # above the threshold: never stored
+        "DELETE FROM pairs",
+        "DROP TABLE pairs",
+        "INSERT INTO pairs SELECT configuration, a, b + 1000, distance FROM pairs",
+    ],
+)
+def test_pairs_changed_in_the_cache_by_hand_are_compared_again(library, tmp_path, tampering):
+    cache = tmp_path / "cache.sqlite"
+    first = scan(library, cache=cache, bucketer=None)
+    with sqlite3.connect(cache) as connection:
+        connection.execute(tampering)
+
+    with pytest.warns(CacheWarning, match="do not add up.*comparing every photo again"):
+        again = scan(library, cache=cache, bucketer=None)
+    after = scan(library, cache=cache, bucketer=None)
+
+    assert found(again) == found(after) == found(first)
+    assert (again.pairs_reused, after.pairs_reused) == (0, len(first.pairs))
