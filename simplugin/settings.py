@@ -380,7 +380,9 @@ SETTINGS: dict[str, Setting] = {
             "executor_options",
             None,
             "Mapping[str, Any] | None",
-            "the executor's options (on the command line: KEY=VALUE, repeatable)",
+            "the executor's options, e.g. dask's address=tcp://HOST:8786 (a scheduler"
+            " already running) or spread_from=N (on the command line: KEY=VALUE,"
+            " repeatable; README: 'More than one machine')",
             flags=("--executor-option",),
             metavar="KEY=VALUE",
             types=(dict,),
