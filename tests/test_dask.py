@@ -21,11 +21,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from test_reading import CrashyPlugin
 from test_signals import noise, processes, stop_a_scan, within_seconds  # noqa: F401
 
 import simplugin.hookspecs
 from conftest import DUBLIN, SEAGULLS, run_simplugin
-from simplugin import Metric, UsageError, hookimpl, load_plugins, scan
+from simplugin import UsageError, load_plugins, scan
 from simplugin.discover import Candidate
 from simplugin.reading import Reader
 
@@ -359,27 +360,6 @@ def test_the_cluster_the_dask_executor_starts_itself_finds_what_a_local_scan_fin
     assert findings(on_dask) == findings(local)
 
 
-class Darkness(Metric):
-    name = "darkness"
-    default_threshold = 0.05
-    signature_shape = (1,)
-    signature_dtype = "float64"
-
-    def signature(self, image):
-        if image.width < 100:
-            os._exit(70)  # its decoder dies on small photos: the whole worker goes
-        return np.array([1 - np.asarray(image.convert("L")).mean() / 255])
-
-    def distance(self, a, b):
-        return float(abs(a[0] - b[0]))
-
-
-class CrashyPlugin:
-    @hookimpl
-    def register_metrics(self, register):
-        register(Darkness())
-
-
 @needs_executor_plumbing
 def test_a_photo_that_kills_its_dask_worker_costs_only_itself(library, cluster):
     Image.open(library / "seagull_1.jpeg").resize((60, 80)).save(library / "tiny.jpeg")
@@ -388,7 +368,7 @@ def test_a_photo_that_kills_its_dask_worker_costs_only_itself(library, cluster):
 
     result = scan(
         library,
-        metric="darkness",
+        metric="crashy",
         cache=False,
         plugins=host,
         executor="dask",
