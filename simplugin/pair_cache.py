@@ -41,7 +41,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from .cache import CacheWarning, SignatureCache, path_key
+from .cache import CacheWarning, SignatureCache
 
 if TYPE_CHECKING:
     import numpy as np
@@ -193,7 +193,7 @@ class PairCache:
     def recall(self, summaries: Summaries, compare_all: bool) -> Recalled:
         """The stored state, matched against `summaries`' photos."""
         stored = self._load()
-        keys = tuple(path_key(photo.path) for photo in summaries.photos)
+        keys = tuple(self.cache.key(photo.path) for photo in summaries.photos)
         digests = tuple(map(digest, summaries.signatures, summaries.keys))
         kept_class, by_id = {}, {}
         for index, (key, found, bucket_key) in enumerate(
