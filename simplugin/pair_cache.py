@@ -118,6 +118,8 @@ class Recalled:
         return [part for comparison in comparisons for part in self._needed(comparison)]
 
     def _needed(self, comparison: Comparison) -> Iterator[Comparison]:
+        if comparison.right is None and len(comparison.left) < 2:
+            return  # a bucket of one photo, as most are in a library of few bursts
         fresh_left, kept_left = self._split(comparison.left)
         if comparison.right is None:
             if len(fresh_left) > 1:
