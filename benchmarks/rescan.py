@@ -12,6 +12,11 @@ re-scan after adding 20 photos. Prints each time, its ratio to the cold scan, wh
 an unchanged re-scan spends its time (another one, under cProfile, by stage; the
 keeper's choice, within grouping, reads each grouped photo's EXIF), and the bytes the
 pair cache's tables take. Machines are shared and noisy: read the ratios.
+
+    python benchmarks/rescan.py --photos 100000 --dated --with-variants 0.03 --keep /tmp/lib
+
+keeps the library and its cache in /tmp/lib; run again with the same --keep, it times
+only unchanged re-scans of them (no cold scan, nothing added): to work on a re-scan.
 """
 
 from __future__ import annotations
@@ -87,6 +92,21 @@ def stage_times(profile: Path) -> list[tuple[str, float]]:
     return times
 
 
+def warm_only(work: Path, settings: dict) -> None:
+    """Unchanged re-scans of a kept library: one timed, one under cProfile."""
+    library, cache = work / "library", work / "cache.sqlite"
+    print(f"kept library {library}; load average {os.getloadavg()[0]:.1f}")
+    unchanged, again = timed(library, cache, settings)
+    print(
+        f"unchanged re-scan:    {unchanged:7.2f} s  {len(again.photos)} photos,"
+        f" {again.pairs_reused} pairs reused; load average {os.getloadavg()[0]:.1f}"
+    )
+    profiled, _ = timed(library, cache, settings, profile=work / "unchanged.prof")
+    print(f"another unchanged re-scan under cProfile ({profiled:.2f} s), by stage:")
+    for name, seconds in stage_times(work / "unchanged.prof"):
+        print(f"  {name:16} {seconds:7.2f} s  {seconds / profiled:4.0%}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--photos", type=int, default=20_000)
@@ -100,10 +120,20 @@ def main() -> None:
         " photos in groups, as in a folder of messenger images; 0.03: about 7%%, as in a"
         " camera library with some bursts and exports)",
     )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="directory to keep the library and cache in; if they are there already,"
+        " time only unchanged re-scans of them",
+    )
     arguments = parser.parse_args()
     settings = {} if arguments.dated else {"bucketer": None}
-    with tempfile.TemporaryDirectory() as work:
-        work = Path(work)
+    if arguments.keep is not None and (arguments.keep / "cache.sqlite").exists():
+        warm_only(arguments.keep, settings)
+        return
+    with tempfile.TemporaryDirectory() as temporary:
+        work = arguments.keep or Path(temporary)
+        work.mkdir(parents=True, exist_ok=True)
         library, cache = work / "library", work / "cache.sqlite"
         started = time.perf_counter()
         generate(

@@ -115,6 +115,7 @@ class SignatureCache:
     def __init__(self, connection: sqlite3.Connection, path: str):
         self.connection = connection
         self.path = path
+        self._keys: dict[str, bytes] = {}  # see `key`
 
     @classmethod
     def open(cls, path: str | None = None) -> SignatureCache | None:
@@ -141,28 +142,57 @@ class SignatureCache:
 
     def lookup(self, files: Sequence[File], kinds: Kinds) -> dict[int, Summary]:
         """The entries of the files that are unchanged since, by index in `files`."""
-        keys = [path_key(f.path) for f in files]
-        wanted = [kinds.metric] + ([kinds.bucketer] if kinds.bucketer else [])
-        by_key = self._rows(keys, wanted)
-        unchanged = []  # (index, metric's row, bucketer's row or None)
-        for index, (file, key) in enumerate(zip(files, keys, strict=True)):
-            found = [by_key.get((key, kind)) for kind in wanted]
-            if all(r is not None and (r[2], r[3]) == (file.size, file.mtime_ns) for r in found):
-                unchanged.append((index, found[0], found[1] if kinds.bucketer else None))
+        keys = [self.key(f.path) for f in files]
+        index_of = {key: index for index, key in enumerate(keys)}
+        rows = self._unchanged(files, keys, kinds)
         # The bucket keys are decoded as one JSON array: one call, not one per photo.
-        bucket_keys = [bucketer_row[7] for _, _, bucketer_row in unchanged if bucketer_row]
-        decoded = json.loads(b"[" + b",".join(bucket_keys) + b"]") if bucket_keys else None
+        decoded = (
+            json.loads(b"[" + b",".join(row[5] for row in rows) + b"]") if kinds.bucketer else None
+        )
         entries = {}
-        for number, (index, metric_row, _) in enumerate(unchanged):
-            _, _, _, _, width, height, image_format, value = metric_row
+        for number, (key, width, height, image_format, value, _) in enumerate(rows):
             signature = np.frombuffer(value, dtype=kinds.dtype)
             if signature.size != math.prod(kinds.shape):
                 continue
             bucket_key = decoded[number] if decoded is not None else None
-            entries[index] = Summary(
+            entries[index_of[key]] = Summary(
                 width, height, image_format, signature.reshape(kinds.shape), bucket_key
             )
-        return entries
+        return dict(sorted(entries.items()))
+
+    def _unchanged(self, files: Sequence[File], keys: Sequence[bytes], kinds: Kinds) -> list[tuple]:
+        """The stored rows of the files whose entries (the metric's and the bucketer's)
+        are all for their size and modification time: (path, width, height, format,
+        signature, bucket key as JSON or None). One query; SQLite matches the stamps.
+        A walk lists each path once, so a path stands for its file here."""
+        if not files:
+            return []
+        wanted = ",".join("(?, ?, ?)" for _ in files)
+        stamps = [
+            value for f, key in zip(files, keys, strict=True) for value in (key, f.size, f.mtime_ns)
+        ]
+        bucketer = (
+            "JOIN summaries b ON b.path = w.path AND b.kind = ? AND b.size = w.size"
+            " AND b.mtime_ns = w.mtime_ns"
+            if kinds.bucketer
+            else ""
+        )
+        return self._read(
+            f"WITH wanted(path, size, mtime_ns) AS (VALUES {wanted})"
+            f" SELECT m.path, m.width, m.height, m.format, m.value,"
+            f" {'b.value' if kinds.bucketer else 'NULL'} FROM wanted w"
+            " JOIN summaries m ON m.path = w.path AND m.kind = ? AND m.size = w.size"
+            f" AND m.mtime_ns = w.mtime_ns {bucketer}",
+            (*stamps, kinds.metric, *([kinds.bucketer] if kinds.bucketer else [])),
+        )
+
+    def key(self, path: str) -> bytes:
+        """`path_key(path)`, worked out once per path while this cache is open: a scan
+        asks for each photo's key for its signature and again for its pairs."""
+        key = self._keys.get(path)
+        if key is None:
+            key = self._keys[path] = path_key(path)
+        return key
 
     def lookup_values(self, files: Sequence[File], kind: str) -> dict[int, bytes]:
         """The values of `kind` (other than signatures: a photo's EXIF facts, for one)

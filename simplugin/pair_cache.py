@@ -41,7 +41,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from .cache import CacheWarning, SignatureCache, path_key
+from .cache import CacheWarning, SignatureCache
 
 if TYPE_CHECKING:
     import numpy as np
@@ -73,14 +73,21 @@ def configuration(context: ScanContext) -> str:
     )
 
 
-def digest(signature: np.ndarray, key: Any) -> bytes | None:
-    """What a photo's pairs depend on: its signature and bucket key. None for a key
-    that is not JSON: such a photo is fresh every time."""
+def digest(signature: bytes, key: Any) -> bytes | None:
+    """What a photo's pairs depend on: its signature (its bytes) and bucket key. None
+    for a key that is not JSON: such a photo is fresh every time."""
     try:
         encoded = _SORTED_JSON.encode(key).encode()
     except (TypeError, ValueError):
         return None
-    return hashlib.blake2b(signature.tobytes() + b"\0" + encoded, digest_size=16).digest()
+    return hashlib.blake2b(signature + b"\0" + encoded, digest_size=16).digest()
+
+
+def _rows_bytes(signatures: np.ndarray) -> Iterator[bytes]:
+    """Each signature's bytes, cut from one copy of them all (not one array per row)."""
+    every, count = signatures.tobytes(), len(signatures)  # in C order, row after row
+    width = len(every) // count if count else 0
+    return (every[n * width : (n + 1) * width] for n in range(count))
 
 
 @dataclass(frozen=True)
@@ -118,6 +125,8 @@ class Recalled:
         return [part for comparison in comparisons for part in self._needed(comparison)]
 
     def _needed(self, comparison: Comparison) -> Iterator[Comparison]:
+        if comparison.right is None and len(comparison.left) < 2:
+            return  # a bucket of one photo, as most are in a library of few bursts
         fresh_left, kept_left = self._split(comparison.left)
         if comparison.right is None:
             if len(fresh_left) > 1:
@@ -193,8 +202,8 @@ class PairCache:
     def recall(self, summaries: Summaries, compare_all: bool) -> Recalled:
         """The stored state, matched against `summaries`' photos."""
         stored = self._load()
-        keys = tuple(path_key(photo.path) for photo in summaries.photos)
-        digests = tuple(map(digest, summaries.signatures, summaries.keys))
+        keys = tuple(self.cache.key(photo.path) for photo in summaries.photos)
+        digests = tuple(map(digest, _rows_bytes(summaries.signatures), summaries.keys))
         kept_class, by_id = {}, {}
         for index, (key, found, bucket_key) in enumerate(
             zip(keys, digests, summaries.keys, strict=True)
