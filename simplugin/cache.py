@@ -200,7 +200,7 @@ class SignatureCache:
         values = {}
         for start in range(0, len(files), QUERY_BATCH):
             batch = files[start : start + QUERY_BATCH]
-            keys = [path_key(f.path) for f in batch]
+            keys = [self.key(f.path) for f in batch]
             rows = self._rows(keys, [kind])
             for index, (file, key) in enumerate(zip(batch, keys, strict=True)):
                 row = rows.get((key, kind))
@@ -218,7 +218,7 @@ class SignatureCache:
                     bucket_key = json.dumps(summary.key).encode()
                 except (TypeError, ValueError):
                     continue
-            path = path_key(file.path)
+            path = self.key(file.path)
             stamp = (file.size, file.mtime_ns)
             facts = (summary.width, summary.height, summary.format)
             records.append((path, kinds.metric, *stamp, *facts, summary.signature.tobytes()))
@@ -229,7 +229,7 @@ class SignatureCache:
     def store_values(self, items: Iterable[tuple[File, bytes]], kind: str) -> None:
         """Remember values of `kind` of the files as they are (see `lookup_values`)."""
         self._write(
-            (path_key(file.path), kind, file.size, file.mtime_ns, None, None, None, value)
+            (self.key(file.path), kind, file.size, file.mtime_ns, None, None, None, value)
             for file, value in items
         )
 

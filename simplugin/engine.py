@@ -11,7 +11,6 @@ directly, and call hooks only once per scan, per group or per skipped file.
 from __future__ import annotations
 
 import itertools
-import math
 import os
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
@@ -331,13 +330,6 @@ def asked_of_metric(
     return asked
 
 
-def _compared_below(threshold: float) -> float:
-    """What the metric compares distances with. "Below 0" would find nothing, so a
-    threshold of 0 asks for distance 0 (identical photos): below the smallest float
-    above 0, which no distance other than 0 is."""
-    return threshold if threshold > 0 else math.nextafter(0.0, 1.0)
-
-
 # --- stages ------------------------------------------------------------------------------
 
 Node = TypeVar("Node")
@@ -566,7 +558,7 @@ def run_comparisons(
         for comparison in comparisons:
             large = _candidate_pairs(comparison) >= workers.spread_from
             (away if large else here).append(comparison)
-    threshold = _compared_below(context.settings.threshold)
+    threshold = context.settings.compared_below
     tasks = []
     if away:
         searches = [_search(context, c) for c in away]
@@ -608,7 +600,7 @@ def _near_pairs(
     alone = len(left) < 2 if right is None else min(len(left), len(right)) == 0
     if alone:
         return
-    metric, threshold = context.metric, _compared_below(context.settings.threshold)
+    metric, threshold = context.metric, context.settings.compared_below
     asked = asked_of_metric(context.settings, metric, comparison)
     method = "pairs_within" if right is None else "pairs_between"
     with context.host.blame(metric, method):

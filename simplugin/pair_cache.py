@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import sqlite3
 import time
 import warnings
@@ -194,9 +193,7 @@ class PairCache:
     def __init__(self, cache: SignatureCache, context: ScanContext):
         self.cache = cache
         self.configuration = configuration(context)
-        threshold = context.settings.threshold
-        # what every stored distance is below (a threshold of 0 asks for distance 0)
-        self.below = threshold if threshold > 0 else math.nextafter(0.0, 1.0)
+        self.below = context.settings.compared_below  # what every stored distance is below
         self.reused = 0  # pairs the last `recall`ed scan took from here
 
     def recall(self, summaries: Summaries, compare_all: bool) -> Recalled:

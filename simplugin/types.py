@@ -128,6 +128,13 @@ class ScanSettings:
     # folders and files never changed (absolute paths): their photos are kept, never moved
     protect: tuple[str, ...] = ()
 
+    @property
+    def compared_below(self) -> float:
+        """What the metric compares distances with. "Below 0" would find nothing, so a
+        threshold of 0 asks for distance 0 (identical photos): below the smallest float
+        above 0, which no distance other than 0 is."""
+        return self.threshold if self.threshold > 0 else math.nextafter(0.0, 1.0)
+
     def protects(self, path: str) -> bool:
         """Whether `path` is a protected file or under a protected folder: as written,
         or once its links are resolved (a protected photo reached through a link to its
