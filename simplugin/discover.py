@@ -365,6 +365,7 @@ class _Walk:
         A regular file is taken here, from the stat its entry makes (one syscall, and no
         generator per file: a folder may hold 100,000 photos); the rest is `visit`ed."""
         excluded, candidate = self.excludes.match_in, self.candidate  # looked up once
+        is_regular = stat.S_ISREG
         for entry in entries:
             name = entry.name
             if excluded(relative, name):
@@ -373,7 +374,7 @@ class _Walk:
                 info = entry.stat(follow_symlinks=False)  # an lstat, as `visit` makes
             except OSError:
                 info = None  # `visit` tells why
-            if info is not None and stat.S_ISREG(info.st_mode):
+            if info is not None and is_regular(info.st_mode):
                 found = candidate(entry.path, name, info, False, listing)
                 if found is not None:
                     yield found
