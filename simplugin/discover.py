@@ -84,14 +84,11 @@ class FolderListing:
         index: dict[str, list[str]] = {}
         # Most folders hold no sidecar: one search of all their names, in C, tells.
         lowered = "/".join(names).lower()
-        if not any(suffix in lowered for suffix in SIDECAR_SUFFIXES):
-            names_to_index: tuple[str, ...] = ()
-        else:
-            names_to_index = names
-        for name in names_to_index:
-            owner = sidecar_owner(name)
-            if owner is not None:
-                index.setdefault(owner.lower(), []).append(os.path.join(folder, name))
+        if any(suffix in lowered for suffix in SIDECAR_SUFFIXES):
+            for name in names:
+                owner = sidecar_owner(name)
+                if owner is not None:
+                    index.setdefault(owner.lower(), []).append(os.path.join(folder, name))
         return cls(folder, names, {owner: tuple(paths) for owner, paths in index.items()})
 
     @classmethod
