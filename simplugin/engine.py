@@ -419,14 +419,15 @@ class _Summarising:
     def candidates(self) -> Iterator[Candidate]:
         """The walk's candidates, in its order; what it cannot scan is skipped."""
         settings = self.context.settings
+        order, found = self.order, self.context.progress.found  # looked up once, not per file
         for item in walk(settings.roots, settings.follow_symlinks, settings.exclude):
             if isinstance(item, Skipped):
                 self.skip(item)
                 continue
-            self.order[item.path] = len(self.order)
-            self.context.progress.found(len(self.order))
+            place = order[item.path] = len(order)
+            found(place + 1)
             yield item
-        self.context.progress.found(len(self.order), finished=True)
+        found(len(order), finished=True)
 
     def to_read(self) -> Iterator[list[Candidate]]:
         """Batches of the candidates to read: those the cache has are found at once."""

@@ -4,12 +4,14 @@ of photos (by default), and what the user excludes with patterns or paths."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
 
 from conftest import SEAGULLS, run_simplugin
 from simplugin import UsageError, scan
+from simplugin.discover import walk
 
 # Where programs keep copies of the user's photos, relative to the library.
 COPY_FOLDERS = ("@eaDir/seagull_5.jpeg", ".thumbnails/normal", ".Trash-1000/files")
@@ -141,3 +143,29 @@ def test_the_help_lists_the_default_excludes():
     for name in ("@eaDir", ".thumbnails", ".Trash-*", "$RECYCLE.BIN", ".@__thumb", "CACHEDIR.TAG"):
         assert name in help_text
     assert "--no-default-excludes" in help_text
+
+
+def test_patterns_exclude_files_by_their_name_at_any_depth_or_by_their_path_from_the_root(
+    tmp_path,
+):
+    # The walk tests a file's name before its path: a name can be excluded alone, and a
+    # pattern with "/" still excludes only the path it names (the same name elsewhere stays).
+    for relative in (
+        "a.jpeg",
+        "keep/a.jpeg",
+        "keep/deep/b.jpeg",
+        "raw/x.jpeg",
+        "keep/x.jpeg",
+        "sub/raw/y.jpeg",
+        "sub/raw/z.png",
+        "sub/z.png",
+        "tmp/c.jpeg",
+        "tmp/deeper/d.jpeg",
+    ):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(SEAGULLS / "seagull_1.jpeg", tmp_path / relative)
+    patterns = ("b.jpeg", "sub/raw/*.png", "tmp/**", "[!k]*/x.jpeg")
+    found = {
+        os.path.relpath(item.path, tmp_path) for item in walk((str(tmp_path),), exclude=patterns)
+    }
+    assert found == {"a.jpeg", "keep/a.jpeg", "keep/x.jpeg", "sub/raw/y.jpeg", "sub/z.png"}
