@@ -435,7 +435,8 @@ class _Summarising:
             self.found.extend((batch[index], entry) for index, entry in hits.items())
             self.from_cache += len(hits)
             self.context.progress.advance(len(hits))
-            yield from _batches((c for i, c in enumerate(batch) if i not in hits), READ_BATCH)
+            if len(hits) < len(batch):  # an unchanged re-scan has nothing to read, photo by photo
+                yield from _batches((c for i, c in enumerate(batch) if i not in hits), READ_BATCH)
 
     def take(self, candidate: Candidate, outcome: Summary | str | None) -> None:
         """What reading a candidate gave: a photo, a reason to skip it, or None for a
@@ -483,25 +484,23 @@ class _Summarising:
             Photo(c.path, c.size, c.mtime_ns, s.width, s.height, s.format, c.sidecars)
             for c, s in found
         )
+        # The signatures and keys as columns, transposed in C (a Summary is a tuple).
+        summaries = [summary for _, summary in found]
+        _, _, _, signatures, keys = zip(*summaries, strict=True) if summaries else ((),) * 5
         return Summaries(
-            photos,
-            self.signatures([summary for _, summary in found]),
-            tuple(summary.key for _, summary in found),
-            tuple(self.skipped),
-            self.from_cache,
+            photos, self.signatures(signatures), keys, tuple(self.skipped), self.from_cache
         )
 
-    def signatures(self, summaries: Sequence[Summary]) -> np.ndarray:
-        """One array of the summaries' signatures, made from one buffer of their bytes:
-        the cached ones are bytes already, and 100,000 small arrays cost ~0.3 s to make
-        and stack. Those read were checked (`check_signature`), those cached have the
+    def signatures(self, signatures: Sequence[bytes | np.ndarray]) -> np.ndarray:
+        """One array of the signatures, made from one buffer of their bytes: those from
+        the cache are bytes already, and 100,000 small arrays cost ~0.3 s to make and
+        stack. Those read were checked (`check_signature`), those cached have the
         metric's size (`SignatureCache.lookup`)."""
-        data = bytearray().join(
-            s.signature if isinstance(s.signature, bytes) else s.signature.tobytes()
-            for s in summaries
-        )
-        signatures = np.frombuffer(data, self.kinds.dtype)  # writable: a bytearray's
-        return signatures.reshape(len(summaries), *self.kinds.shape)
+        if len(signatures) > self.from_cache:  # some were read: arrays
+            signatures = [s if isinstance(s, bytes) else s.tobytes() for s in signatures]
+        data = bytearray().join(signatures)
+        array = np.frombuffer(data, self.kinds.dtype)  # writable: a bytearray's
+        return array.reshape(len(signatures), *self.kinds.shape)
 
 
 def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
