@@ -18,6 +18,7 @@ import json
 import math
 import os
 import sqlite3
+import sys
 import time
 import warnings
 from collections.abc import Iterable, Sequence
@@ -73,6 +74,11 @@ CREATE TABLE IF NOT EXISTS pairs (
 ) WITHOUT ROWID;
 """
 PAIR_TABLES = ("pairs", "pair_photos", "pair_configurations")
+# What `os.fsencode` encodes names with, for `SignatureCache._key_in_folder`.
+_FILE_SYSTEM_ENCODING, _FILE_SYSTEM_ERRORS = (
+    sys.getfilesystemencoding(),
+    sys.getfilesystemencodeerrors(),
+)
 QUERY_BATCH = 500  # paths looked up in one query: far below SQLite's limit on variables
 
 
@@ -116,6 +122,7 @@ class SignatureCache:
         self.connection = connection
         self.path = path
         self._keys: dict[str, bytes] = {}  # see `key`
+        self._folder_keys: dict[str, bytes] = {}  # see `_key_in_folder`
 
     @classmethod
     def open(cls, path: str | None = None) -> SignatureCache | None:
@@ -141,23 +148,26 @@ class SignatureCache:
             return None
 
     def lookup(self, files: Sequence[File], kinds: Kinds) -> dict[int, Summary]:
-        """The entries of the files that are unchanged since, by index in `files`."""
+        """The entries of the files that are unchanged since, by index in `files`. Their
+        signatures are the stored bytes, made into one array for all the photos at once
+        (see `Summary`); an entry whose signature is not the metric's size is left out."""
         keys = [self.key(f.path) for f in files]
         index_of = {key: index for index, key in enumerate(keys)}
         rows = self._unchanged(files, keys, kinds)
         # The bucket keys are decoded as one JSON array: one call, not one per photo.
         decoded = (
-            json.loads(b"[" + b",".join(row[5] for row in rows) + b"]") if kinds.bucketer else None
+            json.loads(b"[" + b",".join(row[5] for row in rows) + b"]")
+            if kinds.bucketer
+            else [None] * len(rows)
         )
-        entries = {}
-        for number, (key, width, height, image_format, value, _) in enumerate(rows):
-            signature = np.frombuffer(value, dtype=kinds.dtype)
-            if signature.size != math.prod(kinds.shape):
-                continue
-            bucket_key = decoded[number] if decoded is not None else None
-            entries[index_of[key]] = Summary(
-                width, height, image_format, signature.reshape(kinds.shape), bucket_key
+        size = kinds.dtype.itemsize * math.prod(kinds.shape)
+        entries = {
+            index_of[key]: Summary(width, height, image_format, value, bucket_key)
+            for (key, width, height, image_format, value, _), bucket_key in zip(
+                rows, decoded, strict=True
             )
+            if isinstance(value, bytes) and len(value) == size
+        }
         return dict(sorted(entries.items()))
 
     def _unchanged(self, files: Sequence[File], keys: Sequence[bytes], kinds: Kinds) -> list[tuple]:
@@ -191,8 +201,24 @@ class SignatureCache:
         asks for each photo's key for its signature and again for its pairs."""
         key = self._keys.get(path)
         if key is None:
-            key = self._keys[path] = path_key(path)
+            key = self._keys[path] = self._key_in_folder(path)
         return key
+
+    def _key_in_folder(self, path: str) -> bytes:
+        """`path_key(path)`, with the absolute path of its folder worked out once per
+        folder: a walk gives thousands of names in a folder, and `abspath` costs about
+        as much as the rest of a lookup per photo. A last part that `abspath` would
+        change ("", ".", "..") or another separator is left to `path_key`."""
+        name = path.rpartition(os.sep)[2]
+        if name in ("", ".", "..") or os.altsep:
+            return path_key(path)
+        folder = path[: len(path) - len(name)]  # with its separator: "/" is not ""
+        folder_key = self._folder_keys.get(folder)
+        if folder_key is None:
+            # With a separator at its end, whether the folder is "/" or not.
+            folder_key = os.fsencode(os.path.join(os.path.abspath(folder), ""))
+            self._folder_keys[folder] = folder_key
+        return folder_key + name.encode(_FILE_SYSTEM_ENCODING, _FILE_SYSTEM_ERRORS)
 
     def lookup_values(self, files: Sequence[File], kind: str) -> dict[int, bytes]:
         """The values of `kind` (other than signatures: a photo's EXIF facts, for one)

@@ -12,7 +12,7 @@ import numbers
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -23,14 +23,16 @@ from .imaging import Unreadable, open_displayed
 from .types import Bucketer, Metric, Workers
 
 
-@dataclass(frozen=True, slots=True)
-class Summary:
-    """One photo, read: its upright size, format, signature and bucket key."""
+class Summary(NamedTuple):
+    """One photo, read: its upright size, format, signature and bucket key. The
+    signature is the metric's array, or its bytes when it comes from the cache (the
+    scan makes one array of them all). A named tuple, immutable like a frozen dataclass:
+    a re-scan makes one per photo, and a tuple is made in half the time."""
 
     width: int
     height: int
     format: str
-    signature: np.ndarray
+    signature: np.ndarray | bytes
     key: Any
 
 

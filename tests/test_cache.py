@@ -15,7 +15,7 @@ import pytest
 
 from conftest import SEAGULLS, run_simplugin
 from simplugin import scan
-from simplugin.cache import default_path
+from simplugin.cache import SignatureCache, default_path
 
 
 def test_a_rescan_of_an_unchanged_library_reads_every_photo_from_the_cache(library):
@@ -152,3 +152,61 @@ def test_cache_info_and_clear(library):
     assert "exif:camera-facts:1: 5 photos" in info.stdout  # the grouped ones, for the keeper
     assert cleared.stdout.startswith("removed 17 entries")
     assert "metric:avgdiff" not in after.stdout
+
+
+def test_a_cached_signature_of_the_wrong_size_is_read_again(library, tmp_path):
+    cache = tmp_path / "cache.sqlite"
+    first = scan(library, cache=cache)
+    with sqlite3.connect(cache) as connection:  # one entry cut short, one grown
+        for path, change in (
+            ("seagull_1", "substr(value, 2)"),
+            ("seagull_2", "CAST(value || x'00' AS BLOB)"),
+        ):
+            connection.execute(
+                f"UPDATE summaries SET value = {change}"
+                " WHERE kind LIKE 'metric:%' AND CAST(path AS TEXT) LIKE ?",
+                (f"%{path}%",),
+            )
+
+    again = scan(library, cache=cache)
+
+    assert again.from_cache == 4
+    assert again.photos == first.photos
+    assert [(p.a.path, p.b.path, p.distance) for p in again.pairs] == [
+        (p.a.path, p.b.path, p.distance) for p in first.pairs
+    ]
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "seagull_1.jpeg",
+        "./seagull_1.jpeg",
+        "photos/../seagull_1.jpeg",
+        "photos//x.jpeg",
+        "photos/./x.jpeg",
+        "photos/",
+        "photos/.",
+        "photos/..",
+        ".",
+        "..",
+        "",
+        "/",
+        "/x.jpeg",
+        "//x.jpeg",
+        "///x.jpeg",
+        "/photos/x.jpeg",
+        "photos/caf\u00e9.jpeg",
+        "photos/\udcff.jpeg",
+    ],
+)
+def test_a_photo_has_one_key_in_the_cache_however_its_path_is_written(
+    written, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # where relative paths start
+    signature_cache = SignatureCache.open(str(tmp_path / "cache.sqlite"))
+
+    try:
+        assert signature_cache.key(written) == os.fsencode(os.path.abspath(written))
+    finally:
+        signature_cache.close()
