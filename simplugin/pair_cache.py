@@ -75,14 +75,32 @@ def configuration(context: ScanContext) -> str:
     )
 
 
-def digest(signature: bytes, key: Any) -> bytes | None:
-    """What a photo's pairs depend on: its signature (its bytes, of one width under a
+def digests_of(signatures: np.ndarray, keys: Sequence[Any]) -> tuple[bytes | None, ...]:
+    """What each photo's pairs depend on: its signature (its bytes, of one width under a
     configuration) and bucket key. None for a key that has no encoding: such a photo is
     fresh every time."""
-    encoded = _encoded_key(key)
-    if encoded is None:
-        return None
-    return hashlib.blake2b(signature + encoded, digest_size=16).digest()
+    # Each row read in place from one view of them all: cutting a bytes copy of each
+    # took twice as long for 100,000 photos, and a copy of them all as much memory again
+    every = _bytes_of(signatures)
+    width = every.nbytes // len(signatures) if len(signatures) else 0
+    return tuple(
+        None if encoded is None else _digest(every[n * width : (n + 1) * width], encoded)
+        for n, encoded in enumerate(map(_encoded_key, keys))
+    )
+
+
+def _bytes_of(signatures: np.ndarray) -> memoryview:
+    """The signatures' bytes, row after row: in place when their type allows."""
+    try:
+        return memoryview(signatures).cast("B")  # C-contiguous, as summarise makes them
+    except (TypeError, ValueError):  # not contiguous, or a type with no buffer format
+        return memoryview(signatures.tobytes())
+
+
+def _digest(signature: memoryview, encoded_key: bytes) -> bytes:
+    whole = hashlib.blake2b(signature, digest_size=16)
+    whole.update(encoded_key)
+    return whole.digest()
 
 
 def _encoded_key(key: Any) -> bytes | None:
@@ -101,13 +119,6 @@ def _encoded_key(key: Any) -> bytes | None:
         return b"j" + _SORTED_JSON.encode(key).encode()
     except (TypeError, ValueError):  # not JSON, or an int too long to write out
         return None
-
-
-def _rows_bytes(signatures: np.ndarray) -> Iterator[bytes]:
-    """Each signature's bytes, cut from one copy of them all (not one array per row)."""
-    every, count = signatures.tobytes(), len(signatures)  # in C order, row after row
-    width = len(every) // count if count else 0
-    return (every[n * width : (n + 1) * width] for n in range(count))
 
 
 @dataclass(frozen=True)
@@ -242,7 +253,7 @@ class PairCache:
         """The stored state, matched against `summaries`' photos."""
         stored = self._load()
         keys = tuple(map(self.cache.key, [photo.path for photo in summaries.photos]))
-        digests = tuple(map(digest, _rows_bytes(summaries.signatures), summaries.keys))
+        digests = digests_of(summaries.signatures, summaries.keys)
         rows = tuple(map(stored.row_of.get, keys))  # in C: no Python loop per photo
         known, buckets = stored.digests, stored.buckets
         # A stored bucket of None, for a dated photo: in several buckets or none last time
