@@ -510,8 +510,8 @@ def bucket(context: ScanContext, summaries: Summaries) -> list[Comparison]:
         return [Comparison(range(len(summaries.photos)))]
     with context.host.blame(bucketer, "buckets"), _collecting_after():
         buckets = bucketer.buckets(summaries.photos, summaries.keys, settings.bucketer_options)
-        # A bucket the bucketer gave as a list, made for this call, is not copied: most
-        # of 80,000 hold one photo, and a copy each took longer than making them.
+        # A bucket the bucketer gave as a list, made for this call, is not copied: a
+        # library of 100,000 photos has some 80,000 buckets, most of one photo.
         comparisons = [
             Comparison(members if type(members) is list else list(members), burst=True)
             for members in buckets
