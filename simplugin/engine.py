@@ -10,6 +10,7 @@ directly, and call hooks only once per scan, per group or per skipped file.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import warnings
@@ -516,16 +517,37 @@ def bucket(context: ScanContext, summaries: Summaries) -> list[Comparison]:
     bucketer, settings = context.bucketer, context.settings
     if bucketer is None:
         return [Comparison(range(len(summaries.photos)))]
-    with context.host.blame(bucketer, "buckets"):
+    with context.host.blame(bucketer, "buckets"), _collecting_after():
         buckets = bucketer.buckets(summaries.photos, summaries.keys, settings.bucketer_options)
-        comparisons = [Comparison(list(members), burst=True) for members in buckets]
+        # A bucket the bucketer gave as a list, made for this call, is not copied: a
+        # library of 100,000 photos has some 80,000 buckets, most of one photo.
+        comparisons = [
+            Comparison(members if type(members) is list else list(members), burst=True)
+            for members in buckets
+        ]
     undated = [i for i, key in enumerate(summaries.keys) if key is None]
-    dated = [i for i, key in enumerate(summaries.keys) if key is not None]
     if undated:
         comparisons.append(Comparison(undated))
+        dated = [i for i, key in enumerate(summaries.keys) if key is not None]
         if settings.undated == "compare-all" and dated:
             comparisons.append(Comparison(undated, dated))
     return comparisons
+
+
+@contextmanager
+def _collecting_after() -> Iterator[None]:
+    """While inside, Python's cycle collector waits. A scan holds 100,000 photos and
+    more: each full collection walks them all (~0.1 s), and the tens of thousands of
+    buckets, comparisons and groups a stage makes at once (none of them garbage) would
+    set off several."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def compare(
@@ -546,10 +568,10 @@ def compare(
         found = {**run_comparisons(context, summaries.signatures, needed), **reused}
         remembered.reused = len(reused)
         remembered.remember(recalled, comparisons, found)
-    paths = [p.path for p in summaries.photos]
+    photos = summaries.photos  # (a list of all 100,000 paths took longer than the sort)
     return sorted(
         ((a, b, d) for (a, b), d in found.items()),
-        key=lambda pair: (pair[2], paths[pair[0]], paths[pair[1]]),
+        key=lambda pair: (pair[2], photos[pair[0]].path, photos[pair[1]].path),
     )
 
 
@@ -639,11 +661,11 @@ def group(
     for i, j, _ in pairs:  # closest first, so each photo's nearest pair comes first
         paired.setdefault(i, []).append(j)
         paired.setdefault(j, []).append(i)
-    components = _components(len(summaries.photos), pairs)
+    components = _components(pairs)
     if "sharpest" in context.settings.keep:  # measured on every core, not group by group
         measure_all([summaries.photos[i].path for _, members in components for i in members])
     grouped = [summaries.photos[i] for _, members in components for i in members]
-    with _keeping_camera_facts(cache, grouped):
+    with _collecting_after(), _keeping_camera_facts(cache, grouped):
         for closest, members in components:
             found = _with_keeper(context, summaries, members, identical, paired)
             ranked.append((closest, found.keep.path, found))
@@ -659,19 +681,19 @@ def _keeping_camera_facts(cache: SignatureCache | None, photos: Sequence[Photo])
     if cache is None:
         yield
         return
+    identities = [_identity(photo) for photo in photos]  # once: each costs an abspath
     known = {}
     for index, value in cache.lookup_values(photos, exif.CACHE_KIND).items():
         try:
-            known[_identity(photos[index])] = exif.decoded(value)
+            known[identities[index]] = exif.decoded(value)
         except (ValueError, TypeError):  # not what this version writes: read again
             continue
     kept = set(known)
     with exif.remembering_facts(known):
         yield
-    read = ((photo, _identity(photo)) for photo in photos)
     new = [
         (photo, exif.encoded(known[found]))
-        for photo, found in read
+        for photo, found in zip(photos, identities, strict=True)
         if found not in kept and found in known
     ]
     cache.store_values(new, exif.CACHE_KIND)
@@ -682,22 +704,23 @@ def _identity(photo: Photo) -> exif.Identity:
     return os.path.abspath(photo.path), photo.size, photo.mtime_ns
 
 
-def _components(count: int, pairs: Sequence[IndexPair]) -> list[tuple[float, list[int]]]:
+def _components(pairs: Sequence[IndexPair]) -> list[tuple[float, list[int]]]:
     """The sets of photos the pairs connect, each with the distance of its closest
     pair, in the order of their first photo. `pairs` are sorted, closest first."""
-    parent = list(range(count))
+    # Only the paired photos, a few thousand of a library's 100,000, are in the sets.
+    parent = {i: i for pair in pairs for i in pair[:2]}
     for i, j, _ in pairs:
         parent[_root(parent, i)] = _root(parent, j)
     closest: dict[int, float] = {}
     for i, _, distance in pairs:  # the first pair seen is each component's closest
         closest.setdefault(_root(parent, i), distance)
     components: dict[int, list[int]] = {}
-    for i in sorted({i for pair in pairs for i in pair[:2]}):
+    for i in sorted(parent):
         components.setdefault(_root(parent, i), []).append(i)
     return [(closest[root], members) for root, members in components.items()]
 
 
-def _root(parent: list[int], i: int) -> int:
+def _root(parent: dict[int, int], i: int) -> int:
     """The representative of `i`'s set (union-find), halving the path on the way."""
     while parent[i] != i:
         parent[i] = parent[parent[i]]

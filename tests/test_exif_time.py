@@ -10,6 +10,7 @@ from PIL import Image
 
 from conftest import DUBLIN, SEAGULLS, run_simplugin
 from simplugin import UsageError, scan
+from simplugin.builtin.exif_time import ExifTime
 from simplugin.exif import capture_time
 
 EXIF_IFD = 0x8769
@@ -160,3 +161,13 @@ def test_a_window_that_is_not_a_duration_is_a_usage_error(library):
 def test_bucketer_options_without_a_bucketer_are_refused(library):
     with pytest.raises(UsageError, match="need a bucketer"):
         scan(library, bucketer="none", bucketer_options={"window": "5m"})
+
+
+def test_bursts_run_in_time_order_and_photos_taken_together_keep_their_scan_order():
+    """A gap of exactly the window still joins two photos; photos of the same second
+    stay in the order the scan found them; an undated photo is in no burst."""
+    keys = [130.0, None, 10.0, 70.0, 10.0, 131.5, None, 10.0]
+    bursts = ExifTime().buckets([], keys, {"window": 60.0})
+    assert bursts == [[2, 4, 7, 3, 0, 5]]
+    assert ExifTime().buckets([], keys, {"window": 59.0}) == [[2, 4, 7], [3], [0, 5]]
+    assert ExifTime().buckets([], [None, None], {"window": 60.0}) == []

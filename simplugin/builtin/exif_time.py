@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+
 from simplugin import Bucketer, Option, Photo, capture_time, hookimpl, quoted
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smh]?)\Z")
@@ -63,14 +65,18 @@ class ExifTime(Bucketer):
         self, photos: Sequence[Photo], keys: Sequence[Any], options: Mapping[str, Any]
     ) -> list[list[int]]:
         window = options["window"]
-        bursts: list[list[int]] = []
-        previous = None
-        for taken, index in sorted((k, i) for i, k in enumerate(keys) if k is not None):
-            if previous is None or taken - previous > window:
-                bursts.append([])
-            bursts[-1].append(index)
-            previous = taken
-        return bursts
+        dated = [index for index, key in enumerate(keys) if key is not None]
+        taken = np.fromiter((keys[index] for index in dated), dtype=np.float64, count=len(dated))
+        # Sorted and cut in numpy: a library of 100,000 photos made as many tuples to
+        # sort in Python (~0.2 s). A stable sort of the dated photos, in order, breaks
+        # ties by index, as sorting (key, index) did.
+        order = np.argsort(taken, kind="stable")
+        in_time = np.asarray(dated, dtype=np.intp)[order].tolist()
+        gaps = (np.flatnonzero(np.diff(taken[order]) > window) + 1).tolist()
+        if not in_time:
+            return []
+        starts, ends = [0, *gaps], [*gaps, len(in_time)]
+        return [in_time[start:end] for start, end in zip(starts, ends, strict=True)]
 
 
 @hookimpl
