@@ -30,7 +30,7 @@ from .identical import Digests, identical_pairs
 from .ignored import for_scan, ignored_pairs
 from .laplacian import measure_all
 from .pair_cache import PairCache
-from .partition import Search, plan_tasks, run_tasks
+from .partition import Search, candidate_pairs, holds_no_pair, plan_tasks, run_tasks
 from .plugins import PluginHost, PluginWarning, load_plugins, resolve_options
 from .reading import Reader, Summary, jobs_to_use, read_all
 from .settings import DEFAULT_EXCLUDES, UNDATED_CHOICES, checked_keep, resolve, with_settings
@@ -594,7 +594,7 @@ def run_comparisons(
     if workers is not None and workers.slots > 1:
         here, away = [], []
         for comparison in comparisons:
-            large = _candidate_pairs(comparison) >= workers.spread_from
+            large = candidate_pairs(comparison.left, comparison.right) >= workers.spread_from
             (away if large else here).append(comparison)
     threshold = context.settings.compared_below
     tasks = []
@@ -613,12 +613,6 @@ def run_comparisons(
     return found
 
 
-def _candidate_pairs(comparison: Comparison) -> int:
-    """The pairs a comparison could hold, as `Workers.spread_from` counts them."""
-    left = len(comparison.left)
-    return left * (left if comparison.right is None else len(comparison.right))
-
-
 def _search(context: ScanContext, comparison: Comparison) -> Search:
     right = comparison.right
     return Search(
@@ -634,9 +628,7 @@ def _near_pairs(
     """The near-duplicate pairs of one comparison, as `((i, j), distance)`, `i < j`."""
     left = np.asarray(comparison.left, dtype=np.intp)
     right = None if comparison.right is None else np.asarray(comparison.right, np.intp)
-    # Most capture-time buckets hold a single photo: nothing to ask the metric.
-    alone = len(left) < 2 if right is None else min(len(left), len(right)) == 0
-    if alone:
+    if holds_no_pair(left, right):
         return
     metric, threshold = context.metric, context.settings.compared_below
     asked = asked_of_metric(context.settings, metric, comparison)

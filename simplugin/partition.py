@@ -24,7 +24,7 @@ out of memory) is sent once more; lost again, the scan stops with one line.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +42,18 @@ IN_FLIGHT_PER_SLOT = 2  # tasks sent ahead: the workers never wait, memory holds
 Pairs = dict[tuple[int, int], float]
 
 
+def candidate_pairs(left: Sized, right: Sized | None) -> int:
+    """The pairs a search within `left`, or between `left` and `right`, could hold:
+    what the engine counts against `Workers.spread_from` and a band's weight."""
+    return len(left) * len(left if right is None else right)
+
+
+def holds_no_pair(left: Sized, right: Sized | None) -> bool:
+    """Nothing to ask the metric: one photo, or an empty side (most capture-time
+    buckets hold a single photo)."""
+    return len(left) < 2 if right is None else min(len(left), len(right)) == 0
+
+
 @dataclass(frozen=True, eq=False)
 class Search:
     """One call of the metric: `pairs_within(left)`, or `pairs_between(left, right)`
@@ -54,8 +66,8 @@ class Search:
 
     @property
     def weight(self) -> int:
-        """The candidate pairs, as the engine counts them against `spread_from`."""
-        return len(self.left) * len(self.left if self.right is None else self.right)
+        """The candidate pairs: how much work the search is, as the engine counts it."""
+        return candidate_pairs(self.left, self.right)
 
     def part(self, left: np.ndarray, right: np.ndarray | None) -> Search:
         return Search(left, right, self.asked)
@@ -96,7 +108,7 @@ def plan_tasks(
     """The tasks that together find exactly the pairs of `searches`, about
     `TASKS_PER_SLOT` per slot, by weight. `context` is the scan's (its metric and
     plugins); `threshold` is what the metric compares distances with."""
-    searches = [s for s in searches if not _alone(s)]
+    searches = [s for s in searches if not holds_no_pair(s.left, s.right)]
     total = sum(s.weight for s in searches)
     target = max(1, total // (TASKS_PER_SLOT * max(1, slots)))
     tasks: list[Task] = []
@@ -109,13 +121,6 @@ def plan_tasks(
             small.append(search)
     tasks.extend(_batched(small, target))
     return tasks
-
-
-def _alone(search: Search) -> bool:
-    """Nothing to ask the metric: one photo, or an empty side."""
-    if search.right is None:
-        return len(search.left) < 2
-    return min(len(search.left), len(search.right)) == 0
 
 
 def _batched(searches: Iterable[Search], target: int) -> Iterator[Task]:
