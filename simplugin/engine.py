@@ -203,6 +203,9 @@ def scan(
     return result
 
 
+_sparing = 0  # scans inside `sparing_the_collector` in this process
+
+
 @contextmanager
 def sparing_the_collector() -> Iterator[None]:
     """While inside, what the scan keeps to its end can be set aside from Python's cycle
@@ -211,16 +214,21 @@ def sparing_the_collector() -> Iterator[None]:
     and a growing heap sets one off at every quarter more: about 1 s of an unchanged
     re-scan of 100,000 photos. Young objects are still collected as usual; a cycle
     among settled objects that dies during the scan is reclaimed after it."""
+    global _sparing
+    _sparing += 1
     try:
         yield
     finally:
+        _sparing -= 1
         gc.unfreeze()
 
 
 def settle() -> None:
     """Set every object alive now aside from the cycle collector, until the end of
-    `sparing_the_collector` (a constant-time move of the collector's lists)."""
-    gc.freeze()
+    `sparing_the_collector` (a constant-time move of the collector's lists); outside
+    it (a stage called alone, as `explain` does), nothing."""
+    if _sparing:
+        gc.freeze()
 
 
 def configure_scan(
