@@ -198,7 +198,9 @@ class SignatureCache:
 
     def key(self, path: str) -> bytes:
         """`path_key(path)`, worked out once per path while this cache is open: a scan
-        asks for each photo's key for its signature and again for its pairs."""
+        asks for each photo's key for its signature and again for its pairs. A relative
+        path is taken from the current folder when its folder is first asked for: the
+        engine never changes folder during a scan (its workers are told the folder)."""
         key = self._keys.get(path)
         if key is None:
             key = self._keys[path] = self._key_in_folder(path)

@@ -181,8 +181,9 @@ class Excludes:
         names = "|".join(name for name in by_name if name) or "(?!)"  # (?!) matches nothing
         return cls(
             paths,
-            re.compile("|".join(pattern_regex(p) for p in patterns)),
-            re.compile(f"(?P<name>{names})|(?P<path>{'|'.join(by_path) or '(?!)'})"),
+            # DOTALL: a name may hold a newline, and `**`, `a/**` must match it too
+            re.compile("|".join(pattern_regex(p) for p in patterns), re.DOTALL),
+            re.compile(f"(?P<name>{names})|(?P<path>{'|'.join(by_path) or '(?!)'})", re.DOTALL),
         )
 
     def identities(self) -> Iterator[tuple[int, int]]:

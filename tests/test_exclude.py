@@ -169,3 +169,16 @@ def test_patterns_exclude_files_by_their_name_at_any_depth_or_by_their_path_from
         os.path.relpath(item.path, tmp_path) for item in walk((str(tmp_path),), exclude=patterns)
     }
     assert found == {"a.jpeg", "keep/a.jpeg", "keep/x.jpeg", "sub/raw/y.jpeg", "sub/z.png"}
+
+
+@pytest.mark.parametrize("pattern", ["**", "*/**", "od*/**", "**/odd*"])
+def test_a_name_with_a_newline_in_it_is_excluded_like_any_other(tmp_path, pattern):
+    # A file name may hold any character but "/" and NUL; patterns match them all.
+    odd = tmp_path / "odd\nname"
+    odd.mkdir()
+    shutil.copy(SEAGULLS / "seagull_1.jpeg", odd / "in\nside.jpeg")
+    shutil.copy(SEAGULLS / "seagull_1.jpeg", tmp_path / "odd\nphoto.jpeg")
+
+    found = [item.path for item in walk((str(tmp_path),), exclude=(pattern,))]
+
+    assert found == []
