@@ -79,7 +79,7 @@ _FILE_SYSTEM_ENCODING, _FILE_SYSTEM_ERRORS = (
     sys.getfilesystemencoding(),
     sys.getfilesystemencodeerrors(),
 )
-QUERY_BATCH = 500  # paths looked up in one query: far below SQLite's limit on variables
+QUERY_BATCH = 256  # files looked up in one query, 3 variables each: below SQLite's old limit of 999
 
 
 class CacheWarning(UserWarning):
@@ -98,6 +98,11 @@ class Kinds:
     bucketer: str | None
     dtype: np.dtype
     shape: tuple[int, ...]
+
+    @property
+    def entries(self) -> list[str]:
+        """The kinds of a photo's entries: the metric's, then the bucketer's."""
+        return [self.metric, *([self.bucketer] if self.bucketer else [])]
 
     @classmethod
     def of(cls, metric: Metric, bucketer: Bucketer | None) -> Kinds:
@@ -153,7 +158,7 @@ class SignatureCache:
         (see `Summary`); an entry whose signature is not the metric's size is left out."""
         keys = [self.key(f.path) for f in files]
         index_of = {key: index for index, key in enumerate(keys)}
-        rows = self._unchanged(files, keys, kinds)
+        rows = self._unchanged(files, keys, kinds.entries)
         # The bucket keys are decoded as one JSON array: one call, not one per photo.
         decoded = (
             json.loads(b"[" + b",".join(row[5] for row in rows) + b"]")
@@ -163,37 +168,36 @@ class SignatureCache:
         size = kinds.dtype.itemsize * math.prod(kinds.shape)
         entries = {
             index_of[key]: Summary(width, height, image_format, value, bucket_key)
-            for (key, width, height, image_format, value, _), bucket_key in zip(
+            for (key, width, height, image_format, value, *_), bucket_key in zip(
                 rows, decoded, strict=True
             )
             if isinstance(value, bytes) and len(value) == size
         }
         return dict(sorted(entries.items()))
 
-    def _unchanged(self, files: Sequence[File], keys: Sequence[bytes], kinds: Kinds) -> list[tuple]:
-        """The stored rows of the files whose entries (the metric's and the bucketer's)
-        are all for their size and modification time: (path, width, height, format,
-        signature, bucket key as JSON or None). One query; SQLite matches the stamps.
-        A walk lists each path once, so a path stands for its file here."""
+    def _unchanged(
+        self, files: Sequence[File], keys: Sequence[bytes], kinds: Sequence[str]
+    ) -> list[tuple]:
+        """The stored rows of the files whose entries of all the `kinds` are for their
+        size and modification time: (path, width, height, format, then the value of
+        each kind, in order). One query; SQLite matches the stamps. A walk lists each
+        path once, so a path stands for its file here."""
         if not files:
             return []
         wanted = ",".join("(?, ?, ?)" for _ in files)
         stamps = [
             value for f, key in zip(files, keys, strict=True) for value in (key, f.size, f.mtime_ns)
         ]
-        bucketer = (
-            "JOIN summaries b ON b.path = w.path AND b.kind = ? AND b.size = w.size"
-            " AND b.mtime_ns = w.mtime_ns"
-            if kinds.bucketer
-            else ""
+        joins = "".join(
+            f" JOIN summaries k{n} ON k{n}.path = w.path AND k{n}.kind = ?"
+            f" AND k{n}.size = w.size AND k{n}.mtime_ns = w.mtime_ns"
+            for n in range(len(kinds))
         )
+        values = "".join(f", k{n}.value" for n in range(len(kinds)))
         return self._read(
             f"WITH wanted(path, size, mtime_ns) AS (VALUES {wanted})"
-            f" SELECT m.path, m.width, m.height, m.format, m.value,"
-            f" {'b.value' if kinds.bucketer else 'NULL'} FROM wanted w"
-            " JOIN summaries m ON m.path = w.path AND m.kind = ? AND m.size = w.size"
-            f" AND m.mtime_ns = w.mtime_ns {bucketer}",
-            (*stamps, kinds.metric, *([kinds.bucketer] if kinds.bucketer else [])),
+            f" SELECT k0.path, k0.width, k0.height, k0.format{values} FROM wanted w{joins}",
+            (*stamps, *kinds),
         )
 
     def key(self, path: str) -> bytes:
@@ -229,11 +233,9 @@ class SignatureCache:
         for start in range(0, len(files), QUERY_BATCH):
             batch = files[start : start + QUERY_BATCH]
             keys = [self.key(f.path) for f in batch]
-            rows = self._rows(keys, [kind])
-            for index, (file, key) in enumerate(zip(batch, keys, strict=True)):
-                row = rows.get((key, kind))
-                if row is not None and (row[2], row[3]) == (file.size, file.mtime_ns):
-                    values[start + index] = row[7]
+            index_of = {key: start + index for index, key in enumerate(keys)}
+            for row in self._unchanged(batch, keys, [kind]):
+                values[index_of[row[0]]] = row[4]
         return values
 
     def store(self, items: Iterable[tuple[File, Summary]], kinds: Kinds) -> None:
@@ -269,16 +271,6 @@ class SignatureCache:
                 )
         except sqlite3.Error as error:
             _warn(f"could not write to the cache {self.path}: {error}")
-
-    def _rows(self, keys: Sequence[bytes], kinds: Sequence[str]) -> dict[tuple[bytes, str], tuple]:
-        """The stored rows of the paths `keys` and the `kinds`, by (path, kind)."""
-        rows = self._read(
-            "SELECT path, kind, size, mtime_ns, width, height, format, value FROM summaries"
-            f" WHERE kind IN ({','.join('?' * len(kinds))})"
-            f" AND path IN ({','.join('?' * len(keys))})",
-            (*kinds, *keys),
-        )
-        return {(row[0], row[1]): row for row in rows}
 
     def _read(self, sql: str, parameters: tuple) -> list[tuple]:
         try:
