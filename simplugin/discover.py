@@ -174,16 +174,15 @@ class Excludes:
         patterns = [e for e in entries if not os.path.isabs(e)]
         if not patterns:
             return cls(paths, None, None)
-        by_name = [_name_only_regex(p) for p in patterns]
-        by_path = [
-            _last_name_regex(p) for p, name in zip(patterns, by_name, strict=True) if not name
-        ]
-        names = "|".join(name for name in by_name if name) or "(?!)"  # (?!) matches nothing
+        tests = [_last_name_test(p) for p in patterns]
+        # (?!) matches nothing
+        by_name = "|".join(regex for regex, alone in tests if alone) or "(?!)"
+        by_path = "|".join(regex for regex, alone in tests if not alone) or "(?!)"
         return cls(
             paths,
             # DOTALL: a name may hold a newline, and `**`, `a/**` must match it too
             re.compile("|".join(pattern_regex(p) for p in patterns), re.DOTALL),
-            re.compile(f"(?P<name>{names})|(?P<path>{'|'.join(by_path) or '(?!)'})", re.DOTALL),
+            re.compile(f"(?P<name>{by_name})|(?P<path>{by_path})", re.DOTALL),
         )
 
     def identities(self) -> Iterator[tuple[int, int]]:
@@ -227,22 +226,14 @@ def _pattern_names(pattern: str) -> tuple[list[str], bool]:
     return names, under
 
 
-def _name_only_regex(pattern: str) -> str | None:
-    """A regular expression for the last name of the paths the exclude `pattern`
-    matches, when that name alone tells (`x`, `**/x`); otherwise None."""
-    names, under = _pattern_names(pattern)
-    if under or len(names) != 2 or names[0] != "**" or names[1] == "**":
-        return None
-    return f"(?:{_name_regex(names[1])})"
-
-
-def _last_name_regex(pattern: str) -> str:
+def _last_name_test(pattern: str) -> tuple[str, bool]:
     """A regular expression that the last name of every path the exclude `pattern`
-    matches matches too: its last name's, or any name's for `a/**`."""
+    matches matches too (any name for `a/**`), and whether a name that matches it is
+    excluded on that alone: for `x` and `**/x`, a name at any depth."""
     names, under = _pattern_names(pattern)
     if under or names[-1] == "**":
-        return "(?:.*)"
-    return f"(?:{_name_regex(names[-1])})"
+        return "(?:.*)", False
+    return f"(?:{_name_regex(names[-1])})", len(names) == 2 and names[0] == "**"
 
 
 def pattern_regex(pattern: str) -> str:
@@ -325,7 +316,7 @@ class _Walk:
                 yield found
         elif explicit:
             yield Skipped(path, f"not a regular file or folder: {kind_of(info)}")
-        elif self.named_like_photo(path):
+        elif self.named_like_photo(os.path.basename(path)):
             # A FIFO or a device named IMG_1.jpg is never opened (reading it would
             # block or never end), but the person who put it there hears of it.
             yield Skipped(path, f"not a regular file: {kind_of(info)}")
@@ -406,13 +397,13 @@ class _Walk:
                 path,
                 info.st_size,
                 info.st_mtime_ns,
-                explicit or _extension(name).lower() in self.extensions,
-                listing.sidecars_of(path) if listing is not None and listing.sidecars else (),
+                explicit or self.named_like_photo(name),
+                listing.sidecars_of(path) if listing is not None else (),
             ),
         )
 
-    def named_like_photo(self, path: str) -> bool:
-        return _extension(os.path.basename(path)).lower() in self.extensions
+    def named_like_photo(self, name: str) -> bool:
+        return _extension(name).lower() in self.extensions
 
 
 def _extension(name: str) -> str:
