@@ -494,8 +494,8 @@ def _forget_state(connection: sqlite3.Connection, key: str) -> None:
 
 
 def _forget(connection: sqlite3.Connection, configurations: list[tuple[int]]) -> None:
-    for table, column in (("pairs", "configuration"), ("pair_photos", "configuration")):
-        connection.executemany(f"DELETE FROM {table} WHERE {column} = ?", configurations)
+    for table in ("pairs", "pair_photos"):
+        connection.executemany(f"DELETE FROM {table} WHERE configuration = ?", configurations)
     connection.executemany("DELETE FROM pair_configurations WHERE id = ?", configurations)
 
 
