@@ -180,11 +180,17 @@ class SignatureCache:
         return records
 
     def store_records(
-        self, photos: Sequence[Photo], signatures: np.ndarray, keys: Sequence, kinds: Kinds
+        self,
+        photos: Sequence[Photo],
+        signatures: np.ndarray,
+        keys: Sequence,
+        kinds: Kinds,
+        named: Sequence[str],
     ) -> None:
         """Rewrite the records of the folders where this scan found other photos than
-        their records hold: `photos`, all it found, with their signatures and keys."""
-        rows = self.records(kinds).rows(photos, signatures, keys)
+        their records hold: `photos`, all it found, with their signatures and keys; the
+        folders of the photos `named` as roots keep theirs (see `FolderRecords.rows`)."""
+        rows = self.records(kinds).rows(photos, signatures, keys, set(named))
         try:
             with self.connection:
                 self.connection.executemany(

@@ -22,7 +22,7 @@ import os
 import sqlite3
 import sys
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
@@ -207,10 +207,18 @@ class FolderRecords:
         seen = self.seen.setdefault(folder, _Seen(len(record) if record else 0))
         return record, seen
 
-    def rows(self, photos: Sequence[Photo], signatures: np.ndarray, keys: Sequence[Any]) -> list:
+    def rows(
+        self,
+        photos: Sequence[Photo],
+        signatures: np.ndarray,
+        keys: Sequence[Any],
+        named: Set[str],
+    ) -> list:
         """The rows to write so that the records of the folders this scan looked up hold
         the photos it found there: `photos`, with their signatures and bucket keys, in
-        the walk's order. None for an unchanged library: every record answered for all."""
+        the walk's order. None for an unchanged library: every record answered for all.
+        The folder of a photo `named` as a root was not listed (`simplugin explain`
+        names two photos): its record, of the whole folder, stays as it is."""
         changed = {
             folder
             for folder, seen in self.seen.items()
@@ -223,6 +231,8 @@ class FolderRecords:
             members = in_folder.get(self.folder_key(folder))
             if members is not None:
                 members.extend(range(start, end))
+        for path in named:
+            in_folder.pop(self.folder_key(path[: path.rfind(os.sep) + 1]), None)
         rows = []
         for folder, members in in_folder.items():
             row = self._row(folder, members, photos, signatures, keys)

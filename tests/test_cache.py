@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from conftest import SEAGULLS, run_simplugin
-from simplugin import scan
+from simplugin import explain, scan
 from simplugin.cache import SignatureCache, default_path
 
 
@@ -222,6 +222,23 @@ def test_a_folder_record_answers_only_for_the_photos_as_they_were(library, tmp_p
     assert again.from_cache == 3  # seagull_2, 3 and 6
     assert again.photos == scan(library, cache=False).photos
     assert again.pairs == scan(library, cache=False).pairs
+
+
+@pytest.mark.parametrize("named", [["seagull_1.jpeg"], ["seagull_1.jpeg", "seagull_4.jpeg"]])
+def test_photos_named_alone_leave_their_folders_record_whole(library, tmp_path, named):
+    cache = tmp_path / "cache.sqlite"
+    scan(library, cache=cache)
+    os.utime(library / "seagull_1.jpeg", ns=(1, 1))  # changed: looked at again, below
+    scan([library / name for name in named], cache=cache)
+    if len(named) == 2:
+        explain(*[library / name for name in named], cache=cache)
+    with sqlite3.connect(cache) as connection:  # only the record can answer now
+        connection.execute("DELETE FROM summaries")
+
+    again = scan(library, cache=cache)
+
+    assert again.from_cache == 5  # all but seagull_1, from the folder's record
+    assert again.photos == scan(library, cache=False).photos
 
 
 @pytest.mark.parametrize(
