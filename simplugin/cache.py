@@ -28,7 +28,7 @@ from typing import Protocol
 import numpy as np
 
 from .files import NotRegularFile, open_regular
-from .folder_records import FolderRecords, Found, create_table
+from .folder_records import FolderRecords, Found, create_table, runs
 from .reading import Summary
 from .types import Bucketer, Metric, Photo
 from .xdg import simplugin_folder
@@ -265,6 +265,20 @@ class SignatureCache:
         if key is None:
             key = self._keys[path] = self._key_in_folder(path)
         return key
+
+    def keys(self, paths: Sequence[str]) -> list[bytes]:
+        """`key` of each of `paths`, worked out a folder's run of paths at a time: the
+        names of a run are encoded in one call (a re-scan asks for 100,000 keys)."""
+        keys: list[bytes] = []
+        for start, end, folder in runs(paths):
+            names = [path[len(folder) :] for path in paths[start:end]]
+            if "" in names or "." in names or ".." in names or os.altsep:
+                keys.extend(map(self.key, paths[start:end]))  # left to `path_key`
+                continue
+            folder_key = self.folder_key(folder)
+            encoded = "\0".join(names).encode(_FILE_SYSTEM_ENCODING, _FILE_SYSTEM_ERRORS)
+            keys.extend(folder_key + name for name in encoded.split(b"\0"))
+        return keys
 
     def _key_in_folder(self, path: str) -> bytes:
         """`path_key(path)`, with the absolute path of its folder worked out once per

@@ -180,7 +180,7 @@ class FolderRecords:
         """What the records hold for the `files` (photos in their folders' records, with
         the stamps they have there), one `Found` for each run of files in one folder."""
         found = []
-        for start, end, folder in _runs(files):
+        for start, end, folder in runs([f.path for f in files]):
             run = files[start:end]
             record, seen = self.record(self.folder_key(folder))
             answer = record.found(run, [f.path[len(folder) :] for f in run]) if record else None
@@ -227,7 +227,7 @@ class FolderRecords:
         if not changed:
             return []
         in_folder: dict[bytes, list[int]] = {folder: [] for folder in changed}
-        for start, end, folder in _runs(photos):
+        for start, end, folder in runs([p.path for p in photos]):
             members = in_folder.get(self.folder_key(folder))
             if members is not None:
                 members.extend(range(start, end))
@@ -287,27 +287,26 @@ class FolderRecords:
         return bool(rows) and rows[0] == (names, stamps)
 
 
-def _runs(files: Sequence[File]) -> list[tuple[int, int, str]]:
-    """The runs of `files` in one folder each: (start, end, the folder's path up to and
-    including its separator). A walk gives a folder's files one after the other, so
-    one check in C tells most batches are one run."""
-    if not files:
+def runs(paths: Sequence[str]) -> list[tuple[int, int, str]]:
+    """The runs of `paths` in one folder each: (start, end, the folder's path up to and
+    including its last separator; "" for the current folder). A walk gives a folder's
+    files one after the other, so one check in C tells most batches are one run."""
+    if not paths:
         return []
-    first = files[0].path
+    first = paths[0]
     folder = first[: first.rfind(os.sep) + 1]
-    paths = [f.path for f in files]
     if all(map(str.startswith, paths, repeat(folder))) and os.sep not in "".join(
         path[len(folder) :] for path in paths
     ):
-        return [(0, len(files), folder)]
-    runs: list[tuple[int, int, str]] = []
+        return [(0, len(paths), folder)]
+    found: list[tuple[int, int, str]] = []
     for index, path in enumerate(paths):
         folder = path[: path.rfind(os.sep) + 1]
-        if runs and runs[-1][2] == folder:
-            runs[-1] = (runs[-1][0], index + 1, folder)
+        if found and found[-1][2] == folder:
+            found[-1] = (found[-1][0], index + 1, folder)
         else:
-            runs.append((index, index + 1, folder))
-    return runs
+            found.append((index, index + 1, folder))
+    return found
 
 
 def _shifted(found: Found, start: int) -> Found:
