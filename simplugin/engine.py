@@ -22,10 +22,11 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 from . import exif
-from .cache import Kinds, SignatureCache
+from .cache import Kinds, SignatureCache, signature_array
 from .discover import Candidate, is_pattern, walk
 from .errors import PluginError, SimpluginError, UsageError
 from .executors import LocalWorkers
+from .folder_records import Found
 from .identical import Digests, identical_pairs
 from .ignored import for_scan, ignored_pairs
 from .laplacian import measure_all
@@ -435,8 +436,12 @@ class _Summarising:
         self.context = context
         self.cache = cache
         self.kinds = Kinds.of(context.metric, context.bucketer)
-        self.order: dict[str, int] = {}  # each candidate's place in the walk
-        self.found: list[tuple[Candidate, Summary]] = []
+        self.walked = 0  # candidates the walk gave so far
+        # What the cache found, as columns: each batch's candidates, the place of its
+        # first one in the walk, and what was found for which of them.
+        self.cached: list[tuple[list[Candidate], int, Found]] = []
+        self.place_of: dict[str, int] = {}  # of the candidates to read
+        self.read: list[tuple[int, Candidate, Summary]] = []  # their place in the walk first
         self.unstored: list[tuple[Candidate, Summary]] = []  # read, not yet in the cache
         self.skipped: list[Skipped] = []
         self.from_cache = 0
@@ -449,31 +454,45 @@ class _Summarising:
                 self.take(candidate, outcome)
         finally:  # a scan that stops (Ctrl-C, its workers lost) keeps what it read
             self.store()
-        return self.summaries()
+        summaries = self.summaries()
+        if self.cache is not None:  # only whole: a scan that stopped saw part of a folder
+            self.cache.store_records(
+                summaries.photos,
+                summaries.signatures,
+                summaries.keys,
+                self.kinds,
+                [root for root in self.context.settings.roots if not os.path.isdir(root)],
+            )
+        return summaries
 
     def candidates(self) -> Iterator[Candidate]:
         """The walk's candidates, in its order; what it cannot scan is skipped."""
         settings = self.context.settings
-        order, found = self.order, self.context.progress.found  # looked up once, not per file
         for item in walk(settings.roots, settings.follow_symlinks, settings.exclude):
             if isinstance(item, Skipped):
                 self.skip(item)
                 continue
-            place = order[item.path] = len(order)
-            found(place + 1)
+            self.walked += 1
+            if not self.walked % 64:  # told now and then: a call per file costs ~0.1 s a 100,000
+                self.context.progress.found(self.walked)
             yield item
-        found(len(order), finished=True)
+        self.context.progress.found(self.walked, finished=True)
 
     def to_read(self) -> Iterator[list[Candidate]]:
         """Batches of the candidates to read: those the cache has are found at once."""
         for batch in _batches(self.candidates(), CACHE_BATCH):
-            hits = self.cache.lookup(batch, self.kinds) if self.cache is not None else {}
-            self.found.extend((batch[index], entry) for index, entry in hits.items())
-            self.from_cache += len(hits)
-            self.context.progress.advance(len(hits))
+            first = self.walked - len(batch)  # the batch's place in the walk
+            found = self.cache.lookup(batch, self.kinds) if self.cache is not None else []
+            self.cached.extend((batch, first, part) for part in found)
+            hits = sum(map(len, found))
+            self.from_cache += hits
+            self.context.progress.advance(hits)
             settle()  # what was found stays to the end of the scan
-            if len(hits) < len(batch):  # an unchanged re-scan has nothing to read, photo by photo
-                yield from _batches((c for i, c in enumerate(batch) if i not in hits), READ_BATCH)
+            if hits < len(batch):  # an unchanged re-scan has nothing to read, photo by photo
+                done = {index for part in found for index in part.indices}
+                unread = [index for index in range(len(batch)) if index not in done]
+                self.place_of.update((batch[index].path, first + index) for index in unread)
+                yield from _batches((batch[index] for index in unread), READ_BATCH)
 
     def take(self, candidate: Candidate, outcome: Summary | str | None) -> None:
         """What reading a candidate gave: a photo, a reason to skip it, or None for a
@@ -484,7 +503,7 @@ class _Summarising:
             self.skip(Skipped(candidate.path, outcome))
             return
         self.check_signature(outcome.signature)
-        self.found.append((candidate, outcome))
+        self.read.append((self.place_of[candidate.path], candidate, outcome))
         if self.cache is not None:
             self.unstored.append((candidate, outcome))
             if len(self.unstored) >= CACHE_BATCH * 4:
@@ -513,31 +532,47 @@ class _Summarising:
         self.unstored.clear()
 
     def summaries(self) -> Summaries:
-        found = self.found
-        if len(found) > self.from_cache:  # photos read come after later batches' cache hits
-            found = sorted(found, key=lambda item: self.order[item[0].path])
+        """All that was found, as columns, in the walk's order."""
+        parts = [self.read_part(), *(_part_of(*cached) for cached in self.cached)]
+        places, candidates, found = zip(*parts, strict=True)
+        place = np.concatenate(places)
+        columns: list[list] = [
+            list(itertools.chain.from_iterable(column))
+            for column in (candidates, *zip(*map(_columns, found), strict=True))
+        ]
+        signatures = np.concatenate([f.signatures for f in found])
+        if len(place) > 1 and not (place[1:] > place[:-1]).all():
+            # Photos read come after later batches' cache hits: put back in the walk's order
+            order = np.argsort(place, kind="stable").tolist()
+            columns = [list(map(column.__getitem__, order)) for column in columns]
+            signatures = signatures[order]
+        candidates, widths, heights, formats, keys = columns
+        paths, sizes, mtimes, _, sidecars = (
+            zip(*candidates, strict=True) if candidates else ((),) * 5
+        )
         # Positional: a frozen dataclass's keywords cost a third more, 100,000 times.
-        photos = tuple(
-            Photo(c.path, c.size, c.mtime_ns, s.width, s.height, s.format, c.sidecars)
-            for c, s in found
-        )
-        # The signatures and keys as columns, transposed in C (a Summary is a tuple).
-        summaries = [summary for _, summary in found]
-        _, _, _, signatures, keys = zip(*summaries, strict=True) if summaries else ((),) * 5
-        return Summaries(
-            photos, self.signatures(signatures), keys, tuple(self.skipped), self.from_cache
-        )
+        photos = tuple(map(Photo, paths, sizes, mtimes, widths, heights, formats, sidecars))
+        return Summaries(photos, signatures, tuple(keys), tuple(self.skipped), self.from_cache)
 
-    def signatures(self, signatures: Sequence[bytes | np.ndarray]) -> np.ndarray:
-        """One array of the signatures, made from one buffer of their bytes: those from
-        the cache are bytes already, and 100,000 small arrays cost ~0.3 s to make and
-        stack. Those read were checked (`check_signature`), those cached have the
-        metric's size (`SignatureCache.lookup`)."""
-        if len(signatures) > self.from_cache:  # some were read: arrays
-            signatures = [s if isinstance(s, bytes) else s.tobytes() for s in signatures]
-        data = bytearray().join(signatures)
-        array = np.frombuffer(data, self.kinds.dtype)  # writable: a bytearray's
-        return array.reshape(len(signatures), *self.kinds.shape)
+    def read_part(self) -> tuple[np.ndarray, list[Candidate], Found]:
+        """The photos read (each checked by `check_signature`), as a part of `summaries`."""
+        places, candidates, summaries = zip(*self.read, strict=True) if self.read else ((),) * 3
+        widths, heights, formats, signatures, keys = (
+            zip(*summaries, strict=True) if summaries else ((),) * 5
+        )
+        found = Found([], widths, heights, formats, signature_array(signatures, self.kinds), keys)
+        return np.array(places, dtype=np.int64), list(candidates), found
+
+
+def _part_of(batch: list[Candidate], first: int, found: Found) -> tuple:
+    """What the cache `found` for a `batch` whose first candidate is the walk's `first`,
+    as a part of `_Summarising.summaries`: the places in the walk, the candidates."""
+    places = np.asarray(found.indices, dtype=np.int64) + first
+    return places, [batch[index] for index in found.indices], found
+
+
+def _columns(found: Found) -> tuple[Sequence, ...]:
+    return found.widths, found.heights, found.formats, found.keys
 
 
 def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from conftest import SEAGULLS, run_simplugin
-from simplugin import scan
+from simplugin import explain, scan
 from simplugin.cache import SignatureCache, default_path
 
 
@@ -150,14 +150,17 @@ def test_cache_info_and_clear(library):
 
     assert "metric:avgdiff:1: 6 photos" in info.stdout
     assert "exif:camera-facts:1: 5 photos" in info.stdout  # the grouped ones, for the keeper
+    assert "folder records (re-scans look up a folder at once): 1" in info.stdout
     assert cleared.stdout.startswith("removed 17 entries")
     assert "metric:avgdiff" not in after.stdout
+    assert "folder records (re-scans look up a folder at once): 0" in after.stdout
 
 
 def test_a_cached_signature_of_the_wrong_size_is_read_again(library, tmp_path):
     cache = tmp_path / "cache.sqlite"
     first = scan(library, cache=cache)
     with sqlite3.connect(cache) as connection:  # one entry cut short, one grown
+        connection.execute("DELETE FROM folder_records")  # (see the next test for those)
         for path, change in (
             ("seagull_1", "substr(value, 2)"),
             ("seagull_2", "CAST(value || x'00' AS BLOB)"),
@@ -175,6 +178,67 @@ def test_a_cached_signature_of_the_wrong_size_is_read_again(library, tmp_path):
     assert [(p.a.path, p.b.path, p.distance) for p in again.pairs] == [
         (p.a.path, p.b.path, p.distance) for p in first.pairs
     ]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "signatures = substr(signatures, 2)",  # a byte short: no whole signatures
+        "stamps = substr(stamps, 9)",  # one stamp short of the photos it names
+        "formats = '[\"JPEG\"'",  # not JSON
+        "photos = photos + 1",
+    ],
+)
+def test_a_folder_record_that_does_not_add_up_is_not_used_and_is_rewritten(
+    library, tmp_path, change
+):
+    cache = tmp_path / "cache.sqlite"
+    first = scan(library, cache=cache)
+    with sqlite3.connect(cache) as connection:
+        connection.execute(f"UPDATE folder_records SET {change}")
+
+    again = scan(library, cache=cache)  # from the photos' rows, one by one
+    with sqlite3.connect(cache) as connection:
+        record = connection.execute("SELECT photos, length(signatures) FROM folder_records")
+        rewritten = record.fetchall()
+
+    assert again.from_cache == 6
+    assert again.photos == first.photos
+    assert again.pairs == first.pairs
+    assert rewritten == [(6, 6 * 16 * 16 * 3)]
+
+
+def test_a_folder_record_answers_only_for_the_photos_as_they_were(library, tmp_path):
+    cache = tmp_path / "cache.sqlite"
+    scan(library, cache=cache)
+    with sqlite3.connect(cache) as connection:  # only the record can answer now
+        connection.execute("DELETE FROM summaries")
+    os.utime(library / "seagull_1.jpeg", ns=(1, 1))  # touched: its record entry is stale
+    shutil.copy(SEAGULLS / "seagull_2.jpeg", library / "seagull_4.jpeg")  # replaced
+    (library / "seagull_5.jpeg").rename(library / "seagull_9.jpeg")  # renamed
+
+    again = scan(library, cache=cache)
+
+    assert again.from_cache == 3  # seagull_2, 3 and 6
+    assert again.photos == scan(library, cache=False).photos
+    assert again.pairs == scan(library, cache=False).pairs
+
+
+@pytest.mark.parametrize("named", [["seagull_1.jpeg"], ["seagull_1.jpeg", "seagull_4.jpeg"]])
+def test_photos_named_alone_leave_their_folders_record_whole(library, tmp_path, named):
+    cache = tmp_path / "cache.sqlite"
+    scan(library, cache=cache)
+    os.utime(library / "seagull_1.jpeg", ns=(1, 1))  # changed: looked at again, below
+    scan([library / name for name in named], cache=cache)
+    if len(named) == 2:
+        explain(*[library / name for name in named], cache=cache)
+    with sqlite3.connect(cache) as connection:  # only the record can answer now
+        connection.execute("DELETE FROM summaries")
+
+    again = scan(library, cache=cache)
+
+    assert again.from_cache == 5  # all but seagull_1, from the folder's record
+    assert again.photos == scan(library, cache=False).photos
 
 
 @pytest.mark.parametrize(

@@ -46,4 +46,5 @@ def run(arguments: argparse.Namespace) -> int:
     for kind, count in info["entries"].items() or [("entries", 0)]:
         print(f"{kind}: {count} photos")
     print(f"pairs kept for re-scans: {info['pairs']}")
+    print(f"folder records (re-scans look up a folder at once): {info['folder_records']}")
     return ExitCode.OK
