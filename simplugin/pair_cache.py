@@ -253,7 +253,7 @@ class PairCache:
     def recall(self, summaries: Summaries, compare_all: bool) -> Recalled:
         """The stored state, matched against `summaries`' photos."""
         stored = self._load()
-        keys = tuple(map(self.cache.key, [photo.path for photo in summaries.photos]))
+        keys = tuple(self.cache.keys([photo.path for photo in summaries.photos]))
         digests = digests_of(summaries.signatures, summaries.keys)
         rows = tuple(map(stored.row_of.get, keys))  # in C: no Python loop per photo
         known, buckets = stored.digests, stored.buckets

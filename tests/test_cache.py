@@ -270,7 +270,14 @@ def test_a_photo_has_one_key_in_the_cache_however_its_path_is_written(
     monkeypatch.chdir(tmp_path)  # where relative paths start
     signature_cache = SignatureCache.open(str(tmp_path / "cache.sqlite"))
 
+    expected = os.fsencode(os.path.abspath(written))
     try:
-        assert signature_cache.key(written) == os.fsencode(os.path.abspath(written))
+        assert signature_cache.key(written) == expected
+        # as asked for many at once: a folder's run of paths at a time
+        assert signature_cache.keys([written, "other.jpeg", written]) == [
+            expected,
+            os.fsencode(os.path.abspath("other.jpeg")),
+            expected,
+        ]
     finally:
         signature_cache.close()
