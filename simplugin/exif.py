@@ -70,6 +70,7 @@ def capture_time(path: str) -> datetime | None:
 
 
 CACHE_KIND = "exif:camera-facts:1"  # the facts' entries in the signature cache
+_JSON = json.JSONDecoder()
 Identity = tuple[str, int, int]  # a file's absolute path, size and modification time
 # The facts known of files as they are (`remembering_facts`), None: none known.
 _REMEMBERED: ContextVar[MutableMapping[Identity, CameraFacts] | None] = ContextVar(
@@ -113,7 +114,11 @@ def encoded(facts: CameraFacts) -> bytes:
 
 
 def decoded(value: bytes) -> CameraFacts:
-    make, model, software, taken = json.loads(value)
+    # The decoder itself, on text: `json.loads` first guesses the bytes' encoding, a third
+    # of the time of decoding a group's facts (`encoded` writes ASCII). Not bytes: as
+    # `json.loads` does, text is decoded and anything else raises TypeError.
+    text = value.decode() if isinstance(value, bytes) else value
+    make, model, software, taken = _JSON.decode(text)
     return CameraFacts(
         make, model, software, datetime.fromisoformat(taken) if taken is not None else None
     )

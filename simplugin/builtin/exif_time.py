@@ -65,13 +65,15 @@ class ExifTime(Bucketer):
         self, photos: Sequence[Photo], keys: Sequence[Any], options: Mapping[str, Any]
     ) -> list[list[int]]:
         window = options["window"]
-        dated = [index for index, key in enumerate(keys) if key is not None]
-        taken = np.fromiter((keys[index] for index in dated), dtype=np.float64, count=len(dated))
-        # Sorted and cut in numpy: a library of 100,000 photos made as many tuples to
-        # sort in Python (~0.2 s). A stable sort of the dated photos, in order, breaks
-        # ties by index, as sorting (key, index) did.
+        # Picked out and sorted in numpy: a library of 100,000 photos made as many tuples
+        # to sort in Python (~0.2 s), and a Python loop to pick the dated ones (~10 ms).
+        # A stable sort of the dated photos, in order, breaks ties by index, as sorting
+        # (key, index) did.
+        every = np.array(keys, dtype=object)
+        is_dated = np.not_equal(every, None)
+        dated, taken = np.flatnonzero(is_dated), every[is_dated].astype(np.float64)
         order = np.argsort(taken, kind="stable")
-        in_time = np.asarray(dated, dtype=np.intp)[order].tolist()
+        in_time = dated[order].tolist()
         gaps = (np.flatnonzero(np.diff(taken[order]) > window) + 1).tolist()
         if not in_time:
             return []
