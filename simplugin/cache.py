@@ -195,8 +195,8 @@ class SignatureCache:
             with self.connection:
                 self.connection.executemany(
                     "INSERT OR REPLACE INTO folder_records"
-                    " (folder, kinds, photos, names, stamps, dimensions, formats, signatures, keys)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " (folder, kinds, photos, names, stamps, dimensions, formats, signatures,"
+                    " keys, digests) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
         except sqlite3.Error as error:
@@ -229,6 +229,7 @@ class SignatureCache:
             formats,
             signature_array(signatures, kinds),
             keys_found,
+            [None] * len(rows),
         )
 
     def _unchanged(

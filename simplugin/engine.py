@@ -120,6 +120,8 @@ class Summaries:
     keys: tuple[Any, ...]
     skipped: tuple[Skipped, ...]
     from_cache: int
+    # Each photo's `pair_digests` digest when the cache kept it; None: to be made
+    digests: tuple[bytes | None, ...] = ()
 
 
 CACHE_BATCH = 256  # photos looked up in the cache at once (one query)
@@ -546,13 +548,15 @@ class _Summarising:
             order = np.argsort(place, kind="stable").tolist()
             columns = [list(map(column.__getitem__, order)) for column in columns]
             signatures = signatures[order]
-        candidates, widths, heights, formats, keys = columns
+        candidates, widths, heights, formats, keys, digests = columns
         paths, sizes, mtimes, _, sidecars = (
             zip(*candidates, strict=True) if candidates else ((),) * 5
         )
         # Positional: a frozen dataclass's keywords cost a third more, 100,000 times.
         photos = tuple(map(Photo, paths, sizes, mtimes, widths, heights, formats, sidecars))
-        return Summaries(photos, signatures, tuple(keys), tuple(self.skipped), self.from_cache)
+        return Summaries(
+            photos, signatures, tuple(keys), tuple(self.skipped), self.from_cache, tuple(digests)
+        )
 
     def read_part(self) -> tuple[np.ndarray, list[Candidate], Found]:
         """The photos read (each checked by `check_signature`), as a part of `summaries`."""
@@ -560,7 +564,15 @@ class _Summarising:
         widths, heights, formats, signatures, keys = (
             zip(*summaries, strict=True) if summaries else ((),) * 5
         )
-        found = Found([], widths, heights, formats, signature_array(signatures, self.kinds), keys)
+        found = Found(
+            [],
+            widths,
+            heights,
+            formats,
+            signature_array(signatures, self.kinds),
+            keys,
+            [None] * len(keys),
+        )
         return np.array(places, dtype=np.int64), list(candidates), found
 
 
@@ -572,7 +584,7 @@ def _part_of(batch: list[Candidate], first: int, found: Found) -> tuple:
 
 
 def _columns(found: Found) -> tuple[Sequence, ...]:
-    return found.widths, found.heights, found.formats, found.keys
+    return found.widths, found.heights, found.formats, found.keys, found.digests
 
 
 def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

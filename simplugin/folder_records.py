@@ -5,9 +5,11 @@ The signature cache (`simplugin.cache`) keeps one row per photo and kind. Lookin
 a fifth of an unchanged re-scan. So next to those rows the cache keeps, per folder and
 per metric and bucketer, a record of the photos the last scan found in that folder:
 their names and stamps (size and modification time) and, as columns, what reading
-them gave (size in pixels, format, signature, bucket key). A photo whose name and
-stamps are in its folder's record is answered from there, with the same trust the
-rows get; every other photo is looked up by its rows, as before.
+them gave (size in pixels, format, signature, bucket key), and the digest of each
+signature and key that the pair cache compares (`pair_cache.digests_of`, another
+~0.25 s of hashing when made anew). A photo whose name and stamps are in its folder's
+record is answered from there, with the same trust the rows get; every other photo is
+looked up by its rows, as before.
 
 The rows stay the truth, and a record only repeats them: that is its cost, each
 signature kept twice. A record is rewritten when the photos a scan found in its folder
@@ -23,11 +25,13 @@ import sqlite3
 import sys
 from collections import OrderedDict
 from collections.abc import Callable, Sequence, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .pair_digests import DIGEST_SIZE, digests_of
 
 if TYPE_CHECKING:
     from .cache import File, Kinds
@@ -44,6 +48,7 @@ CREATE TABLE IF NOT EXISTS folder_records (
     formats TEXT NOT NULL,     -- the photos' formats, as a JSON array
     signatures BLOB NOT NULL,  -- the signatures' bytes, one after the other
     keys TEXT,                 -- the bucket keys as a JSON array; NULL without a bucketer
+    digests BLOB NOT NULL,     -- each photo's digest of its signature and key (the pair cache's)
     UNIQUE (folder, kinds)
 );
 """
@@ -70,6 +75,7 @@ class Found:
     formats: Sequence[str]
     signatures: np.ndarray  # one row each
     keys: Sequence[Any]
+    digests: Sequence[bytes | None]  # None: not kept, to be made (see `pair_cache.digests_of`)
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -87,6 +93,7 @@ class FolderRecord:
     formats: list[str]
     signatures: np.ndarray
     keys: list[Any] | None
+    digests: list[bytes]
 
     def __len__(self) -> int:
         return len(self.sizes)
@@ -118,12 +125,13 @@ class FolderRecord:
             list(map(self.formats.__getitem__, at)),
             self.signatures[at],
             keys,
+            list(map(self.digests.__getitem__, at)),
         )
 
     @classmethod
     def decode(cls, row: tuple, kinds: Kinds) -> FolderRecord | None:
         """The record of a stored row, or None when the row does not add up."""
-        photos, names, stamps, dimensions, formats, signatures, keys = row
+        photos, names, stamps, dimensions, formats, signatures, keys, digests = row
         try:
             name_list = names.decode(_FILE_SYSTEM_ENCODING, _FILE_SYSTEM_ERRORS).split("\0")
             stamp_array = np.frombuffer(stamps, _INT64).reshape(-1, 2)
@@ -131,9 +139,12 @@ class FolderRecord:
             format_list = json.loads(formats)
             key_list = json.loads(keys) if kinds.bucketer else None
             signature_array = np.frombuffer(signatures, kinds.dtype).reshape(-1, *kinds.shape)
+            digest_list = _cut(digests, DIGEST_SIZE)
         except (TypeError, ValueError, AttributeError):
             return None  # (a signature blob of the wrong size cannot be reshaped)
         columns = [name_list, stamp_array, dimension_array, format_list, signature_array]
+        if len(digests) != DIGEST_SIZE * photos:
+            return None
         if key_list is not None:
             columns.append(key_list)
         if not all(isinstance(c, list | np.ndarray) and len(c) == photos for c in columns):
@@ -147,6 +158,7 @@ class FolderRecord:
             format_list,
             signature_array,
             key_list,
+            digest_list,
         )
 
 
@@ -196,7 +208,7 @@ class FolderRecords:
             self.recent.move_to_end(folder)
             return self.recent[folder], self.seen[folder]
         rows = self.read(
-            "SELECT photos, names, stamps, dimensions, formats, signatures, keys"
+            "SELECT photos, names, stamps, dimensions, formats, signatures, keys, digests"
             " FROM folder_records WHERE folder = ? AND kinds = ?",
             (folder, self.tag),
         )
@@ -263,7 +275,12 @@ class FolderRecords:
             dimensions = np.array([(p.width, p.height) for p in chosen], _INT64).tobytes()
         except (TypeError, ValueError, OverflowError):
             return None  # a key with no JSON: that photo's rows are not kept either
-        formats = json.dumps([p.format for p in chosen])
+        chosen_signatures = np.ascontiguousarray(signatures[members])
+        # Of the keys as the record gives them back, as a lookup by rows would
+        decoded_keys = json.loads(encoded_keys) if encoded_keys else [None] * len(members)
+        digests = digests_of(chosen_signatures, decoded_keys)
+        if None in digests:
+            return None  # a key the pair cache cannot encode: never kept, so never recorded
         return (
             folder,
             self.tag,
@@ -271,9 +288,10 @@ class FolderRecords:
             encoded_names,
             stamps,
             dimensions,
-            formats,
-            np.ascontiguousarray(signatures[members]).tobytes(),
+            json.dumps([p.format for p in chosen]),
+            chosen_signatures.tobytes(),
             encoded_keys,
+            b"".join(digests),
         )
 
     def _holds(self, folder: bytes, names: bytes, stamps: bytes) -> bool:
@@ -285,6 +303,10 @@ class FolderRecords:
             (folder, self.tag),
         )
         return bool(rows) and rows[0] == (names, stamps)
+
+
+def _cut(data: bytes, size: int) -> list[bytes]:
+    return [data[start : start + size] for start in range(0, len(data), size)]
 
 
 def runs(paths: Sequence[str]) -> list[tuple[int, int, str]]:
@@ -312,5 +334,4 @@ def runs(paths: Sequence[str]) -> list[tuple[int, int, str]]:
 def _shifted(found: Found, start: int) -> Found:
     if not start:
         return found
-    indices = [start + index for index in found.indices]
-    return Found(indices, found.widths, found.heights, found.formats, found.signatures, found.keys)
+    return replace(found, indices=[start + index for index in found.indices])

@@ -30,10 +30,8 @@ leaves the first one's state in place (a generation number tells).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
-import struct
 import time
 import warnings
 from collections import Counter, defaultdict
@@ -41,22 +39,18 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import chain
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .cache import CacheWarning, SignatureCache
+from .pair_digests import digests_of
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from .engine import Comparison, ScanContext, Summaries
 
 CONFIGURATIONS = 4  # configurations kept, the most recently used
 UNDATED = -1  # the class of the photos without a bucket key
 
 IndexPairs = dict[tuple[int, int], float]
-# json.dumps(key, sort_keys=True), without making an encoder for each key encoded so
-_SORTED_JSON = json.JSONEncoder(sort_keys=True)
-_FLOAT = struct.Struct("<d")
 
 
 def configuration(context: ScanContext) -> str:
@@ -74,52 +68,6 @@ def configuration(context: ScanContext) -> str:
         sort_keys=True,
         default=repr,
     )
-
-
-def digests_of(signatures: np.ndarray, keys: Sequence[Any]) -> tuple[bytes | None, ...]:
-    """What each photo's pairs depend on: its signature (its bytes, of one width under a
-    configuration) and bucket key. None for a key that has no encoding: such a photo is
-    fresh every time."""
-    # Each row read in place from one view of them all: cutting a bytes copy of each
-    # took twice as long for 100,000 photos, and a copy of them all as much memory again
-    every = _bytes_of(signatures)
-    width = every.nbytes // len(signatures) if len(signatures) else 0
-    return tuple(
-        None if encoded is None else _digest(every[n * width : (n + 1) * width], encoded)
-        for n, encoded in enumerate(map(_encoded_key, keys))
-    )
-
-
-def _bytes_of(signatures: np.ndarray) -> memoryview:
-    """The signatures' bytes, row after row: in place when their type allows."""
-    try:
-        return memoryview(signatures).cast("B")  # C-contiguous, as summarise makes them
-    except (TypeError, ValueError):  # not contiguous, or a type with no buffer format
-        return memoryview(signatures.tobytes())
-
-
-def _digest(signature: memoryview, encoded_key: bytes) -> bytes:
-    whole = hashlib.blake2b(signature, digest_size=16)
-    whole.update(encoded_key)
-    return whole.digest()
-
-
-def _encoded_key(key: Any) -> bytes | None:
-    """A bucket key as bytes, one to one: a tag for its type, then the value. The common
-    types are encoded directly (sorted JSON took ~3 µs a photo); the rest as sorted JSON."""
-    kind = type(key)
-    if kind is float:
-        return b"f" + _FLOAT.pack(key)  # its bits: exact, -0.0 and NaNs included
-    if key is None:
-        return b"n"
-    try:
-        if kind is int:
-            return b"i" + str(key).encode()
-        if kind is str:
-            return b"s" + key.encode("utf-8", "surrogatepass")
-        return b"j" + _SORTED_JSON.encode(key).encode()
-    except (TypeError, ValueError):  # not JSON, or an int too long to write out
-        return None
 
 
 @dataclass(frozen=True)
@@ -254,7 +202,7 @@ class PairCache:
         """The stored state, matched against `summaries`' photos."""
         stored = self._load()
         keys = tuple(self.cache.keys([photo.path for photo in summaries.photos]))
-        digests = digests_of(summaries.signatures, summaries.keys)
+        digests = _digests(summaries)
         rows = tuple(map(stored.row_of.get, keys))  # in C: no Python loop per photo
         known, buckets = stored.digests, stored.buckets
         # A stored bucket of None, for a dated photo: in several buckets or none last time
@@ -337,6 +285,20 @@ class PairCache:
             return None
         row_of = _positions(paths)
         return Stored(number, generation, paths, ids, digests, buckets, row_of, pairs)
+
+
+def _digests(summaries: Summaries) -> tuple[bytes | None, ...]:
+    """Each photo's digest: as the cache kept it (`Summaries.digests`), else made now."""
+    digests = list(summaries.digests) or [None] * len(summaries.photos)
+    missing = [index for index, digest in enumerate(digests) if digest is None]
+    if len(missing) == len(digests):  # none kept (a first scan): no copy of the signatures
+        return digests_of(summaries.signatures, summaries.keys)
+    if missing:
+        keys = summaries.keys
+        made = digests_of(summaries.signatures[missing], [keys[index] for index in missing])
+        for index, digest in zip(missing, made, strict=True):
+            digests[index] = digest
+    return tuple(digests)
 
 
 def _columns(rows: list[tuple]) -> tuple[list, ...]:

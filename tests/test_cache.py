@@ -187,6 +187,7 @@ def test_a_cached_signature_of_the_wrong_size_is_read_again(library, tmp_path):
         "stamps = substr(stamps, 9)",  # one stamp short of the photos it names
         "formats = '[\"JPEG\"'",  # not JSON
         "photos = photos + 1",
+        "digests = substr(digests, 2)",
     ],
 )
 def test_a_folder_record_that_does_not_add_up_is_not_used_and_is_rewritten(
