@@ -28,8 +28,8 @@ from typing import Protocol
 import numpy as np
 
 from .files import NotRegularFile, open_regular
-from .folder_records import FolderRecords, Found, create_table, runs
-from .reading import Summary
+from .folder_records import FolderRecords, create_table, runs
+from .reading import Found, Summary
 from .types import Bucketer, Metric, Photo
 from .xdg import simplugin_folder
 

@@ -26,14 +26,13 @@ from .cache import Kinds, SignatureCache, signature_array
 from .discover import Candidate, is_pattern, walk
 from .errors import PluginError, SimpluginError, UsageError
 from .executors import LocalWorkers
-from .folder_records import Found
 from .identical import Digests, identical_pairs
 from .ignored import for_scan, ignored_pairs
 from .laplacian import measure_all
 from .pair_cache import PairCache
 from .partition import Search, candidate_pairs, holds_no_pair, plan_tasks, run_tasks
 from .plugins import PluginHost, PluginWarning, load_plugins, resolve_options
-from .reading import Reader, Summary, jobs_to_use, read_all
+from .reading import Found, Reader, Summary, jobs_to_use, read_all
 from .settings import DEFAULT_EXCLUDES, UNDATED_CHOICES, checked_keep, resolve, with_settings
 from .text import printable, tell
 from .types import (

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .pair_digests import DIGEST_SIZE, digests_of
+from .reading import Found
 
 if TYPE_CHECKING:
     from .cache import File, Kinds
@@ -62,23 +63,6 @@ _FILE_SYSTEM_ENCODING, _FILE_SYSTEM_ERRORS = (
 
 def create_table(connection: sqlite3.Connection) -> None:
     connection.executescript(_SCHEMA)
-
-
-@dataclass(frozen=True, eq=False)
-class Found:
-    """The summaries a lookup found, as columns, for `files[n]` for each n in `indices`
-    (in their order). Columns, not a Summary per photo: a re-scan finds 100,000."""
-
-    indices: list[int]
-    widths: Sequence[int]
-    heights: Sequence[int]
-    formats: Sequence[str]
-    signatures: np.ndarray  # one row each
-    keys: Sequence[Any]
-    digests: Sequence[bytes | None]  # None: not kept, to be made (see `pair_cache.digests_of`)
-
-    def __len__(self) -> int:
-        return len(self.indices)
 
 
 @dataclass(frozen=True, eq=False)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numbers
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -34,6 +34,24 @@ class Summary(NamedTuple):
     format: str
     signature: np.ndarray | bytes
     key: Any
+
+
+@dataclass(frozen=True, eq=False)
+class Found:
+    """Summaries of photos, as columns, for `files[n]` for each n in `indices` (in their
+    order): what the cache found of `files`. Columns, not a Summary per photo: a re-scan
+    finds 100,000."""
+
+    indices: list[int]
+    widths: Sequence[int]
+    heights: Sequence[int]
+    formats: Sequence[str]
+    signatures: np.ndarray  # one row each
+    keys: Sequence[Any]
+    digests: Sequence[bytes | None]  # None: not kept, to be made (see `pair_digests`)
+
+    def __len__(self) -> int:
+        return len(self.indices)
 
 
 @dataclass(frozen=True)
