@@ -102,12 +102,16 @@ class FolderRecord:
             ]
             at = [at[n] for n in indices]
         keys = [None] * len(at) if self.keys is None else list(map(self.keys.__getitem__, at))
+        first = at[0] if at else 0
+        # In the record's order, as a walk finds them: a view, not a copy (the scan
+        # copies them all into one array; the record's blob is a copy of them already).
+        in_order = at == list(range(first, first + len(at)))
         return Found(
             indices,
             list(map(self.widths.__getitem__, at)),
             list(map(self.heights.__getitem__, at)),
             list(map(self.formats.__getitem__, at)),
-            self.signatures[at],
+            self.signatures[first : first + len(at)] if in_order else self.signatures[at],
             keys,
             list(map(self.digests.__getitem__, at)),
         )
