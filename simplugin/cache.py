@@ -213,14 +213,9 @@ class SignatureCache:
             if isinstance(row[4], bytes) and len(row[4]) == size
         ]
         rows.sort(key=lambda row: index_of[row[0]])
-        paths, widths, heights, formats, signatures, *bucket_keys = (
-            zip(*rows, strict=True) if rows else ((),) * (5 + bool(kinds.bucketer))
-        )
-        # The bucket keys are decoded as one JSON array: one call, not one per photo.
-        keys_found = (
-            json.loads(b"[" + b",".join(bucket_keys[0]) + b"]")
-            if kinds.bucketer
-            else [None] * len(rows)
+        rows, keys_found = _with_keys(rows) if kinds.bucketer else (rows, [None] * len(rows))
+        paths, widths, heights, formats, signatures = (
+            list(zip(*rows, strict=True))[:5] if rows else ((),) * 5
         )
         return Found(
             list(map(index_of.__getitem__, paths)),
@@ -379,6 +374,27 @@ class SignatureCache:
 
     def close(self) -> None:
         self.connection.close()
+
+
+def _with_keys(rows: list[tuple]) -> tuple[list[tuple], list]:
+    """The rows whose bucket key (their last value) is JSON, and those keys. Decoded as
+    one JSON array: one call, not one per photo; one by one only when that fails or
+    gives another count (a cache changed by hand: those rows are missed, not trusted)."""
+    rows = [row for row in rows if isinstance(row[5], bytes)]
+    try:
+        keys = json.loads(b"[" + b",".join(row[5] for row in rows) + b"]")
+        if len(keys) == len(rows):
+            return rows, keys
+    except ValueError:
+        pass
+    kept, keys = [], []
+    for row in rows:
+        try:
+            keys.append(json.loads(row[5]))
+        except ValueError:
+            continue
+        kept.append(row)
+    return kept, keys
 
 
 def signature_array(signatures: Sequence[bytes | np.ndarray], kinds: Kinds) -> np.ndarray:

@@ -53,6 +53,10 @@ CREATE TABLE IF NOT EXISTS folder_records (
     UNIQUE (folder, kinds)
 );
 """
+COLUMNS = [
+    *("folder", "kinds", "photos", "names", "stamps", "dimensions", "formats", "signatures"),
+    *("keys", "digests"),
+]
 RECENT = 8  # records held at once: a folder's photos may come in runs, between its folders'
 _INT64 = np.dtype("<i8")
 _FILE_SYSTEM_ENCODING, _FILE_SYSTEM_ERRORS = (
@@ -62,6 +66,11 @@ _FILE_SYSTEM_ENCODING, _FILE_SYSTEM_ERRORS = (
 
 
 def create_table(connection: sqlite3.Connection) -> None:
+    """The records' table, made anew when one of another shape is there (from another
+    version: the records only repeat the rows, so nothing is lost)."""
+    shape = [row[1] for row in connection.execute("PRAGMA table_info(folder_records)")]
+    if shape and shape != COLUMNS:
+        connection.execute("DROP TABLE folder_records")
     connection.executescript(_SCHEMA)
 
 
@@ -137,6 +146,8 @@ class FolderRecord:
             columns.append(key_list)
         if not all(isinstance(c, list | np.ndarray) and len(c) == photos for c in columns):
             return None
+        if not set(map(type, format_list)) <= {str, type(None)}:
+            return None  # they become the photos' formats
         return cls(
             dict(zip(name_list, range(photos), strict=True)),  # made in C
             stamp_array[:, 0].tolist(),

@@ -10,6 +10,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import warnings
 
 import pytest
 
@@ -188,6 +189,7 @@ def test_a_cached_signature_of_the_wrong_size_is_read_again(library, tmp_path):
         "formats = '[\"JPEG\"'",  # not JSON
         "photos = photos + 1",
         "digests = substr(digests, 2)",
+        "formats = '[1, 1, 1, 1, 1, 1]'",  # as many as photos, but no formats
     ],
 )
 def test_a_folder_record_that_does_not_add_up_is_not_used_and_is_rewritten(
@@ -223,6 +225,41 @@ def test_a_folder_record_answers_only_for_the_photos_as_they_were(library, tmp_p
     assert again.from_cache == 3  # seagull_2, 3 and 6
     assert again.photos == scan(library, cache=False).photos
     assert again.pairs == scan(library, cache=False).pairs
+
+
+def test_a_folder_records_table_of_another_shape_is_made_anew(library, tmp_path):
+    cache = tmp_path / "cache.sqlite"
+    first = scan(library, cache=cache)
+    with sqlite3.connect(cache) as connection:  # as another version might have left it
+        connection.execute("DROP TABLE folder_records")
+        connection.execute("CREATE TABLE folder_records (folder BLOB, names BLOB)")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not a warning per folder, per scan
+        again = scan(library, cache=cache)
+        then = scan(library, cache=cache)
+
+    assert (again.from_cache, then.from_cache) == (6, 6)
+    assert then.pairs == first.pairs
+
+
+def test_a_bucket_key_changed_by_hand_in_the_cache_is_read_again(library, tmp_path):
+    cache = tmp_path / "cache.sqlite"
+    first = scan(library, cache=cache, bucketer="exif-time")
+    with sqlite3.connect(cache) as connection:
+        connection.execute("DELETE FROM folder_records")  # the photos' rows answer
+        for name, value in (("seagull_1", "'\"x\"'"), ("seagull_2", "CAST('1, 2' AS BLOB)")):
+            connection.execute(
+                f"UPDATE summaries SET value = {value}"
+                " WHERE kind LIKE 'bucketer:%' AND CAST(path AS TEXT) LIKE ?",
+                (f"%{name}%",),
+            )
+
+    again = scan(library, cache=cache, bucketer="exif-time")
+
+    assert again.from_cache == 4  # those two are read again
+    assert again.photos == first.photos
+    assert again.pairs == first.pairs
 
 
 @pytest.mark.parametrize("named", [["seagull_1.jpeg"], ["seagull_1.jpeg", "seagull_4.jpeg"]])
