@@ -291,15 +291,27 @@ def resolve_options(
     return resolved
 
 
-def _entry_points(autoload: bool, blocked: Iterable[str]) -> Iterator[metadata.EntryPoint]:
+def _entry_points(
+    autoload: bool, blocked: Iterable[str]
+) -> Iterator[tuple[metadata.EntryPoint, str | None, str | None]]:
+    """The entry points to load, each with its distribution's name and version."""
     blocked = set(blocked)
+    # A distribution's name and version are read from its METADATA, parsed again at each
+    # asking (~5 ms): once per distribution, not thrice per entry point (~0.2 s a start).
+    named: dict[int, tuple[str | None, str | None]] = {}
     for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        distribution = entry_point.dist.name if entry_point.dist else None
+        dist = entry_point.dist
+        if dist is None:
+            distribution, version = None, None
+        elif id(dist) in named:
+            distribution, version = named[id(dist)]
+        else:
+            distribution, version = named[id(dist)] = (dist.name, dist.version)
         if entry_point.name in blocked:
             continue
         if not autoload and distribution != BUILTIN_DISTRIBUTION:
             continue
-        yield entry_point
+        yield entry_point, distribution, version
 
 
 def load_plugins(
@@ -321,13 +333,8 @@ def load_plugins(
     infos: dict[str, PluginInfo] = {}
     problems: list[str] = []
     candidates: list[tuple[str, Callable[[], object], str | None, str | None]] = [
-        (
-            entry_point.name,
-            entry_point.load,
-            entry_point.dist.name if entry_point.dist else None,
-            entry_point.dist.version if entry_point.dist else None,
-        )
-        for entry_point in _entry_points(autoload, blocked)
+        (entry_point.name, entry_point.load, distribution, version)
+        for entry_point, distribution, version in _entry_points(autoload, blocked)
     ]
     candidates += [(name, lambda p=plugin: p, None, None) for name, plugin in (extra or {}).items()]
     for name, load, distribution, version in candidates:
