@@ -23,14 +23,17 @@ import time
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from .files import NotRegularFile, open_regular
 from .folder_records import FolderRecords, create_table, runs
 from .reading import Found, Summary
-from .types import Bucketer, Metric, Photo
+from .types import Bucketer, Metric
+
+if TYPE_CHECKING:
+    from .engine import Summaries
 from .xdg import simplugin_folder
 
 FORMAT = "simplugin-signature-cache"
@@ -179,18 +182,11 @@ class SignatureCache:
             records = self._records[kinds] = FolderRecords(self._read, self.folder_key, kinds)
         return records
 
-    def store_records(
-        self,
-        photos: Sequence[Photo],
-        signatures: np.ndarray,
-        keys: Sequence,
-        kinds: Kinds,
-        named: Sequence[str],
-    ) -> None:
+    def store_records(self, summaries: Summaries, kinds: Kinds, named: Sequence[str]) -> None:
         """Rewrite the records of the folders where this scan found other photos than
-        their records hold: `photos`, all it found, with their signatures and keys; the
-        folders of the photos `named` as roots keep theirs (see `FolderRecords.rows`)."""
-        rows = self.records(kinds).rows(photos, signatures, keys, set(named))
+        their records hold (`summaries`: all it found); the folders of the photos
+        `named` as roots keep theirs (see `FolderRecords.rows`)."""
+        rows = self.records(kinds).rows(summaries, set(named))
         try:
             with self.connection:
                 self.connection.executemany(

@@ -457,13 +457,8 @@ class _Summarising:
             self.store()
         summaries = self.summaries()
         if self.cache is not None:  # only whole: a scan that stopped saw part of a folder
-            self.cache.store_records(
-                summaries.photos,
-                summaries.signatures,
-                summaries.keys,
-                self.kinds,
-                [root for root in self.context.settings.roots if not os.path.isdir(root)],
-            )
+            named = [root for root in self.context.settings.roots if not os.path.isdir(root)]
+            self.cache.store_records(summaries, self.kinds, named)
         return summaries
 
     def candidates(self) -> Iterator[Candidate]:
@@ -536,25 +531,31 @@ class _Summarising:
         """All that was found, as columns, in the walk's order."""
         parts = [self.read_part(), *(_part_of(*cached) for cached in self.cached)]
         places, candidates, found = zip(*parts, strict=True)
-        place = np.concatenate(places)
-        columns: list[list] = [
+        candidates, widths, heights, formats, keys, digests = (
             list(itertools.chain.from_iterable(column))
             for column in (candidates, *zip(*map(_columns, found), strict=True))
-        ]
-        signatures = np.concatenate([f.signatures for f in found])
-        if len(place) > 1 and not (place[1:] > place[:-1]).all():
-            # Photos read come after later batches' cache hits: put back in the walk's order
-            order = np.argsort(place, kind="stable").tolist()
-            columns = [list(map(column.__getitem__, order)) for column in columns]
-            signatures = signatures[order]
-        candidates, widths, heights, formats, keys, digests = columns
+        )
         paths, sizes, mtimes, _, sidecars = (
             zip(*candidates, strict=True) if candidates else ((),) * 5
         )
         # Positional: a frozen dataclass's keywords cost a third more, 100,000 times.
-        photos = tuple(map(Photo, paths, sizes, mtimes, widths, heights, formats, sidecars))
+        photos = list(map(Photo, paths, sizes, mtimes, widths, heights, formats, sidecars))
+        signatures = np.concatenate([f.signatures for f in found])
+        place = np.concatenate(places)
+        if len(place) > 1 and not (place[1:] > place[:-1]).all():
+            # Photos read come after later batches' cache hits: put back in the walk's order
+            order = np.argsort(place, kind="stable").tolist()
+            photos, keys, digests = (
+                list(map(column.__getitem__, order)) for column in (photos, keys, digests)
+            )
+            signatures = signatures[order]
         return Summaries(
-            photos, signatures, tuple(keys), tuple(self.skipped), self.from_cache, tuple(digests)
+            tuple(photos),
+            signatures,
+            tuple(keys),
+            tuple(self.skipped),
+            self.from_cache,
+            tuple(digests),
         )
 
     def read_part(self) -> tuple[np.ndarray, list[Candidate], Found]:

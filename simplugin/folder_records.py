@@ -36,7 +36,7 @@ from .reading import Found
 
 if TYPE_CHECKING:
     from .cache import File, Kinds
-    from .types import Photo
+    from .engine import Summaries
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS folder_records (
@@ -218,18 +218,12 @@ class FolderRecords:
         seen = self.seen.setdefault(folder, _Seen(len(record) if record else 0))
         return record, seen
 
-    def rows(
-        self,
-        photos: Sequence[Photo],
-        signatures: np.ndarray,
-        keys: Sequence[Any],
-        named: Set[str],
-    ) -> list:
+    def rows(self, summaries: Summaries, named: Set[str]) -> list[tuple]:
         """The rows to write so that the records of the folders this scan looked up hold
-        the photos it found there: `photos`, with their signatures and bucket keys, in
-        the walk's order. None for an unchanged library: every record answered for all.
-        The folder of a photo `named` as a root was not listed (`simplugin explain`
-        names two photos): its record, of the whole folder, stays as it is."""
+        the photos it found there (`summaries`, in the walk's order); none for an
+        unchanged library, where every record answered for all its photos. The folder
+        of a photo `named` as a root was not listed (`simplugin explain` names two
+        photos): its record, of the whole folder, stays as it is."""
         changed = {
             folder
             for folder, seen in self.seen.items()
@@ -238,7 +232,7 @@ class FolderRecords:
         if not changed:
             return []
         in_folder: dict[bytes, list[int]] = {folder: [] for folder in changed}
-        for start, end, folder in runs([p.path for p in photos]):
+        for start, end, folder in runs([p.path for p in summaries.photos]):
             members = in_folder.get(self.folder_key(folder))
             if members is not None:
                 members.extend(range(start, end))
@@ -246,38 +240,28 @@ class FolderRecords:
             in_folder.pop(self.folder_key(path[: path.rfind(os.sep) + 1]), None)
         rows = []
         for folder, members in in_folder.items():
-            row = self._row(folder, members, photos, signatures, keys)
-            if row is not None:
+            row = self._row(folder, members, summaries) if members else None
+            if row is not None:  # (no photo left in a folder: its record answers no one)
                 rows.append(row)
         return rows
 
-    def _row(
-        self,
-        folder: bytes,
-        members: list[int],
-        photos: Sequence[Photo],
-        signatures: np.ndarray,
-        keys: Sequence[Any],
-    ) -> tuple | None:
+    def _row(self, folder: bytes, members: list[int], summaries: Summaries) -> tuple | None:
         """The row of `folder`'s record, holding the photos `members`; None when its
         record holds them already, or one of their bucket keys has no JSON."""
-        if not members:
-            return None  # no photo left there: the record stays, and answers no one
-        chosen = [photos[i] for i in members]
+        chosen = [summaries.photos[i] for i in members]
         names = "\0".join(os.path.basename(p.path) for p in chosen)
         encoded_names = names.encode(_FILE_SYSTEM_ENCODING, _FILE_SYSTEM_ERRORS)
         stamps = np.array([(p.size, p.mtime_ns) for p in chosen], _INT64).tobytes()
         if self._holds(folder, encoded_names, stamps):
             return None  # only files that are not photos missed: nothing new to keep
+        keys = [summaries.keys[i] for i in members]
         try:
-            encoded_keys = json.dumps([keys[i] for i in members]) if self.kinds.bucketer else None
+            encoded_keys = json.dumps(keys) if self.kinds.bucketer else None
             dimensions = np.array([(p.width, p.height) for p in chosen], _INT64).tobytes()
         except (TypeError, ValueError, OverflowError):
             return None  # a key with no JSON: that photo's rows are not kept either
-        chosen_signatures = np.ascontiguousarray(signatures[members])
-        # Of the keys as the record gives them back, as a lookup by rows would
-        decoded_keys = json.loads(encoded_keys) if encoded_keys else [None] * len(members)
-        digests = digests_of(chosen_signatures, decoded_keys)
+        signatures = np.ascontiguousarray(summaries.signatures[members])
+        digests = self._digests(members, summaries, signatures, encoded_keys)
         if None in digests:
             return None  # a key the pair cache cannot encode: never kept, so never recorded
         return (
@@ -288,10 +272,30 @@ class FolderRecords:
             stamps,
             dimensions,
             json.dumps([p.format for p in chosen]),
-            chosen_signatures.tobytes(),
+            signatures.tobytes(),
             encoded_keys,
             b"".join(digests),
         )
+
+    def _digests(
+        self,
+        members: list[int],
+        summaries: Summaries,
+        signatures: np.ndarray,
+        encoded_keys: str | None,
+    ) -> list[bytes | None]:
+        """The digests of the photos `members`, with `signatures`: those a record kept,
+        and the others made of their keys as the record gives them back (as a lookup by
+        rows would give them too)."""
+        kept = summaries.digests
+        digests = [kept[i] for i in members] if kept else [None] * len(members)
+        missing = [n for n, digest in enumerate(digests) if digest is None]
+        if missing:
+            decoded = json.loads(encoded_keys) if encoded_keys else [None] * len(members)
+            made = digests_of(signatures[missing], [decoded[n] for n in missing])
+            for n, digest in zip(missing, made, strict=True):
+                digests[n] = digest
+        return digests
 
     def _holds(self, folder: bytes, names: bytes, stamps: bytes) -> bool:
         """Whether the folder's record, one that adds up, lists exactly these photos."""
