@@ -42,7 +42,7 @@ ADDED = 20
 # where a re-scan spends its time: the engine's stages and the pair cache's steps
 STAGES = (
     "discover.py:.*(walk)",
-    "cache.py:.*(lookup)",
+    "cache.py:.*(lookup)",  # by the folder records, else by the photos' rows
     "engine.py:.*(summarise)",
     "pair_cache.py:.*(recall)",
     "pair_cache.py:.*(reused)",
@@ -72,7 +72,8 @@ def table_bytes(cache: Path) -> dict[str, int]:
         return dict(
             connection.execute(
                 "SELECT name, SUM(pgsize) FROM dbstat WHERE name IN"
-                " ('pairs', 'pair_photos', 'summaries', 'sqlite_autoindex_pair_photos_2')"
+                " ('pairs', 'pair_photos', 'summaries', 'sqlite_autoindex_pair_photos_2',"
+                " 'folder_records')"
                 " GROUP BY name"
             ).fetchall()
         )

@@ -31,10 +31,10 @@ from .files import NotRegularFile, open_regular
 from .folder_records import FolderRecords, create_table, runs
 from .reading import Found, Summary
 from .types import Bucketer, Metric
+from .xdg import simplugin_folder
 
 if TYPE_CHECKING:
     from .engine import Summaries
-from .xdg import simplugin_folder
 
 FORMAT = "simplugin-signature-cache"
 SCHEMA_VERSION = "1"
