@@ -186,14 +186,18 @@ class SignatureCache:
         """Rewrite the records of the folders where this scan found other photos than
         their records hold (`summaries`: all it found); the folders of the photos
         `named` as roots keep theirs (see `FolderRecords.rows`)."""
-        rows = self.records(kinds).rows(summaries, set(named))
+        writes, deletes = self.records(kinds).rows(summaries, set(named))
         try:
             with self.connection:
                 self.connection.executemany(
-                    "INSERT OR REPLACE INTO folder_records"
-                    " (folder, kinds, photos, names, stamps, dimensions, formats, signatures,"
-                    " keys, digests) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows,
+                    "DELETE FROM folder_records WHERE folder = ? AND kinds = ? AND part = ?",
+                    deletes,
+                )
+                self.connection.executemany(
+                    "INSERT OR REPLACE INTO folder_records (folder, kinds, part, photos, names,"
+                    " stamps, dimensions, formats, signatures, keys, digests)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    writes,
                 )
         except sqlite3.Error as error:
             _warn(f"could not write to the cache {self.path}: {error}")

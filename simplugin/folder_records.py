@@ -12,9 +12,12 @@ record is answered from there, with the same trust the rows get; every other pho
 looked up by its rows, as before.
 
 The rows stay the truth, and a record only repeats them: that is its cost, each
-signature kept twice. A record is rewritten when the photos a scan found in its folder
-differ from it (nothing is written for an unchanged folder), and one that does not add
-up (damaged, or from a metric whose signatures changed size) is ignored and rewritten.
+signature kept twice. A record is kept in parts of about `PART_SPAN` photos, cut where
+a name's hash says (so that a photo added or removed moves no cut but its own): a part
+is rewritten when the photos a scan found in it differ from it (nothing is written for
+an unchanged folder, and a photo added to a folder of 100,000 rewrites one part, not
+85 MB), and one that does not add up (damaged, or from a metric whose signatures
+changed size) is ignored and rewritten.
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ import json
 import os
 import sqlite3
 import sys
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Sequence, Set
-from dataclasses import dataclass, replace
-from itertools import repeat
+from dataclasses import dataclass, field, replace
+from itertools import chain, repeat
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -42,7 +46,8 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS folder_records (
     folder BLOB NOT NULL,      -- its absolute path, as the file system's bytes, ending in "/"
     kinds TEXT NOT NULL,       -- the kinds of its entries: 'metric:avgdiff:1 bucketer:exif-time:1'
-    photos INTEGER NOT NULL,   -- how many: a check
+    part BLOB NOT NULL,        -- the name of the part's first photo, as the file system's bytes
+    photos INTEGER NOT NULL,   -- how many in this part: a check
     names BLOB NOT NULL,       -- the photos' names, as the file system's bytes, NUL between
     stamps BLOB NOT NULL,      -- each photo's size and mtime_ns: little-endian int64
     dimensions BLOB NOT NULL,  -- each photo's width and height: little-endian int64
@@ -50,13 +55,14 @@ CREATE TABLE IF NOT EXISTS folder_records (
     signatures BLOB NOT NULL,  -- the signatures' bytes, one after the other
     keys TEXT,                 -- the bucket keys as a JSON array; NULL without a bucketer
     digests BLOB NOT NULL,     -- each photo's digest of its signature and key (the pair cache's)
-    UNIQUE (folder, kinds)
+    UNIQUE (folder, kinds, part)
 );
 """
 COLUMNS = [
-    *("folder", "kinds", "photos", "names", "stamps", "dimensions", "formats", "signatures"),
-    *("keys", "digests"),
+    *("folder", "kinds", "part", "photos", "names", "stamps", "dimensions", "formats"),
+    *("signatures", "keys", "digests"),
 ]
+PART_SPAN = 1024  # photos in a part of a record, about: one in so many names starts one
 RECENT = 8  # records held at once: a folder's photos may come in runs, between its folders'
 _INT64 = np.dtype("<i8")
 _FILE_SYSTEM_ENCODING, _FILE_SYSTEM_ERRORS = (
@@ -76,8 +82,9 @@ def create_table(connection: sqlite3.Connection) -> None:
 
 @dataclass(frozen=True, eq=False)
 class FolderRecord:
-    """One folder's record, decoded: its photos as columns, by position."""
+    """One folder's record (or a part of it), decoded: its photos as columns."""
 
+    names: list[str]
     position_of: dict[str, int]  # name: position
     sizes: list[int]
     mtimes: list[int]
@@ -149,6 +156,7 @@ class FolderRecord:
         if not set(map(type, format_list)) <= {str, type(None)}:
             return None  # they become the photos' formats
         return cls(
+            name_list,
             dict(zip(name_list, range(photos), strict=True)),  # made in C
             stamp_array[:, 0].tolist(),
             stamp_array[:, 1].tolist(),
@@ -160,12 +168,36 @@ class FolderRecord:
             digest_list,
         )
 
+    @classmethod
+    def joined(cls, parts: Sequence[FolderRecord]) -> FolderRecord:
+        """One record of the `parts` of a folder's record, one after the other."""
+        if len(parts) == 1:
+            return parts[0]
+        names = list(chain.from_iterable(part.names for part in parts))
+        lists = [
+            list(chain.from_iterable(getattr(part, column) for part in parts))
+            for column in ("sizes", "mtimes", "widths", "heights", "formats", "digests")
+        ]
+        sizes, mtimes, widths, heights, formats, digests = lists
+        keys = None if parts[0].keys is None else list(chain.from_iterable(p.keys for p in parts))
+        return cls(
+            names,
+            dict(zip(names, range(len(names)), strict=True)),
+            *(sizes, mtimes, widths, heights, formats),
+            np.concatenate([part.signatures for part in parts]),
+            keys,
+            digests,
+        )
+
 
 @dataclass
 class _Seen:
     """What one scan made of a folder's record so far."""
 
-    photos: int  # in the record; 0 for none or one that does not add up
+    photos: int  # in the parts of the record that add up
+    # Those parts, by the name they start with: their names and stamps, as stored
+    parts: dict[bytes, tuple[bytes, bytes]] = field(default_factory=dict)
+    stored: set[bytes] = field(default_factory=set)  # every part, whether it adds up or not
     answered: int = 0  # photos the record answered
     missed: bool = False  # a file in the folder it did not answer
 
@@ -203,34 +235,46 @@ class FolderRecords:
         return found
 
     def record(self, folder: bytes) -> tuple[FolderRecord | None, _Seen]:
+        """The folder's record, of the parts that add up (None for none), and what this
+        scan made of it so far."""
         if folder in self.recent:
             self.recent.move_to_end(folder)
             return self.recent[folder], self.seen[folder]
         rows = self.read(
-            "SELECT photos, names, stamps, dimensions, formats, signatures, keys, digests"
-            " FROM folder_records WHERE folder = ? AND kinds = ?",
+            "SELECT part, photos, names, stamps, dimensions, formats, signatures, keys, digests"
+            " FROM folder_records WHERE folder = ? AND kinds = ? ORDER BY part",
             (folder, self.tag),
         )
-        record = FolderRecord.decode(rows[0], self.kinds) if rows else None
+        decoded = [(row, FolderRecord.decode(row[1:], self.kinds)) for row in rows]
+        parts = [record for _, record in decoded if record is not None]
+        record = FolderRecord.joined(parts) if parts else None
         self.recent[folder] = record
         if len(self.recent) > RECENT:
             self.recent.popitem(last=False)
-        seen = self.seen.setdefault(folder, _Seen(len(record) if record else 0))
+        seen = self.seen.get(folder)
+        if seen is None:
+            seen = self.seen[folder] = _Seen(
+                len(record) if record else 0,
+                {row[0]: (row[2], row[3]) for row, part in decoded if part is not None},
+                {row[0] for row in rows},
+            )
         return record, seen
 
-    def rows(self, summaries: Summaries, named: Set[str]) -> list[tuple]:
-        """The rows to write so that the records of the folders this scan looked up hold
-        the photos it found there (`summaries`, in the walk's order); none for an
-        unchanged library, where every record answered for all its photos. The folder
-        of a photo `named` as a root was not listed (`simplugin explain` names two
-        photos): its record, of the whole folder, stays as it is."""
+    def rows(
+        self, summaries: Summaries, named: Set[str]
+    ) -> tuple[list[tuple], list[tuple[bytes, str, bytes]]]:
+        """The rows to write, and the parts to delete, so that the records of the folders
+        this scan looked up hold the photos it found there (`summaries`, in the walk's
+        order); none for an unchanged library, where every record answered for all its
+        photos. The folder of a photo `named` as a root was not listed (`simplugin
+        explain` names two photos): its record, of the whole folder, stays as it is."""
         changed = {
             folder
             for folder, seen in self.seen.items()
             if seen.missed or seen.answered != seen.photos
         }
         if not changed:
-            return []
+            return [], []
         in_folder: dict[bytes, list[int]] = {folder: [] for folder in changed}
         for start, end, folder in runs([p.path for p in summaries.photos]):
             members = in_folder.get(self.folder_key(folder))
@@ -238,40 +282,61 @@ class FolderRecords:
                 members.extend(range(start, end))
         for path in named:
             in_folder.pop(self.folder_key(path[: path.rfind(os.sep) + 1]), None)
-        rows = []
+        writes, deletes = [], []
         for folder, members in in_folder.items():
-            row = self._row(folder, members, summaries) if members else None
-            if row is not None:  # (no photo left in a folder: its record answers no one)
-                rows.append(row)
-        return rows
+            if members:  # (no photo left in a folder: its record answers no one)
+                folder_writes, folder_deletes = self._folder_rows(folder, members, summaries)
+                writes += folder_writes
+                deletes += folder_deletes
+        return writes, deletes
 
-    def _row(self, folder: bytes, members: list[int], summaries: Summaries) -> tuple | None:
-        """The row of `folder`'s record, holding the photos `members`; None when its
-        record holds them already, or one of their bucket keys has no JSON."""
+    def _folder_rows(
+        self, folder: bytes, members: list[int], summaries: Summaries
+    ) -> tuple[list[tuple], list[tuple[bytes, str, bytes]]]:
+        """The parts of `folder`'s record to write, holding the photos `members`, where
+        they differ from those stored; and the stored parts that no longer start one."""
         chosen = [summaries.photos[i] for i in members]
         names = "\0".join(os.path.basename(p.path) for p in chosen)
-        encoded_names = names.encode(_FILE_SYSTEM_ENCODING, _FILE_SYSTEM_ERRORS)
-        stamps = np.array([(p.size, p.mtime_ns) for p in chosen], _INT64).tobytes()
-        if self._holds(folder, encoded_names, stamps):
-            return None  # only files that are not photos missed: nothing new to keep
-        keys = [summaries.keys[i] for i in members]
+        encoded = names.encode(_FILE_SYSTEM_ENCODING, _FILE_SYSTEM_ERRORS).split(b"\0")
+        stamps = np.array([(p.size, p.mtime_ns) for p in chosen], _INT64)
+        starts = [0, *(n for n in range(1, len(encoded)) if _starts_part(encoded[n]))]
+        stored = self.seen[folder].parts
+        writes = []
+        for start, end in zip(starts, [*starts[1:], len(encoded)], strict=True):
+            part = (b"\0".join(encoded[start:end]), stamps[start:end].tobytes())
+            if stored.get(encoded[start]) == part:
+                continue  # the same photos as stored: most parts, when a folder changes
+            row = self._part_row(encoded[start], part, members[start:end], summaries)
+            if row is not None:
+                writes.append((folder, self.tag, *row))
+        kept = {encoded[start] for start in starts}
+        deletes = [(folder, self.tag, part) for part in self.seen[folder].stored - kept]
+        return writes, deletes
+
+    def _part_row(
+        self, first: bytes, part: tuple[bytes, bytes], members: list[int], summaries: Summaries
+    ) -> tuple | None:
+        """The row of a part, starting with the photo named `first`, with its names and
+        stamps (`part`), holding the photos `members`; None when one of their bucket keys
+        has no JSON or no digest (those photos are read every time anyway)."""
+        chosen = [summaries.photos[i] for i in members]
         try:
+            keys = [summaries.keys[i] for i in members]
             encoded_keys = json.dumps(keys) if self.kinds.bucketer else None
             dimensions = np.array([(p.width, p.height) for p in chosen], _INT64).tobytes()
         except (TypeError, ValueError, OverflowError):
-            return None  # a key with no JSON: that photo's rows are not kept either
+            return None
         signatures = np.ascontiguousarray(summaries.signatures[members])
         digests = self._digests(members, summaries, signatures, encoded_keys)
         if None in digests:
-            return None  # a key the pair cache cannot encode: never kept, so never recorded
+            return None
+        formats = json.dumps([p.format for p in chosen])
         return (
-            folder,
-            self.tag,
+            first,
             len(members),
-            encoded_names,
-            stamps,
+            *part,
             dimensions,
-            json.dumps([p.format for p in chosen]),
+            formats,
             signatures.tobytes(),
             encoded_keys,
             b"".join(digests),
@@ -297,15 +362,12 @@ class FolderRecords:
                 digests[n] = digest
         return digests
 
-    def _holds(self, folder: bytes, names: bytes, stamps: bytes) -> bool:
-        """Whether the folder's record, one that adds up, lists exactly these photos."""
-        if not self.seen[folder].photos:
-            return False
-        rows = self.read(
-            "SELECT names, stamps FROM folder_records WHERE folder = ? AND kinds = ?",
-            (folder, self.tag),
-        )
-        return bool(rows) and rows[0] == (names, stamps)
+
+def _starts_part(name: bytes) -> bool:
+    """Whether the photo `name` starts a part of its folder's record (its first photo
+    starts one too): decided by the name alone, so that a photo added or removed moves
+    no other cut."""
+    return zlib.crc32(name) % PART_SPAN == 0
 
 
 def _cut(data: bytes, size: int) -> list[bytes]:

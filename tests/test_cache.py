@@ -15,7 +15,7 @@ import warnings
 import pytest
 
 from conftest import SEAGULLS, run_simplugin
-from simplugin import explain, scan
+from simplugin import explain, folder_records, scan
 from simplugin.cache import SignatureCache, default_path
 
 
@@ -260,6 +260,32 @@ def test_a_bucket_key_changed_by_hand_in_the_cache_is_read_again(library, tmp_pa
     assert again.from_cache == 4  # those two are read again
     assert again.photos == first.photos
     assert again.pairs == first.pairs
+
+
+def test_a_photo_added_to_a_folder_rewrites_only_the_part_of_its_record_it_joins(
+    library, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(folder_records, "PART_SPAN", 2)  # parts of 2 photos, about
+    cache = tmp_path / "cache.sqlite"
+    scan(library, cache=cache)
+    before = _record_parts(cache)
+    shutil.copy(SEAGULLS / "seagull_2.jpeg", library / "seagull_55.jpeg")  # after 5, before 6
+
+    again = scan(library, cache=cache)
+    after = _record_parts(cache)
+
+    assert len(before) > 1 and again.photos == scan(library, cache=False).photos
+    changed = {part: names for part, names in after.items() if before.get(part) != names}
+    assert [names for names, _ in changed.values()] == [
+        next(names for names, _ in after.values() if b"seagull_55.jpeg" in names)
+    ]
+
+
+def _record_parts(cache) -> dict[bytes, tuple[bytes, bytes]]:
+    """The parts of the folder records: their photos' names and stamps, by first name."""
+    with sqlite3.connect(cache) as connection:
+        rows = connection.execute("SELECT part, names, stamps FROM folder_records")
+        return {part: (names, stamps) for part, names, stamps in rows}
 
 
 @pytest.mark.parametrize("named", [["seagull_1.jpeg"], ["seagull_1.jpeg", "seagull_4.jpeg"]])
