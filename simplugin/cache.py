@@ -254,7 +254,8 @@ class SignatureCache:
 
     def key(self, path: str) -> bytes:
         """`path_key(path)`, worked out once per path while this cache is open: a scan
-        asks for each photo's key for its signature and again for its pairs. A relative
+        asks for a photo's key to look up its rows and again to store what reading it
+        gave (the pair cache asks for them all at once: `keys`). A relative
         path is taken from the current folder when its folder is first asked for: the
         engine never changes folder during a scan (its workers are told the folder)."""
         key = self._keys.get(path)

@@ -6,7 +6,7 @@ a fifth of an unchanged re-scan. So next to those rows the cache keeps, per fold
 per metric and bucketer, a record of the photos the last scan found in that folder:
 their names and stamps (size and modification time) and, as columns, what reading
 them gave (size in pixels, format, signature, bucket key), and the digest of each
-signature and key that the pair cache compares (`pair_cache.digests_of`, another
+signature and key that the pair cache compares (`pair_digests.digests_of`, another
 ~0.25 s of hashing when made anew). A photo whose name and stamps are in its folder's
 record is answered from there, with the same trust the rows get; every other photo is
 looked up by its rows, as before.
@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .pair_digests import DIGEST_SIZE, digests_of
+from .pair_digests import DIGEST_SIZE, completed
 from .reading import Found
 
 if TYPE_CHECKING:
@@ -327,7 +327,13 @@ class FolderRecords:
         except (TypeError, ValueError, OverflowError):
             return None
         signatures = np.ascontiguousarray(summaries.signatures[members])
-        digests = self._digests(members, summaries, signatures, encoded_keys)
+        kept = summaries.digests
+        # Made of the keys as the record gives them back, as a lookup by rows would too
+        digests = completed(
+            [kept[i] for i in members] if kept else [None] * len(members),
+            signatures,
+            json.loads(encoded_keys) if encoded_keys else [None] * len(members),
+        )
         if None in digests:
             return None
         formats = json.dumps([p.format for p in chosen])
@@ -341,26 +347,6 @@ class FolderRecords:
             encoded_keys,
             b"".join(digests),
         )
-
-    def _digests(
-        self,
-        members: list[int],
-        summaries: Summaries,
-        signatures: np.ndarray,
-        encoded_keys: str | None,
-    ) -> list[bytes | None]:
-        """The digests of the photos `members`, with `signatures`: those a record kept,
-        and the others made of their keys as the record gives them back (as a lookup by
-        rows would give them too)."""
-        kept = summaries.digests
-        digests = [kept[i] for i in members] if kept else [None] * len(members)
-        missing = [n for n, digest in enumerate(digests) if digest is None]
-        if missing:
-            decoded = json.loads(encoded_keys) if encoded_keys else [None] * len(members)
-            made = digests_of(signatures[missing], [decoded[n] for n in missing])
-            for n, digest in zip(missing, made, strict=True):
-                digests[n] = digest
-        return digests
 
 
 def _starts_part(name: bytes) -> bool:

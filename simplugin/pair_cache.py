@@ -42,7 +42,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from .cache import CacheWarning, SignatureCache
-from .pair_digests import digests_of
+from .pair_digests import completed
 
 if TYPE_CHECKING:
     from .engine import Comparison, ScanContext, Summaries
@@ -202,7 +202,9 @@ class PairCache:
         """The stored state, matched against `summaries`' photos."""
         stored = self._load()
         keys = tuple(self.cache.keys([photo.path for photo in summaries.photos]))
-        digests = _digests(summaries)
+        # As the cache kept them (`Summaries.digests`), else made now
+        kept = summaries.digests or (None,) * len(summaries.photos)
+        digests = completed(kept, summaries.signatures, summaries.keys)
         rows = tuple(map(stored.row_of.get, keys))  # in C: no Python loop per photo
         known, buckets = stored.digests, stored.buckets
         # A stored bucket of None, for a dated photo: in several buckets or none last time
@@ -285,20 +287,6 @@ class PairCache:
             return None
         row_of = _positions(paths)
         return Stored(number, generation, paths, ids, digests, buckets, row_of, pairs)
-
-
-def _digests(summaries: Summaries) -> tuple[bytes | None, ...]:
-    """Each photo's digest: as the cache kept it (`Summaries.digests`), else made now."""
-    digests = list(summaries.digests) or [None] * len(summaries.photos)
-    missing = [index for index, digest in enumerate(digests) if digest is None]
-    if len(missing) == len(digests):  # none kept (a first scan): no copy of the signatures
-        return digests_of(summaries.signatures, summaries.keys)
-    if missing:
-        keys = summaries.keys
-        made = digests_of(summaries.signatures[missing], [keys[index] for index in missing])
-        for index, digest in zip(missing, made, strict=True):
-            digests[index] = digest
-    return tuple(digests)
 
 
 def _columns(rows: list[tuple]) -> tuple[list, ...]:

@@ -34,6 +34,22 @@ def digests_of(signatures: np.ndarray, keys: Sequence[Any]) -> tuple[bytes | Non
     )
 
 
+def completed(
+    known: Sequence[bytes | None], signatures: np.ndarray, keys: Sequence[Any]
+) -> tuple[bytes | None, ...]:
+    """The digests of the photos with these `signatures` and `keys`: those `known` (kept
+    by the cache), the others (None there) made now."""
+    missing = [index for index, digest in enumerate(known) if digest is None]
+    if len(missing) == len(signatures):  # none known (a first scan): no copy of signatures
+        return digests_of(signatures, keys)
+    digests = list(known)
+    if missing:
+        made = digests_of(signatures[missing], [keys[index] for index in missing])
+        for index, digest in zip(missing, made, strict=True):
+            digests[index] = digest
+    return tuple(digests)
+
+
 def _bytes_of(signatures: np.ndarray) -> memoryview:
     """The signatures' bytes, row after row: in place when their type allows."""
     try:
