@@ -565,7 +565,7 @@ class _Summarising:
             zip(*summaries, strict=True) if summaries else ((),) * 5
         )
         found = Found(
-            [],
+            list(range(len(keys))),  # each, in the order read
             widths,
             heights,
             formats,
